@@ -1,0 +1,186 @@
+"""Messages a session adds to its report: text, preformatted output, tables, commands."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, ClassVar
+
+from .results import CommandResult
+from .status import MessageLevel, level_for
+
+
+class BaseMessage:
+    """A message of a session.
+
+    Every message has a :attr:`level` (info, warning, error), a :attr:`kind`
+    naming its class, a JSON-serialisable :attr:`payload` that is stored and
+    sent to the browser, :meth:`text` for terminals and :meth:`html` for pages
+    (all remote text is escaped).
+    """
+
+    kind: ClassVar[str] = "text"
+    default_level: ClassVar[MessageLevel] = MessageLevel.INFO
+
+    def __init__(self, data: Any, level: str | bool | None = None) -> None:
+        self.data = data
+        self.level = MessageLevel.coerce(level, self.default_level)
+
+    @property
+    def payload(self) -> dict:
+        return {"text": str(self.data)}
+
+    def text(self) -> str:
+        return str(self.data)
+
+    def html(self) -> str:
+        return html.escape(self.text())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.level.value}: {self.text()[:40]!r}>"
+
+    @classmethod
+    def render(cls, kind: str, payload: dict, *, as_html: bool = False) -> str:
+        """Render a stored message (kind + payload) as text or escaped HTML."""
+        message_cls = _KINDS.get(kind, TextMessage)
+        message = message_cls.from_payload(payload)
+        return message.html() if as_html else message.text()
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> BaseMessage:
+        return cls(payload.get("text", ""))
+
+
+class TextMessage(BaseMessage):
+    """A short line of plain text."""
+
+    kind = "text"
+
+
+class PreMessage(BaseMessage):
+    """Preformatted text (e.g. a command's output), shown in a monospace block."""
+
+    kind = "pre"
+
+    def html(self) -> str:
+        return f"<pre>{html.escape(self.text())}</pre>"
+
+
+class TableMessage(BaseMessage):
+    """A table from a list or tuple of rows (each row a list or tuple of cells).
+
+    Example::
+
+        self.add_msg([("mount", "use"), ("/", "42%")])
+    """
+
+    kind = "table"
+
+    def __init__(self, data: Any, level: str | bool | None = None) -> None:
+        rows = [[str(cell) for cell in _cells(row)] for row in data]
+        super().__init__(rows, level)
+
+    @property
+    def payload(self) -> dict:
+        return {"rows": self.data}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> BaseMessage:
+        return cls(payload.get("rows", []))
+
+    def text(self) -> str:
+        if not self.data:
+            return ""
+        widths = [max(len(row[i]) for row in self.data if i < len(row)) for i in range(
+            max(len(row) for row in self.data))]
+        return "\n".join(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+            for row in self.data
+        )
+
+    def html(self) -> str:
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in self.data
+        )
+        return f'<table class="minke-table">{body}</table>'
+
+
+class ExecutionMessage(BaseMessage):
+    """A command with its exit code and output; its level follows the command's status."""
+
+    kind = "execution"
+
+    def __init__(self, data: CommandResult | Any, level: str | bool | None = None) -> None:
+        result = data if isinstance(data, CommandResult) else CommandResult.from_fabric(data)
+        default = level_for(result.status)
+        super().__init__(result, level)
+        if level is None:
+            self.level = default
+
+    @property
+    def payload(self) -> dict:
+        result: CommandResult = self.data
+        return {
+            "command": result.command,
+            "exit_code": result.exited,
+            "stdout": result.stdout,
+            "stderr": result.stderr,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> BaseMessage:
+        return cls(
+            CommandResult(
+                command=payload.get("command", ""),
+                stdout=payload.get("stdout", ""),
+                stderr=payload.get("stderr", ""),
+                exited=payload.get("exit_code"),
+            )
+        )
+
+    def text(self) -> str:
+        result: CommandResult = self.data
+        parts = [f"$ {result.command}  [exit {result.exited}]"]
+        if result.stdout:
+            parts.append(result.stdout.rstrip("\n"))
+        if result.stderr:
+            parts.append(result.stderr.rstrip("\n"))
+        return "\n".join(parts)
+
+    def html(self) -> str:
+        return f"<pre>{html.escape(self.text())}</pre>"
+
+
+def _cells(row: Any) -> list:
+    return list(row) if isinstance(row, list | tuple) else [row]
+
+
+_KINDS: dict[str, type[BaseMessage]] = {
+    cls.kind: cls for cls in (TextMessage, PreMessage, TableMessage, ExecutionMessage)
+}
+
+
+def coerce_message(msg: Any, level: str | bool | None = None) -> BaseMessage:
+    """Turn what :meth:`Session.add_msg` accepts into a message.
+
+    A message instance is taken as it is (``level`` overrides its level), a
+    string becomes a :class:`PreMessage`, a list or tuple a
+    :class:`TableMessage`, a command result an :class:`ExecutionMessage`.
+
+    :raises TypeError: for anything else.
+    """
+    if isinstance(msg, BaseMessage):
+        if level is not None:
+            msg.level = MessageLevel.coerce(level, msg.level)
+        return msg
+    if isinstance(msg, str):
+        return PreMessage(msg, level)
+    if isinstance(msg, list | tuple):
+        return TableMessage(msg, level)
+    if isinstance(msg, CommandResult) or _is_fabric_result(msg):
+        return ExecutionMessage(msg, level)
+    raise TypeError(f"cannot make a message of {type(msg).__name__}: {msg!r}")
+
+
+def _is_fabric_result(obj: Any) -> bool:
+    return all(hasattr(obj, name) for name in ("command", "stdout", "stderr", "exited"))

@@ -1,0 +1,116 @@
+"""The registry of session classes and the groups they are shown in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .base import Session
+
+
+class UnknownSession(KeyError):
+    """No session class is registered under that name."""
+
+    def __str__(self) -> str:
+        return f"no session named {self.args[0]!r} is registered"
+
+
+class PermissionHolder(Protocol):
+    def has_permissions(self, permissions: Iterable[str]) -> bool: ...
+
+
+def model_name(model: Any) -> str:
+    """The name a ``work_on`` entry stands for: a class's name, or the string itself."""
+    return model if isinstance(model, str) else model.__name__
+
+
+class SessionRegistry:
+    """Every registered session class, by class name.
+
+    Example::
+
+        from sessions import REGISTRY
+        REGISTRY.get("UptimeSession")
+        REGISTRY.for_model(Host)
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, type[Session]] = {}
+
+    def add(self, session_cls: type[Session]) -> None:
+        """Register ``session_cls`` under its class name.
+
+        Registering the same class again (a module imported twice) replaces it.
+
+        :raises ValueError: when another class already has the name.
+        """
+        name = session_cls.__name__
+        old = self._sessions.get(name)
+        if old is not None and _qualified(old) != _qualified(session_cls):
+            raise ValueError(f"a session named {name!r} is already registered ({_qualified(old)})")
+        self._sessions[name] = session_cls
+
+    def remove(self, name: str) -> None:
+        """Forget a session (for tests that define throw-away sessions)."""
+        self._sessions.pop(name, None)
+
+    def get(self, name: str) -> type[Session]:
+        """Return the session class named ``name``.
+
+        :raises UnknownSession: when there is none.
+        """
+        try:
+            return self._sessions[name]
+        except KeyError:
+            raise UnknownSession(name) from None
+
+    def for_model(self, model: Any) -> list[type[Session]]:
+        """Sessions whose ``work_on`` names ``model`` (a class or a class name)."""
+        name = model_name(model)
+        return [cls for cls in self if name in cls.work_on_names()]
+
+    def runnable_by(self, user: PermissionHolder, model: Any = None) -> list[type[Session]]:
+        """Sessions ``user`` holds all permissions for (optionally only for ``model``)."""
+        candidates = self.for_model(model) if model is not None else list(self)
+        return [cls for cls in candidates if user.has_permissions(cls.permissions)]
+
+    def __iter__(self) -> Iterator[type[Session]]:
+        return iter(sorted(self._sessions.values(), key=lambda cls: cls.__name__))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sessions
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+REGISTRY = SessionRegistry()
+"""The process-wide registry every non-abstract session class is added to."""
+
+
+class SessionGroup:
+    """A named group of sessions, shown as an ``<optgroup>`` in the session select.
+
+    Use it as a class decorator::
+
+        maintenance = SessionGroup("Maintenance")
+
+        @maintenance
+        class RebootSession(SingleCommandSession):
+            ...
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, cls: type[Session], name: str | None = None) -> type[Session]:
+        cls.group = name or self.name
+        return cls
+
+    def __repr__(self) -> str:
+        return f"<SessionGroup {self.name!r}>"
