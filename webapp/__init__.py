@@ -1,0 +1,42 @@
+"""Minke for Flask: the web application and its engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
+    from . import auth, cli, database, engine, web
+    from .config import DEV_SECRET_KEY, Config, env_overrides
+    from .extensions import db, migrate, socketio
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_object(Config)
+    app.config.update(env_overrides())
+    app.config.update(config or {})
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "minke.db"
+        )
+    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and not (app.debug or app.testing):
+        raise RuntimeError("set SECRET_KEY: the development key must not be used in production")
+
+    database.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(app.root_path, "..", "migrations"))
+    auth.init_app(app)
+    engine.init_app(app)
+    socketio.init_app(app, async_mode="threading", message_queue=app.config["REDIS_URL"])
+    web.init_app(app)
+    cli.init_app(app)
+    return app

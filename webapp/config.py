@@ -1,0 +1,58 @@
+"""Configuration: class defaults, overridden by the environment, then by the factory's mapping."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+class Config:
+    """Defaults for development; every value can be set by ``MINKE_<NAME>`` in the environment."""
+
+    SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")  # empty: sqlite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    WTF_CSRF_TIME_LIMIT = None
+
+    # session discovery: comma-separated import paths of the user's session modules
+    MINKE_SESSION_MODULES = _env("MINKE_SESSION_MODULES", "")
+    # engine
+    MINKE_QUEUE = "minke"
+    MINKE_CONCURRENCY = 50  # hosts worked on at once in one run
+    MINKE_WORKER_THREADS = 50  # threads one worker uses for one job
+    MINKE_JOB_TIMEOUT = 24 * 3600
+    MINKE_LOCK_TTL = 30  # seconds; a host lock is refreshed while its run works on the host
+    MINKE_WORKER_HEARTBEAT = 5  # seconds between heartbeats; a worker is dead after 3 missed
+    # connections: layered under host groups, hosts and the session's invoke_config
+    MINKE_FABRIC_CONFIG: dict[str, Any] = {}
+    MINKE_CONNECT_TIMEOUT = 10
+    MINKE_POOL_IDLE_TTL = 60  # seconds an idle connection is kept; 0 disables the pool
+    MINKE_POOL_SIZE = 256  # idle connections kept per worker at most
+    # output
+    MINKE_OUTPUT_MEMORY_LIMIT = 1024 * 1024  # bytes of stdout/stderr a result keeps in memory
+    MINKE_OUTPUT_CHUNK_SIZE = 64 * 1024  # bytes per stored output chunk
+    MINKE_OUTPUT_FLUSH_INTERVAL = 0.1  # seconds between live output events per session
+    # demo / development
+    MINKE_EVENT_STREAM_MAXLEN = 20000
+
+
+def env_overrides(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """``MINKE_X=value`` entries of the environment, JSON-decoded where they parse as JSON."""
+    overrides: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith("MINKE_"):
+            continue
+        try:
+            overrides[key] = json.loads(raw)
+        except ValueError:
+            overrides[key] = raw
+    return overrides

@@ -1,0 +1,80 @@
+"""The one outlet for live events: Redis stream (CLI, catch-up) and Socket.IO room (browsers).
+
+Every event is a plain dict with ``event`` (one of the names below), ``run``
+and, for session events, ``session`` and the session's sequence number
+``seq``. Browsers get them batched as one Socket.IO ``events`` message (a
+list) in the room :func:`run_room`; the CLI reads the run's Redis stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import socketio
+from redis import Redis
+
+from . import keys
+
+logger = logging.getLogger(__name__)
+
+SESSION_STATUS = "session.status"
+SESSION_MESSAGE = "session.message"
+SESSION_COMMAND = "session.command"
+SESSION_OUTPUT = "session.output"
+RUN_FINISHED = "run.finished"
+
+SOCKETIO_EVENT = "events"
+SOCKETIO_CHANNEL = "flask-socketio"  # Flask-SocketIO's default message-queue channel
+STREAM_TTL = 24 * 3600
+
+
+def run_room(run_id: int) -> str:
+    return f"run:{run_id}"
+
+
+class Publisher:
+    """Publishes events of runs; one per process, shared by its threads."""
+
+    def __init__(self, redis: Redis, redis_url: str, *, maxlen: int = 20000) -> None:
+        self._redis = redis
+        self._maxlen = maxlen
+        self._emitter = socketio.RedisManager(
+            redis_url, channel=SOCKETIO_CHANNEL, write_only=True
+        )
+
+    def publish(self, run_id: int, event: str, payload: dict[str, Any]) -> None:
+        """Publish one event of run ``run_id``."""
+        self.publish_many(run_id, [{"event": event, **payload}])
+
+    def publish_many(self, run_id: int, events: Iterable[dict[str, Any]]) -> None:
+        """Publish events (dicts with an ``event`` key) of one run, in order, at once."""
+        batch = [{"run": run_id, **event} for event in events]
+        if not batch:
+            return
+        stream = keys.run_events(run_id)
+        pipe = self._redis.pipeline(transaction=False)
+        for item in batch:
+            pipe.xadd(stream, {"e": json.dumps(item, default=str)}, maxlen=self._maxlen,
+                      approximate=True)
+        pipe.expire(stream, STREAM_TTL)
+        pipe.execute()
+        self._emitter.emit(SOCKETIO_EVENT, batch, namespace="/", room=run_room(run_id))
+
+
+def read_events(
+    redis: Redis, run_id: int, last_id: str = "0", *, block_ms: int = 1000
+) -> tuple[str, list[dict[str, Any]]]:
+    """Events of run ``run_id`` after stream id ``last_id``; waits up to ``block_ms``.
+
+    :returns: the id to pass next time, and the events.
+    """
+    answer = redis.xread({keys.run_events(run_id): last_id}, block=block_ms, count=1000)
+    events: list[dict[str, Any]] = []
+    for _stream, entries in answer or ():
+        for entry_id, fields in entries:
+            last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            events.append(json.loads(fields[b"e"]))
+    return last_id, events

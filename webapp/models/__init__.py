@@ -1,0 +1,25 @@
+"""The data model; import models from here."""
+
+from .auth import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
+from .base import Base, utcnow
+from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
+from .runs import CommandResult, Message, MinkeSession, OutputChunk, Run
+
+__all__ = [
+    "ADMIN_PERMISSION",
+    "BUILTIN_PERMISSIONS",
+    "MINKE_MODELS",
+    "Base",
+    "CommandResult",
+    "Host",
+    "HostGroup",
+    "Message",
+    "MinkeModel",
+    "MinkeSession",
+    "OutputChunk",
+    "Permission",
+    "Role",
+    "Run",
+    "User",
+    "utcnow",
+]
