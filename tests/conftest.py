@@ -1,0 +1,93 @@
+"""Fixtures: a fresh app on a migrated database, its clients, and (from tests.services)
+real Redis, sshd and rq workers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import Base, Role, User
+
+pytest_plugins = ["tests.services"]
+
+SAMPLE_SESSION_MODULES = "tests.sample_sessions"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``DATABASE_URL`` when set (PostgreSQL), else an SQLite file for this test run."""
+    return os.environ.get("DATABASE_URL") or (
+        "sqlite:///" + str(tmp_path_factory.mktemp("db") / "minke-test.db")
+    )
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url: str, redis_url: str, tmp_path_factory) -> dict:
+    """The configuration every test app (and every worker subprocess) uses."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "MINKE_SESSION_MODULES": SAMPLE_SESSION_MODULES,
+        "MINKE_QUEUE": "minke-test",
+        "MINKE_CONNECT_TIMEOUT": 5,
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(app_config: dict) -> None:
+    """Bring the database to the newest migration once per test run, from scratch."""
+    from flask_migrate import upgrade
+
+    app = create_app(app_config)
+    with app.app_context():
+        with db.engine.begin() as connection:
+            Base.metadata.drop_all(connection)
+            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_config: dict, _schema: None, redis_flush: None) -> Iterator[Flask]:
+    """A fresh app on the migrated test database; every table is emptied afterwards."""
+    app = create_app(app_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """``make_user(name, *permissions, password="pw")``: a user with one role holding them."""
+
+    def make(name: str, *permissions: str, password: str = "pw") -> User:
+        role = Role(name=f"{name}-role", permissions=list(permissions))
+        user = User(name=name, roles=[role])
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
