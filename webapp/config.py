@@ -19,7 +19,8 @@ class Config:
 
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")  # empty: sqlite in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # workers use a connection per thread: allow bursts beyond the pool
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "max_overflow": 80}
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     WTF_CSRF_TIME_LIMIT = None
 

@@ -36,4 +36,6 @@ def _make_sqlite_concurrent(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # a transaction that will only read (``minke_read_only``) must not hold the write lock
+        read_only = connection.get_execution_options().get("minke_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -10,6 +12,7 @@ from redis import Redis
 from rq import Queue
 
 from .events import Publisher
+from .runtime import WorkerRuntime
 
 
 class MinkeState:
@@ -17,6 +20,19 @@ class MinkeState:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
+        self._runtime: WorkerRuntime | None = None
+
+    @property
+    def runtime(self) -> WorkerRuntime:
+        """This process's worker runtime; started on first use outside ``minke worker``."""
+        if self._runtime is None:
+            worker_id = f"local-{socket.gethostname()}-{os.getpid()}"
+            self._runtime = WorkerRuntime(self.config, self.redis, worker_id).start()
+        return self._runtime
+
+    @runtime.setter
+    def runtime(self, runtime: WorkerRuntime) -> None:
+        self._runtime = runtime
 
     @cached_property
     def redis(self) -> Redis:

@@ -1,0 +1,122 @@
+"""Building fabric connections: the configuration layers, in one place.
+
+defaults → ``MINKE_FABRIC_CONFIG`` → host groups (by name) → host →
+the session's ``invoke_config`` → form fields named ``config_<snake key>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import fabric
+import paramiko
+
+from .runner import MinkeRemote
+
+SECTIONS = ("connect_kwargs", "authentication", "timeouts", "runners", "sudo", "run")
+FORM_PREFIX = "config_"
+
+
+def nested(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Expand dotted (``run.pty``) and snake (``run_pty``) keys into nested dicts."""
+    result: dict[str, Any] = {}
+    for key, value in config.items():
+        path = _split_key(key)
+        if isinstance(value, Mapping):
+            value = nested(value)
+        target = result
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(target.get(path[-1]), dict):
+            target[path[-1]] = merge(target[path[-1]], value)
+        else:
+            target[path[-1]] = value
+    return result
+
+
+def _split_key(key: str) -> list[str]:
+    if "." in key:
+        return key.split(".")
+    for section in SECTIONS:
+        if key.startswith(section + "_"):
+            return [section, key[len(section) + 1 :]]
+    return [key]
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base``."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def form_config(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Form fields named ``config_<snake key>`` (e.g. ``config_run_pty``) as config."""
+    return {
+        key[len(FORM_PREFIX) :]: value
+        for key, value in data.items()
+        if key.startswith(FORM_PREFIX) and value not in (None, "")
+    }
+
+
+def defaults(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "connect_timeout": settings["MINKE_CONNECT_TIMEOUT"],
+        "run": {"warn": True, "hide": True, "in_stream": False},
+    }
+
+
+def effective_config(
+    settings: Mapping[str, Any],
+    host: Any,
+    session_cls: Any,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The connection configuration of ``session_cls`` on ``host`` (plain, JSON-able)."""
+    layers: Iterable[Mapping[str, Any]] = (
+        defaults(settings),
+        settings.get("MINKE_FABRIC_CONFIG") or {},
+        *(group.config or {} for group in sorted(host.groups, key=lambda g: g.name)),
+        host.config or {},
+        session_cls.invoke_config or {},
+        form_config(data or {}),
+    )
+    config: dict[str, Any] = {}
+    for layer in layers:
+        config = merge(config, nested(layer))
+    return config
+
+
+def config_key(host_id: int, address: tuple, config: Mapping[str, Any]) -> str:
+    """Identifies connections that are interchangeable: same host, address and config."""
+    text = json.dumps([host_id, list(address), config], sort_keys=True, default=str)
+    return f"{host_id}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def address_of(host: Any, config: Mapping[str, Any]) -> tuple[str, int | None, str | None]:
+    """(hostname, port, user): the host's fields, else the config's ``port``/``user``."""
+    return host.hostname, host.port or config.get("port"), host.username or config.get("user")
+
+
+def build_connection(host: Any, config: Mapping[str, Any]) -> fabric.Connection:
+    """A fabric connection (not yet open) to ``host`` with ``config``."""
+    hostname, port, user = address_of(host, config)
+    overrides = {k: v for k, v in config.items() if k not in ("port", "user", "connect_kwargs")}
+    overrides = merge(overrides, {"runners": {"remote": MinkeRemote}})
+    # an explicit, empty SSH config: no ~/.ssh/config of the worker's user leaks in
+    fabric_config = fabric.Config(overrides=overrides, lazy=True, ssh_config=paramiko.SSHConfig())
+    return fabric.Connection(
+        hostname,
+        user=user,
+        port=port,
+        config=fabric_config,
+        connect_timeout=config.get("connect_timeout"),
+        connect_kwargs=dict(config.get("connect_kwargs") or {}),
+    )

@@ -1,0 +1,148 @@
+"""Dispatch: turn a session class and a set of objects into a stored run and queued jobs."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from rq import Queue
+from werkzeug.datastructures import MultiDict
+
+from sessions import REGISTRY, Session
+from sessions.status import ProcStatus
+
+from ..extensions import db
+from ..models import Message, MinkeSession, Run, User, utcnow
+from . import keys
+from .jobs import run_job
+
+
+class DispatchError(ValueError):
+    """The run cannot be dispatched as asked (bad data, wrong objects); nothing was stored."""
+
+
+class PermissionDenied(DispatchError):
+    """The user lacks a permission the session requires."""
+
+
+def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate ``data`` with the session's form; return the cleaned form data.
+
+    :raises DispatchError: listing every invalid or unknown field.
+    """
+    data = dict(data or {})
+    form_cls = session_cls.get_form()
+    if form_cls is None:
+        if data:
+            raise DispatchError(f"{session_cls.__name__} has no form: it takes no data "
+                                f"(got {', '.join(sorted(data))})")
+        return {}
+    form = form_cls(formdata=MultiDict(data))
+    unknown = sorted(set(data) - set(form._fields))
+    errors = [f"{name}: unknown field" for name in unknown]
+    if not form.validate():
+        errors += [f"{name}: {'; '.join(errs)}" for name, errs in form.errors.items()]
+    if errors:
+        raise DispatchError(f"invalid data for {session_cls.__name__}: " + ", ".join(errors))
+    return json.loads(json.dumps(form.data, default=str))
+
+
+def create_run(
+    session_cls: type[Session], objects: Sequence[Any], *, user: User | None = None,
+    data: Mapping[str, Any] | None = None, concurrency: int, threads: int, origin: str = "web",
+) -> Run:
+    """Store a run and one ``initialized`` session per object (the caller commits).
+
+    Objects whose host is missing or disabled get a ``canceled`` session
+    with a message saying why.
+
+    :raises PermissionDenied: when ``user`` may not run the session.
+    :raises DispatchError: for no objects or an object the session does not work on.
+    """
+    if user is not None and not user.has_permissions(session_cls.permissions):
+        raise PermissionDenied(f"{user.name} may not run {session_cls.__name__}")
+    if not objects:
+        raise DispatchError("no objects to run the session on")
+    names = session_cls.work_on_names()
+    wrong = sorted({type(obj).__name__ for obj in objects} - set(names))
+    if wrong:
+        raise DispatchError(f"{session_cls.__name__} does not work on {', '.join(wrong)} "
+                            f"(only on {', '.join(names)})")
+    run = Run(user_id=user.id if user else None, session_name=session_cls.__name__,
+              object_type=type(objects[0]).__name__, data=dict(data or {}),
+              concurrency=concurrency, origin=origin)
+    db.session.add(run)
+    db.session.flush()
+    rows, skipped = [], {}
+    for index, obj in enumerate(objects):
+        host = obj.get_host()
+        reason = "it has no host" if host is None else "its host is disabled" if host.disabled else None
+        rows.append({
+            "run_id": run.id, "user_id": run.user_id, "session_name": run.session_name,
+            "object_type": type(obj).__name__, "object_id": obj.id, "object_label": obj.minke_label,
+            "host_id": host.id if host is not None else None, "session_data": run.data,
+            "proc_status": (ProcStatus.CANCELED if reason else ProcStatus.INITIALIZED).value,
+            "end_time": utcnow() if reason else None,
+        })
+        if reason:
+            skipped[index] = reason
+    ids = db.session.scalars(
+        sa.insert(MinkeSession).returning(MinkeSession.id, sort_by_parameter_order=True), rows
+    ).all()
+    if skipped:
+        db.session.execute(sa.insert(Message), [
+            {"session_id": ids[i], "seq": 1, "level": "error", "kind": "text",
+             "payload": {"text": f"not run: {reason}"}} for i, reason in skipped.items()])
+    runnable = [(sid, row["host_id"]) for sid, row in zip(ids, rows, strict=True)
+                if row["proc_status"] == ProcStatus.INITIALIZED.value]
+    run.job_count = len(plan_jobs(runnable, parallel_per_host=session_cls.parrallel_per_host,
+                                  concurrency=concurrency, threads=threads))
+    return run
+
+
+def plan_jobs(
+    sessions: Sequence[tuple[int, int | None]], *, parallel_per_host: bool, concurrency: int,
+    threads: int,
+) -> list[tuple[list[list[int]], int]]:
+    """Split sessions into jobs: ``[(units, thread count), …]``.
+
+    A unit is the sessions one thread works through in order: all of one
+    host's, or a single one with ``parallel_per_host``. Jobs are as many as
+    needed to reach ``concurrency`` with ``threads`` threads each.
+    """
+    units: dict[Any, list[int]] = {}
+    for session_id, host_id in sessions:
+        units.setdefault(session_id if parallel_per_host else host_id, []).append(session_id)
+    unit_list = list(units.values())
+    if not unit_list:
+        return []
+    concurrency = max(1, concurrency)
+    job_count = min(len(unit_list), math.ceil(concurrency / max(1, threads)))
+    per_job = math.ceil(concurrency / job_count)
+    jobs = [unit_list[i::job_count] for i in range(job_count)]
+    return [(units, max(1, min(threads, per_job, len(units)))) for units in jobs]
+
+
+def enqueue_run(run: Run, queue: Queue, *, threads: int, timeout: int) -> list[str]:
+    """Queue the jobs of a committed run; return their ids."""
+    parallel = REGISTRY.get(run.session_name).parrallel_per_host
+    runnable = db.session.execute(
+        sa.select(MinkeSession.id, MinkeSession.host_id)
+        .where(MinkeSession.run_id == run.id,
+               MinkeSession.proc_status == ProcStatus.INITIALIZED.value)
+        .order_by(MinkeSession.id)
+    ).all()
+    plan = plan_jobs([tuple(r) for r in runnable], parallel_per_host=parallel,
+                     concurrency=run.concurrency, threads=threads)
+    jobs = [
+        Queue.prepare_data(run_job, args=(run.id, units, job_threads),
+                           job_id=keys.job_id(run.id, index), timeout=timeout,
+                           result_ttl=3600, failure_ttl=7 * 24 * 3600,
+                           description=f"run #{run.id} {run.session_name} part {index + 1}")
+        for index, (units, job_threads) in enumerate(plan)
+    ]
+    return [job.id for job in queue.enqueue_many(jobs)] if jobs else []
+

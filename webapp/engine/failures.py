@@ -1,0 +1,47 @@
+"""The one place that turns exceptions from a session into a reason a user can read."""
+
+from __future__ import annotations
+
+import socket
+import traceback
+
+import invoke
+import paramiko
+
+from sessions.errors import SessionError
+
+
+def describe(exc: BaseException) -> tuple[str, bool]:
+    """A message for ``exc`` and whether to show the traceback (bugs in code, not SSH trouble)."""
+    if isinstance(exc, SessionError):
+        return str(exc), False
+    if isinstance(exc, paramiko.AuthenticationException):
+        return f"SSH authentication failed: {exc}", False
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return f"cannot connect: {_first_line(exc)}", False
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"connection timed out: {exc or 'no answer'}", False
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host name: {exc}", False
+    if isinstance(exc, ConnectionError | EOFError):
+        return f"connection lost: {exc.__class__.__name__} {exc}", False
+    if isinstance(exc, paramiko.SSHException):
+        return f"SSH error: {exc}", False
+    if isinstance(exc, invoke.exceptions.CommandTimedOut):
+        return f"command timed out after {exc.timeout} s: {exc.result.command}", False
+    if isinstance(exc, invoke.exceptions.UnexpectedExit):
+        return f"command failed with exit code {exc.result.exited}: {exc.result.command}", False
+    return f"{exc.__class__.__name__}: {exc}", True
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the connection itself is broken (so it must not be reused)."""
+    return isinstance(exc, paramiko.SSHException | OSError | EOFError)
+
+
+def traceback_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__

@@ -1,0 +1,15 @@
+"""The RQ job: module-level, enqueued by reference, run by ``flask minke worker``."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+
+def run_job(run_id: int, units: list[list[int]], threads: int) -> None:
+    """Work through ``units`` (lists of session ids) of run ``run_id`` with ``threads`` threads.
+
+    Needs the app context the Minke worker pushes around every job.
+    """
+    from .execute import execute_job
+
+    execute_job(current_app._get_current_object(), run_id, units, threads)

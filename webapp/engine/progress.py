@@ -1,0 +1,118 @@
+"""Ending runs: noticing a run is done, failing sessions of dead workers and lost jobs."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from redis import Redis
+from rq.job import Job
+
+from sessions.status import FINAL_PROC_STATES, ProcStatus
+
+from ..extensions import db
+from ..models import Message, MinkeSession, Run, utcnow
+from . import events, keys, locks
+from .events import Publisher
+
+logger = logging.getLogger(__name__)
+
+FINAL = [status.value for status in FINAL_PROC_STATES]
+UNFINISHED = [s.value for s in (ProcStatus.INITIALIZED, ProcStatus.RUNNING, ProcStatus.STOPPING)]
+REAPER_SEQ = 2_000_000_000  # sequence number of the engine's last word on a session
+
+
+def run_summary(run_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        sa.select(MinkeSession.proc_status, MinkeSession.session_status, sa.func.count())
+        .where(MinkeSession.run_id == run_id)
+        .group_by(MinkeSession.proc_status, MinkeSession.session_status)
+    ).all()
+    summary: dict[str, int] = {}
+    for proc, status, count in rows:
+        key = status if proc == ProcStatus.COMPLETED.value and status else proc
+        summary[key] = summary.get(key, 0) + count
+    return summary
+
+
+def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
+    """Mark the run finished (and publish it) once every session ended. Commits."""
+    pending = db.session.scalar(
+        sa.select(sa.func.count()).where(MinkeSession.run_id == run_id,
+                                         MinkeSession.proc_status.in_(UNFINISHED)))
+    if pending:
+        db.session.rollback()
+        return False
+    done = db.session.execute(
+        sa.update(Run).where(Run.id == run_id, Run.finished_at.is_(None))
+        .values(finished_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if done:
+        publisher.publish(run_id, events.RUN_FINISHED, {"summary": run_summary(run_id)})
+    return bool(done)
+
+
+def fail_sessions(rows: list[MinkeSession], reason: str, publisher: Publisher,
+                  redis: Redis, *, status: ProcStatus = ProcStatus.FAILED) -> None:
+    """End ``rows`` as ``status`` with ``reason``, release their runs' host locks. Commits."""
+    if not rows:
+        return
+    now = utcnow()
+    ids = [row.id for row in rows]
+    db.session.execute(
+        sa.update(MinkeSession).where(MinkeSession.id.in_(ids),
+                                      MinkeSession.proc_status.in_(UNFINISHED))
+        .values(proc_status=status.value, session_status="error", end_time=now)
+    )
+    db.session.execute(sa.insert(Message), [
+        {"session_id": sid, "seq": REAPER_SEQ, "level": "error", "kind": "text",
+         "payload": {"text": reason}} for sid in ids])
+    db.session.commit()
+    for row in rows:
+        if row.host_id is not None:
+            locks.release(redis, row.host_id, row.run_id)
+    by_run: dict[int, list[int]] = {}
+    for row in rows:
+        by_run.setdefault(row.run_id, []).append(row.id)
+    for run_id, session_ids in by_run.items():
+        publisher.publish_many(run_id, [
+            {"event": events.SESSION_STATUS, "session": sid, "seq": REAPER_SEQ,
+             "proc_status": status.value, "session_status": "error", "reason": reason}
+            for sid in session_ids])
+        finish_run_if_done(run_id, publisher)
+
+
+def reap_dead_workers(redis: Redis, publisher: Publisher) -> int:
+    """Fail the unfinished sessions of workers whose heartbeat stopped; return how many."""
+    rows = db.session.scalars(
+        sa.select(MinkeSession).where(MinkeSession.proc_status.in_(UNFINISHED),
+                                      MinkeSession.worker_id.is_not(None))
+    ).all()
+    dead = {w for w in {row.worker_id for row in rows} if not redis.exists(keys.worker_alive(w))}
+    failed = [row for row in rows if row.worker_id in dead]
+    for worker_id in dead:
+        logger.warning("worker %s is gone; failing its sessions", worker_id)
+        fail_sessions([r for r in failed if r.worker_id == worker_id],
+                      f"the worker {worker_id} died while working on this session "
+                      "(killed, crashed or out of memory)", publisher, redis)
+    if not dead:
+        db.session.rollback()
+    return len(failed)
+
+
+def fail_lost_jobs(redis: Redis, publisher: Publisher) -> int:
+    """Fail sessions still waiting for a job that no longer exists in Redis."""
+    rows = db.session.scalars(
+        sa.select(MinkeSession).where(MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
+                                      MinkeSession.worker_id.is_(None))
+    ).all()
+    lost = []
+    for run_id in {row.run_id for row in rows}:
+        run = db.session.get(Run, run_id)
+        if not any(Job.exists(keys.job_id(run_id, i), connection=redis)
+                   for i in range(run.job_count)):
+            lost += [row for row in rows if row.run_id == run_id]
+    fail_sessions(lost, "its queued job was lost (Redis was emptied or restarted)",
+                  publisher, redis)
+    return len(lost)

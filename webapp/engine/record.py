@@ -1,0 +1,175 @@
+"""The engine's session record: what a running session reports goes to the writer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from sessions.messages import BaseMessage
+from sessions.results import CommandResult
+from sessions.status import ProcStatus
+
+from ..models import utcnow
+from . import writer as ops
+from .runner import MinkeRemote
+from .writer import ResultWriter
+
+
+class EngineRecord:
+    """Implements :class:`sessions.SessionRecord` and the runner's output sink."""
+
+    def __init__(
+        self, session_id: int, minkeobj: Any, session_data: dict, writer: ResultWriter, *,
+        memory_limit: int, chunk_size: int, flush_interval: float,
+    ) -> None:
+        self.session_id = session_id
+        self.minkeobj = minkeobj
+        self.session_data = dict(session_data or {})
+        self.session_status: str | None = None
+        self.memory_limit = memory_limit
+        self._writer = writer
+        self._chunk_size = chunk_size
+        self._interval = flush_interval
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._stop_level = 0
+        self._runner: MinkeRemote | None = None
+        self._command_seq: int | None = None
+        self._buffers: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._buffered = {"stdout": 0, "stderr": 0}
+        self._bytes = {"stdout": 0, "stderr": 0}
+        self._last_flush = time.monotonic()
+        self.killed = False
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    # -- life cycle (called by the executor) ---------------------------------------------
+
+    def started(self, worker_id: str | None) -> None:
+        self._writer.put(ops.SessionStarted(self.session_id, self.next_seq(), utcnow(), worker_id))
+        self._writer.watch(self)
+
+    def finish(self, proc_status: ProcStatus) -> None:
+        """Close an interrupted command, store the final state and the object's changes."""
+        if self._command_seq is not None:
+            self._close_command(None, exited=None)
+        self._writer.unwatch(self)
+        self._writer.put(ops.SessionFinished(
+            self.session_id, self.next_seq(), proc_status.value, self.session_status, utcnow(),
+            self.session_data, _object_changes(self.minkeobj),
+        ))
+
+    # -- SessionRecord --------------------------------------------------------------------
+
+    @property
+    def stop_level(self) -> int:
+        return self._stop_level
+
+    def request_stop(self) -> int:
+        return self.apply_stop(min(2, self._stop_level + 1))
+
+    def apply_stop(self, level: int) -> int:
+        """Raise the stop level to ``level``: 1 stops softly, 2 kills the running command."""
+        with self._lock:
+            if level <= self._stop_level:
+                return self._stop_level
+            old, self._stop_level = self._stop_level, level
+            runner = self._runner
+        if old == 0:
+            self._writer.put(ops.StatusChanged(self.session_id, self.next_seq(),
+                                               ProcStatus.STOPPING.value))
+        if level >= 2 and runner is not None:
+            self.killed = True
+            runner.kill_remote()
+        return level
+
+    def add_message(self, message: BaseMessage) -> None:
+        self._writer.put(ops.MessageAdded(
+            self.session_id, self.next_seq(), message.level.value, message.kind, message.payload))
+
+    def add_result(self, result: Any) -> CommandResult:
+        stored = CommandResult.from_fabric(
+            result, truncated=bool(getattr(self._runner, "minke_truncated", False)))
+        stored.seq = self._close_command(stored, exited=result.exited)
+        return stored
+
+    # -- output sink (called by the runner's reader threads) ------------------------------
+
+    def command_started(self, runner: MinkeRemote, command: str) -> None:
+        with self._lock:
+            self._runner = runner
+        seq = self.next_seq()
+        self._command_seq = seq
+        self._bytes = {"stdout": 0, "stderr": 0}
+        self._writer.put(ops.CommandStarted(self.session_id, seq, command, runner.using_pty))
+        if self._stop_level >= 2:  # a kill that came while the command was being started
+            self.killed = True
+            runner.kill_remote()
+
+    def output(self, stream: str, text: str) -> None:
+        with self._lock:
+            self._buffers[stream].append(text)
+            self._buffered[stream] += len(text)
+            self._bytes[stream] += len(text.encode("utf-8", "replace"))
+            full = self._buffered[stream] >= self._chunk_size
+        if full:
+            self.flush_output(force=True)
+
+    def flush_output(self, *, force: bool) -> None:
+        """Hand buffered output to the writer (when forced, full, or older than the interval)."""
+        with self._lock:
+            if not force and time.monotonic() - self._last_flush < self._interval:
+                return
+            command_seq = self._command_seq
+            pieces = []
+            for stream, buffer in self._buffers.items():
+                if buffer:
+                    pieces.append((stream, "".join(buffer)))
+                    self._buffers[stream] = []
+                    self._buffered[stream] = 0
+            self._last_flush = time.monotonic()
+        if command_seq is None:
+            return
+        for stream, data in pieces:
+            self._writer.put(ops.OutputAppended(
+                self.session_id, self.next_seq(), command_seq, stream, data))
+
+    def _close_command(self, stored: CommandResult | None, *, exited: int | None) -> int:
+        self.flush_output(force=True)
+        command_seq = self._command_seq
+        with self._lock:
+            self._runner = None
+        self._command_seq = None
+        if command_seq is None:  # the runner never started (e.g. a connection error)
+            return 0
+        values = stored.as_dict() if stored else {
+            "stdout": "", "stderr": "", "exit_code": exited, "status": "error", "truncated": False,
+        }
+        values.pop("pty", None)
+        values.pop("command", None)  # stored when the command started
+        values["stdout_bytes"] = self._bytes["stdout"]
+        values["stderr_bytes"] = self._bytes["stderr"]
+        self._writer.put(ops.CommandFinished(self.session_id, self.next_seq(), command_seq, values))
+        return command_seq
+
+
+def _object_changes(obj: Any) -> tuple[type, int, dict] | None:
+    """The changed column values of a mapped object, to store at the session's end."""
+    if obj is None:
+        return None
+    try:
+        state = sa.inspect(obj)
+    except sa.exc.NoInspectionAvailable:
+        return None
+    changes = {
+        attr.key: attr.value
+        for attr in state.attrs
+        if attr.key in state.mapper.columns and attr.history.has_changes()
+    }
+    return (type(obj), obj.id, changes) if changes else None

@@ -1,0 +1,118 @@
+"""fabric's remote runner, made streamable, memory-bounded and killable.
+
+The engine installs :class:`MinkeRemote` as ``runners.remote`` of every
+connection and sets ``connection.minke_sink`` to the record of the session
+using it. Output is handed to the sink as it arrives (stored in chunks and
+published live); only ``sink.memory_limit`` characters per stream are kept
+in the result. invoke's own loop re-joins the whole buffer for every chunk
+read, which is quadratic on large outputs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import shlex
+import threading
+import uuid
+from typing import Any, Protocol
+
+from fabric.runners import Remote
+
+logger = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "MINKE_COMMAND_TOKEN"
+PTY_GRACE_SECONDS = 1.0
+
+
+class OutputSink(Protocol):
+    memory_limit: int
+
+    def command_started(self, runner: MinkeRemote, command: str) -> None: ...
+
+    def output(self, stream: str, text: str) -> None: ...
+
+
+class MinkeRemote(Remote):
+    """A :class:`fabric.runners.Remote` that streams output to the connection's sink."""
+
+    read_chunk_size = 64 * 1024
+
+    def start(self, command: str, shell: str, env: dict, timeout: int | None = None) -> None:
+        self.minke_token = uuid.uuid4().hex
+        self.minke_truncated = False
+        if not self.using_pty:
+            # every process of the command inherits the token, so a kill can find them all
+            env = {**(env or {}), TOKEN_VARIABLE: self.minke_token}
+        super().start(command, shell, env, timeout)
+        sink = self._sink
+        if sink is not None:
+            sink.command_started(self, command)
+
+    @property
+    def _sink(self) -> OutputSink | None:
+        return getattr(self.context, "minke_sink", None)
+
+    def _handle_output(self, buffer_: list[str], hide: bool, output: Any, reader: Any) -> None:
+        sink = self._sink
+        if sink is None:
+            return super()._handle_output(buffer_, hide, output, reader)
+        stream = "stdout" if reader == self.read_proc_stdout else "stderr"
+        decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")("replace")
+        room = sink.memory_limit
+        while True:
+            data = reader(self.read_chunk_size)
+            text = decoder.decode(data or b"", final=not data)
+            if text:
+                sink.output(stream, text)
+                if room > 0:
+                    buffer_.append(text[:room])
+                    room -= len(text)
+                if room < 0:
+                    self.minke_truncated = True
+                if self.watchers:
+                    self.respond(buffer_)
+            if not data:
+                break
+
+    def kill_remote(self) -> None:
+        """Interrupt the remote command at once and make ``run`` return.
+
+        With a pty: Ctrl-C, then (if it still runs after a second) close the
+        channel. Without one: kill every remote process carrying this
+        command's token over a second channel, then close the channel.
+        """
+        channel = getattr(self, "channel", None)
+        if channel is None or channel.closed:
+            return
+        if self.using_pty:
+            channel.send("\x03")
+            threading.Timer(PTY_GRACE_SECONDS, self._close_if_running).start()
+            return
+        try:
+            self._kill_by_token()
+        finally:
+            channel.close()
+
+    def _close_if_running(self) -> None:
+        channel = self.channel
+        if not channel.closed and not channel.exit_status_ready():
+            channel.close()
+
+    def _kill_by_token(self) -> None:
+        transport = self.context.transport
+        if transport is None or not transport.is_active():
+            return
+        needle = shlex.quote(f"{TOKEN_VARIABLE}={self.minke_token}")
+        script = (
+            "for p in /proc/[0-9]*; do "
+            f'tr "\\000" "\\n" < "$p/environ" 2>/dev/null | grep -qx {needle} '
+            '&& echo "${p#/proc/}"; done | xargs -r kill -KILL 2>/dev/null; true'
+        )
+        channel = transport.open_session(timeout=5)
+        try:
+            channel.exec_command(script)
+            channel.settimeout(5)
+            channel.recv_exit_status()
+        finally:
+            channel.close()

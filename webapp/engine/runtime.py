@@ -1,0 +1,89 @@
+"""What a worker process keeps between jobs: connections, running sessions, background threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from redis import Redis
+
+from . import keys
+from .pool import ConnectionPool
+from .stops import StopListener
+
+logger = logging.getLogger(__name__)
+
+
+class ActiveSessions:
+    """The sessions this process runs right now, for stop requests to reach them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[int, tuple[int, Any]] = {}
+
+    def add(self, run_id: int, session_id: int, record: Any) -> None:
+        with self._lock:
+            self._records[session_id] = (run_id, record)
+
+    def remove(self, session_id: int) -> None:
+        with self._lock:
+            self._records.pop(session_id, None)
+
+    def apply_stop(self, run_id: int, session_id: int | None, level: int) -> None:
+        with self._lock:
+            targets = [
+                record for sid, (rid, record) in self._records.items()
+                if rid == run_id and session_id in (None, sid)
+            ]
+        for record in targets:
+            record.apply_stop(level)
+
+
+class WorkerRuntime:
+    """Pool, active sessions and the stop listener + heartbeat threads of one process."""
+
+    def __init__(self, config: Mapping[str, Any], redis: Redis, worker_id: str) -> None:
+        self.config = config
+        self.redis = redis
+        self.worker_id = worker_id
+        self.pool = ConnectionPool(
+            idle_ttl=config["MINKE_POOL_IDLE_TTL"], max_idle=config["MINKE_POOL_SIZE"])
+        self.active = ActiveSessions()
+        self._stop_listener: StopListener | None = None
+        self._heartbeat: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    def start(self, on_beat: Callable[[], None] | None = None) -> WorkerRuntime:
+        """Listen for stop requests; beat every ``MINKE_WORKER_HEARTBEAT`` s, sweeping the pool."""
+        self._stop_listener = StopListener(self.redis, self.active.apply_stop)
+        self.beat()
+        self._heartbeat = threading.Thread(
+            target=self._beat_loop, args=(on_beat,), name="minke-heartbeat", daemon=True)
+        self._heartbeat.start()
+        return self
+
+    def beat(self) -> None:
+        interval = self.config["MINKE_WORKER_HEARTBEAT"]
+        self.redis.set(keys.worker_alive(self.worker_id), 1, ex=max(1, int(interval * 3)))
+
+    def _beat_loop(self, on_beat: Callable[[], None] | None) -> None:
+        interval = self.config["MINKE_WORKER_HEARTBEAT"]
+        while not self._closing.wait(interval):
+            try:
+                self.beat()
+                self.pool.sweep()
+                if on_beat is not None:
+                    on_beat()
+            except Exception:  # keep beating: a passing Redis/DB error must not kill the worker
+                logger.exception("heartbeat failed")
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._stop_listener is not None:
+            self._stop_listener.close()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+        self.redis.delete(keys.worker_alive(self.worker_id))
+        self.pool.close()

@@ -1,0 +1,59 @@
+"""The Minke worker: an rq SimpleWorker that keeps the app, its SSH pool and its threads alive.
+
+Non-forking on purpose: a forked work horse would lose the connection pool
+with every job and pay the app's import time again. Stopping a session
+therefore never relies on rq's stop command (a SimpleWorker ignores it)
+but on :mod:`webapp.engine.stops`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from rq import SimpleWorker
+
+from ..extensions import db
+from .progress import reap_dead_workers
+from .runtime import WorkerRuntime
+
+logger = logging.getLogger(__name__)
+
+
+class MinkeWorker(SimpleWorker):
+    """Runs every job inside an app context of ``app``."""
+
+    def __init__(self, *args, app: Flask, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def execute_job(self, job, queue):
+        with self.app.app_context():
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                db.session.remove()
+
+
+def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:
+    """Run a worker on the app's queue until stopped (or, with ``burst``, the queue is empty)."""
+    state = app.extensions["minke"]
+    worker = MinkeWorker([state.queue], connection=state.redis, app=app, name=name)
+    runtime = WorkerRuntime(app.config, state.redis, worker.name)
+    state.runtime = runtime
+
+    def reap() -> None:
+        with app.app_context():
+            try:
+                reap_dead_workers(state.redis, state.publisher)
+            finally:
+                db.session.remove()
+
+    runtime.start(on_beat=reap)
+    try:
+        with app.app_context():
+            reap_dead_workers(state.redis, state.publisher)
+            db.session.remove()
+        return worker.work(burst=burst, with_scheduler=False)
+    finally:
+        runtime.close()

@@ -1,0 +1,288 @@
+"""One thread per job that stores what sessions report, in batches, then publishes it.
+
+Session threads never write to the database: they put operations on a
+bounded queue (which also bounds the memory a fast producer can use). The
+writer applies every operation waiting in one transaction, commits, and only
+then publishes the events, so anything a browser or the CLI sees is stored.
+Live output is coalesced to at most one event per session per
+``flush_interval``; the full output is in the stored chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from sessions.messages import BaseMessage
+
+from ..extensions import db
+from ..models import CommandResult, Message, MinkeSession, OutputChunk
+from . import events
+from .events import Publisher
+
+logger = logging.getLogger(__name__)
+
+LIVE_OUTPUT_LIMIT = 64 * 1024  # characters of output one live event carries at most
+BATCH_LIMIT = 500
+
+
+@dataclass
+class SessionStarted:
+    session_id: int
+    seq: int
+    start_time: Any
+    worker_id: str | None
+
+
+@dataclass
+class StatusChanged:
+    session_id: int
+    seq: int
+    proc_status: str
+
+
+@dataclass
+class MessageAdded:
+    session_id: int
+    seq: int
+    level: str
+    kind: str
+    payload: dict
+
+
+@dataclass
+class CommandStarted:
+    session_id: int
+    seq: int
+    command: str
+    pty: bool
+
+
+@dataclass
+class OutputAppended:
+    session_id: int
+    seq: int
+    command_seq: int
+    stream: str
+    data: str
+
+
+@dataclass
+class CommandFinished:
+    session_id: int
+    seq: int
+    command_seq: int
+    values: dict
+
+
+@dataclass
+class SessionFinished:
+    session_id: int
+    seq: int
+    proc_status: str
+    session_status: str | None
+    end_time: Any
+    session_data: dict
+    object_update: tuple[type, int, dict] | None = None
+
+
+@dataclass
+class _LiveOutput:
+    first_seq: int
+    seq: int
+    command_seq: int
+    stream: str
+    data: str
+    omitted: int = 0
+
+    def event(self, session_id: int) -> dict:
+        return {
+            "event": events.SESSION_OUTPUT, "session": session_id, "seq": self.seq,
+            "first_seq": self.first_seq, "command_seq": self.command_seq,
+            "stream": self.stream, "data": self.data, "omitted": self.omitted,
+        }
+
+
+@dataclass
+class _Stop:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class ResultWriter:
+    """Stores and publishes the operations of one run's sessions in this process."""
+
+    def __init__(
+        self, app: Flask, publisher: Publisher, run_id: int, *, flush_interval: float,
+        maxsize: int = 256,
+    ) -> None:
+        self._app = app
+        self._publisher = publisher
+        self._run_id = run_id
+        self._interval = flush_interval
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._command_ids: dict[tuple[int, int], int] = {}
+        self._live: dict[int, _LiveOutput] = {}
+        self._last_emit: dict[int, float] = {}
+        self._watched: set = set()
+        self._watch_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name=f"minke-writer-{run_id}", daemon=True)
+        self.failure: BaseException | None = None
+
+    def start(self) -> ResultWriter:
+        self._thread.start()
+        return self
+
+    def put(self, op: Any) -> None:
+        self._queue.put(op)
+
+    def watch(self, record: Any) -> None:
+        """Ask ``record.flush_output()`` every tick while it is watched."""
+        with self._watch_lock:
+            self._watched.add(record)
+
+    def unwatch(self, record: Any) -> None:
+        with self._watch_lock:
+            self._watched.discard(record)
+
+    def close(self) -> None:
+        """Write everything still queued, publish it, and stop the thread."""
+        stop = _Stop()
+        self._queue.put(stop)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        with self._app.app_context():
+            while True:
+                try:
+                    first = self._queue.get(timeout=self._interval)
+                except queue.Empty:
+                    first = None
+                with self._watch_lock:
+                    watched = list(self._watched)
+                for record in watched:
+                    record.flush_output(force=False)
+                batch = [] if first is None else [first]
+                while len(batch) < BATCH_LIMIT:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(isinstance(op, _Stop) for op in batch)
+                ops = [op for op in batch if not isinstance(op, _Stop)]
+                self._write(ops, final=stop)
+                if stop:
+                    db.session.remove()
+                    return
+
+    def _write(self, ops: list, *, final: bool) -> None:
+        out: list[dict] = []
+        if ops:
+            try:
+                for op in ops:
+                    self._apply(op, out)
+                db.session.commit()
+            except Exception as exc:  # a failed batch must not kill the thread: record it
+                db.session.rollback()
+                self.failure = exc
+                logger.exception("storing results of run %s failed", self._run_id)
+                return
+        now = time.monotonic()
+        for session_id, live in list(self._live.items()):
+            if final or now - self._last_emit.get(session_id, 0) >= self._interval:
+                out.append(self._live.pop(session_id).event(session_id))
+                self._last_emit[session_id] = now
+        if out:
+            self._publisher.publish_many(self._run_id, out)
+
+    def _flush_live(self, session_id: int, out: list[dict]) -> None:
+        live = self._live.pop(session_id, None)
+        if live is not None:
+            out.append(live.event(session_id))
+            self._last_emit[session_id] = time.monotonic()
+
+    def _apply(self, op: Any, out: list[dict]) -> None:
+        sid = op.session_id
+        if isinstance(op, OutputAppended):
+            self._store_output(op, out)
+            return
+        self._flush_live(sid, out)
+        if isinstance(op, SessionStarted):
+            db.session.execute(
+                sa.update(MinkeSession).where(MinkeSession.id == sid).values(
+                    proc_status="running", start_time=op.start_time, worker_id=op.worker_id)
+            )
+            out.append(_status_event(sid, op.seq, "running", None, start_time=op.start_time))
+        elif isinstance(op, StatusChanged):
+            db.session.execute(
+                sa.update(MinkeSession).where(MinkeSession.id == sid).values(
+                    proc_status=op.proc_status)
+            )
+            out.append(_status_event(sid, op.seq, op.proc_status, None))
+        elif isinstance(op, MessageAdded):
+            db.session.execute(sa.insert(Message).values(
+                session_id=sid, seq=op.seq, level=op.level, kind=op.kind, payload=op.payload))
+            out.append({
+                "event": events.SESSION_MESSAGE, "session": sid, "seq": op.seq,
+                "level": op.level, "kind": op.kind, "payload": op.payload,
+                "html": BaseMessage.render(op.kind, op.payload, as_html=True),
+            })
+        elif isinstance(op, CommandStarted):
+            command_id = db.session.scalar(sa.insert(CommandResult).values(
+                session_id=sid, seq=op.seq, command=op.command, pty=op.pty, status="running",
+            ).returning(CommandResult.id))
+            self._command_ids[(sid, op.seq)] = command_id
+            out.append({"event": events.SESSION_COMMAND, "session": sid, "seq": op.seq,
+                        "command": op.command, "exit_code": None, "status": "running"})
+        elif isinstance(op, CommandFinished):
+            command_id = self._command_ids.pop((sid, op.command_seq))
+            db.session.execute(
+                sa.update(CommandResult).where(CommandResult.id == command_id).values(**op.values)
+            )
+            out.append({"event": events.SESSION_COMMAND, "session": sid, "seq": op.seq,
+                        "command_seq": op.command_seq,
+                        "exit_code": op.values["exit_code"], "status": op.values["status"]})
+        elif isinstance(op, SessionFinished):
+            db.session.execute(
+                sa.update(MinkeSession).where(MinkeSession.id == sid).values(
+                    proc_status=op.proc_status, session_status=op.session_status,
+                    end_time=op.end_time, session_data=op.session_data)
+            )
+            if op.object_update:
+                model, pk, values = op.object_update
+                db.session.execute(sa.update(model).where(model.id == pk).values(**values))
+            out.append(_status_event(sid, op.seq, op.proc_status, op.session_status,
+                                     end_time=op.end_time))
+        else:
+            raise TypeError(f"unknown operation {op!r}")
+
+    def _store_output(self, op: OutputAppended, out: list[dict]) -> None:
+        command_id = self._command_ids[(op.session_id, op.command_seq)]
+        db.session.execute(sa.insert(OutputChunk).values(
+            command_id=command_id, stream=op.stream, seq=op.seq, data=op.data))
+        live = self._live.get(op.session_id)
+        if live is None or (live.command_seq, live.stream) != (op.command_seq, op.stream):
+            if live is not None:
+                # another stream or command: keep live events in sequence order
+                self._flush_live(op.session_id, out)
+            live = self._live[op.session_id] = _LiveOutput(
+                op.seq, op.seq, op.command_seq, op.stream, "")
+        live.seq = op.seq
+        data = live.data + op.data
+        if len(data) > LIVE_OUTPUT_LIMIT:
+            live.omitted += len(data) - LIVE_OUTPUT_LIMIT
+            data = data[-LIVE_OUTPUT_LIMIT:]
+        live.data = data
+
+
+def _status_event(session_id: int, seq: int, proc_status: str, session_status: str | None,
+                  **times: Any) -> dict:
+    return {"event": events.SESSION_STATUS, "session": session_id, "seq": seq,
+            "proc_status": proc_status, "session_status": session_status,
+            **{k: v.isoformat() for k, v in times.items() if v is not None}}
