@@ -67,9 +67,11 @@ def loopback_addresses(n: int, first: int = 2) -> list[str]:
 
 
 def port_is_free(port: int, addresses: list[str]) -> bool:
-    """True when ``port`` can be bound on every one of ``addresses``."""
+    """True when a server (SO_REUSEADDR, as sshd, Redis and gunicorn use) can listen on
+    ``port`` on every one of ``addresses``: connections in TIME_WAIT do not count."""
     for address in addresses:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((address, port))
             except OSError:
