@@ -1,1 +1,41 @@
-"""(being written)"""
+"""``flask minke cleanup``: fail what can never finish, delete old runs, free stale locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+
+from ..engine import keys, locks
+from ..engine.progress import fail_lost_jobs, reap_dead_workers
+from ..extensions import db
+from ..models import Run, utcnow
+from . import minke
+
+
+@minke.command("cleanup")
+@click.option("--older-than", "days", type=click.FloatRange(0), help="Delete finished runs older than DAYS days.")
+@click.option("--release-locks", is_flag=True,
+              help="Release host locks whose run is finished or whose worker is gone.")
+def cleanup_command(days: float | None, release_locks: bool) -> None:
+    """Fail sessions of dead workers and lost jobs; optionally delete old runs and free locks."""
+    state = current_app.extensions["minke"]
+    reaped = reap_dead_workers(state.redis, state.publisher)
+    lost = fail_lost_jobs(state.redis, state.publisher)
+    click.echo(f"{reaped} session(s) of dead workers failed, {lost} with lost jobs failed")
+    if days is not None:
+        cutoff = utcnow() - dt.timedelta(days=days)
+        deleted = db.session.execute(
+            sa.delete(Run).where(Run.finished_at.is_not(None), Run.created_at < cutoff)).rowcount
+        db.session.commit()
+        click.echo(f"{deleted} run(s) older than {days:g} day(s) deleted")
+    if release_locks:
+        released = 0
+        for host_id, holder in locks.all_locks(state.redis).items():
+            run = db.session.get(Run, holder.get("run")) if isinstance(holder.get("run"), int) else None
+            worker_alive = state.redis.exists(keys.worker_alive(holder.get("worker", "")))
+            if run is None or run.finished_at is not None or not worker_alive:
+                released += locks.release(state.redis, host_id, holder.get("run"))
+        click.echo(f"{released} host lock(s) released")

@@ -1,1 +1,218 @@
-"""(being written)"""
+"""``flask minke run``, ``stop`` and ``output``: dispatch, follow live, stop, read output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from rq import Worker
+
+from sessions import REGISTRY, UnknownSession
+from sessions.messages import BaseMessage
+
+from ..engine import events
+from ..engine.control import stop_run
+from ..engine.dispatch import DispatchError, create_run, enqueue_run, validate_data
+from ..engine.progress import reap_dead_workers
+from ..extensions import db
+from ..models import MINKE_MODELS, CommandResult, Host, HostGroup, MinkeSession, Run, User
+from ..output import iter_output, tail
+from ..reports import run_report, run_succeeded
+from . import fail_usage, minke
+
+COLOURS = {"success": "green", "warning": "yellow", "error": "red", "failed": "red",
+           "canceled": "magenta", "stopped": "magenta"}
+POLL_SECONDS = 2.0
+
+
+def _parse_data(pairs: tuple[str, ...]) -> dict[str, str]:
+    data = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail_usage(f"--data expects key=value, not {pair!r}")
+        data[key] = value
+    return data
+
+
+def _objects(session_cls, host_names, group_names, object_refs) -> list:
+    objects: list = []
+    if host_names or group_names:
+        if "Host" not in session_cls.work_on_names():
+            fail_usage(f"{session_cls.__name__} works on {', '.join(session_cls.work_on_names())},"
+                       " not on hosts: use --object MODEL:ID")
+        hosts = db.session.scalars(sa.select(Host).where(Host.name.in_(host_names))).all()
+        missing = sorted(set(host_names) - {h.name for h in hosts})
+        if missing:
+            fail_usage(f"unknown host: {', '.join(missing)}")
+        objects += sorted(hosts, key=lambda h: host_names.index(h.name))
+        for name in group_names:
+            group = db.session.scalar(sa.select(HostGroup).where(HostGroup.name == name))
+            if group is None:
+                fail_usage(f"unknown host group: {name}")
+            objects += [h for h in group.hosts if not h.disabled and h not in objects]
+    for ref in object_refs:
+        model_name, _, ident = ref.partition(":")
+        model = MINKE_MODELS.get(model_name)
+        if model is None or not ident.isdigit():
+            fail_usage(f"--object expects MODEL:ID with a minke model "
+                       f"({', '.join(sorted(MINKE_MODELS))}), not {ref!r}")
+        obj = db.session.get(model, int(ident))
+        if obj is None:
+            fail_usage(f"no {model_name} with id {ident}")
+        objects.append(obj)
+    if not objects:
+        fail_usage("name at least one --host, --group or --object")
+    return objects
+
+
+@minke.command("run")
+@click.argument("session")
+@click.option("--host", "hosts", multiple=True, help="Host name (repeatable).")
+@click.option("--group", "groups", multiple=True, help="All enabled hosts of a group.")
+@click.option("--object", "object_refs", multiple=True, help="MODEL:ID of another minke model.")
+@click.option("--data", "pairs", multiple=True, help="Form field as key=value (repeatable).")
+@click.option("--user", "user_name", help="Run as this user (checks their permissions).")
+@click.option("--concurrency", type=click.IntRange(1), help="Hosts worked on at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
+@click.option("--no-wait", is_flag=True, help="Print the run id and return at once.")
+def run_command(session, hosts, groups, object_refs, pairs, user_name, concurrency, as_json,
+                no_wait):
+    """Run SESSION on hosts or objects through the workers and show results as they arrive.
+
+    Exit status: 0 when every session ended success or warning, 1 otherwise,
+    2 for a usage error (nothing is queued then).
+    """
+    config = current_app.config
+    state = current_app.extensions["minke"]
+    try:
+        session_cls = REGISTRY.get(session)
+    except UnknownSession as exc:
+        fail_usage(f"{exc}; see `flask minke sessions`")
+    user = None
+    if user_name:
+        user = db.session.scalar(sa.select(User).where(User.name == user_name))
+        if user is None:
+            fail_usage(f"unknown user: {user_name}")
+    objects = _objects(session_cls, list(hosts), groups, object_refs)
+    try:
+        data = validate_data(session_cls, _parse_data(pairs))
+        run = create_run(session_cls, objects, user=user, data=data, origin="cli",
+                         concurrency=concurrency or config["MINKE_CONCURRENCY"],
+                         threads=config["MINKE_WORKER_THREADS"])
+    except DispatchError as exc:
+        db.session.rollback()
+        fail_usage(str(exc))
+    db.session.commit()
+    enqueue_run(run, state.queue, threads=config["MINKE_WORKER_THREADS"],
+                timeout=config["MINKE_JOB_TIMEOUT"])
+    if no_wait:
+        click.echo(run.id)
+        return
+    if not as_json:
+        click.echo(f"run #{run.id}: {session_cls.__name__} on {len(objects)} object(s)")
+    _follow(state, run.id, live=not as_json)
+    db.session.expire_all()
+    run = db.session.get(Run, run.id)
+    if as_json:
+        click.echo(json.dumps(run_report(run), indent=2))
+    else:
+        _print_summary(run)
+    sys.exit(0 if run_succeeded(run) else 1)
+
+
+def _follow(state, run_id: int, *, live: bool) -> None:
+    """Print events of the run until it is finished."""
+    last_id, labels, warned = "0", {}, False
+    next_poll = time.monotonic() + POLL_SECONDS
+    while True:
+        last_id, batch = events.read_events(state.redis, run_id, last_id, block_ms=500)
+        for event in batch:
+            if event["event"] == events.RUN_FINISHED:
+                return
+            if live:
+                _print_event(event, labels)
+        if time.monotonic() >= next_poll:
+            next_poll = time.monotonic() + POLL_SECONDS
+            reap_dead_workers(state.redis, state.publisher)
+            if db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id)):
+                return
+            db.session.rollback()
+            if not warned and not Worker.all(queue=state.queue):
+                warned = True
+                click.echo("waiting: no worker is running — start one with "
+                           "`flask --app wsgi minke worker`", err=True)
+
+
+def _label(session_id: int, labels: dict) -> str:
+    if session_id not in labels:
+        labels[session_id] = db.session.scalar(
+            sa.select(MinkeSession.object_label).where(MinkeSession.id == session_id)) or "?"
+        db.session.rollback()
+    return labels[session_id]
+
+
+def _print_event(event: dict, labels: dict) -> None:
+    kind = event["event"]
+    if kind == events.SESSION_STATUS and event["proc_status"] != "running":
+        status = event.get("session_status") or event["proc_status"]
+        shown = status if event["proc_status"] == "completed" else event["proc_status"]
+        click.echo(click.style(f"{_label(event['session'], labels)}: {shown}",
+                               fg=COLOURS.get(shown), bold=True))
+    elif kind == events.SESSION_MESSAGE:
+        text = BaseMessage.render(event["kind"], event["payload"])
+        prefix = f"{_label(event['session'], labels)} | "
+        colour = {"warning": "yellow", "error": "red"}.get(event["level"])
+        for line in text.splitlines() or [""]:
+            click.echo(click.style(prefix + line, fg=colour))
+
+
+def _print_summary(run: Run) -> None:
+    counts: dict[str, int] = {}
+    for s in run.sessions:
+        key = s.session_status if s.proc_status == "completed" else s.proc_status
+        counts[key] = counts.get(key, 0) + 1
+    parts = [click.style(f"{n} {k}", fg=COLOURS.get(k)) for k, n in sorted(counts.items())]
+    click.echo(f"run #{run.id} finished: " + ", ".join(parts))
+
+
+@minke.command("stop")
+@click.argument("run_id", type=int)
+@click.option("--kill", is_flag=True, help="Interrupt running commands at once.")
+@click.option("--session", "session_id", type=int, help="Stop only this session of the run.")
+def stop_command(run_id: int, kill: bool, session_id: int | None) -> None:
+    """Stop run RUN_ID: once softly (running commands finish), twice or --kill at once."""
+    run = db.session.get(Run, run_id)
+    if run is None:
+        fail_usage(f"no run {run_id}")
+    if session_id is not None and db.session.get(MinkeSession, session_id) not in run.sessions:
+        fail_usage(f"run {run_id} has no session {session_id}")
+    level = stop_run(current_app.extensions["minke"], run, session_id=session_id, kill=kill)
+    click.echo(f"run #{run_id}: {'kill' if level > 1 else 'stop'} requested")
+
+
+@minke.command("output")
+@click.argument("session_id", type=int)
+@click.option("--command", "index", type=int, default=1, show_default=True,
+              help="Which command of the session (1 = first).")
+@click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout",
+              show_default=True)
+@click.option("--tail", "tail_size", type=int, help="Only the last N characters.")
+@click.option("-o", "--output", "target", type=click.File("w"), default="-",
+              help="Write to this file instead of standard output.")
+def output_command(session_id: int, index: int, stream: str, tail_size: int | None, target):
+    """Print (or save) the full output of a session's command, streamed from storage."""
+    command = db.session.scalars(
+        sa.select(CommandResult).where(CommandResult.session_id == session_id)
+        .order_by(CommandResult.seq).offset(index - 1).limit(1)).first()
+    if command is None:
+        fail_usage(f"session {session_id} has no command {index}")
+    if tail_size is not None:
+        target.write(tail(command.id, stream, tail_size))
+        return
+    for chunk in iter_output(command.id, stream):
+        target.write(chunk)

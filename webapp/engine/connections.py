@@ -105,14 +105,25 @@ def address_of(host: Any, config: Mapping[str, Any]) -> tuple[str, int | None, s
     return host.hostname, host.port or config.get("port"), host.username or config.get("user")
 
 
-def build_connection(host: Any, config: Mapping[str, Any]) -> fabric.Connection:
+class MinkeConnection(fabric.Connection):
+    """A fabric connection that carries the record of the session using it.
+
+    Declared as a class attribute so that it is a real attribute: invoke's
+    ``DataProxy`` turns any other attribute assignment into a (deep-copied)
+    configuration value.
+    """
+
+    minke_sink: Any = None
+
+
+def build_connection(host: Any, config: Mapping[str, Any]) -> MinkeConnection:
     """A fabric connection (not yet open) to ``host`` with ``config``."""
     hostname, port, user = address_of(host, config)
     overrides = {k: v for k, v in config.items() if k not in ("port", "user", "connect_kwargs")}
     overrides = merge(overrides, {"runners": {"remote": MinkeRemote}})
     # an explicit, empty SSH config: no ~/.ssh/config of the worker's user leaks in
     fabric_config = fabric.Config(overrides=overrides, lazy=True, ssh_config=paramiko.SSHConfig())
-    return fabric.Connection(
+    return MinkeConnection(
         hostname,
         user=user,
         port=port,
