@@ -1,1 +1,209 @@
-"""(being written)"""
+"""``flask minke host …`` and ``flask minke group …``: the inventory from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import click
+import sqlalchemy as sa
+
+from webapp import inventory
+from webapp.accounts import AccountError
+from webapp.extensions import db
+from webapp.inventory import InventoryError
+from webapp.models import Host
+
+from . import fail_usage, minke
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Turn our domain errors into a usage error (exit 2) after undoing the session's changes."""
+    try:
+        yield
+    except (InventoryError, AccountError) as exc:
+        db.session.rollback()
+        fail_usage(str(exc))
+    except sa.exc.IntegrityError as exc:  # another process added the same name meanwhile
+        db.session.rollback()
+        fail_usage(f"the database refused the change: {exc.orig}")
+
+
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print ``rows`` as left-aligned columns under ``headers``."""
+    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def address(host: Host) -> str:
+    """``user@hostname:port``, leaving out what is not set."""
+    user = f"{host.username}@" if host.username else ""
+    port = f":{host.port}" if host.port else ""
+    return f"{user}{host.hostname}{port}"
+
+
+@minke.group("host")
+def host_cli() -> None:
+    """Add, list, import, disable and remove hosts."""
+
+
+@host_cli.command("add")
+@click.argument("name")
+@click.option("--hostname", required=True, help="Host name or IP address to connect to.")
+@click.option("--port", help="SSH port (1-65535); the SSH default when left out.")
+@click.option("--username", help="User to log in as; the SSH/fabric default when left out.")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Put the host in GROUP (created when missing); repeat for more groups.",
+)
+@click.option("--config", help='Connection config as a JSON object, e.g. \'{"user": "deploy"}\'.')
+@click.option("--comment", default="", help="Free text shown in the dashboard.")
+@click.option("--verbose-name", default="", help="Display name; NAME when left out.")
+def add_host(name: str, groups: tuple[str, ...], **fields: str | None) -> None:
+    """Add the host NAME (letters, digits, '.', '_', '-').
+
+    Example: flask minke host add web1 --hostname 10.0.0.5 --port 2222 --group web
+    """
+    with usage_errors():
+        created = inventory.missing_groups(inventory.parse_group_names(groups))
+        host = inventory.add_host(name, groups=groups, **fields)
+        added = f"Added host {host.name} ({address(host)})"
+        db.session.commit()
+    for group in created:
+        click.echo(f"Created group {group}")
+    click.echo(added)
+
+
+@host_cli.command("list")
+@click.option("--group", help="Only the hosts in this group.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with every field instead.")
+def list_hosts(group: str | None, as_json: bool) -> None:
+    """List hosts: name, address, groups and whether they are disabled."""
+    with usage_errors():
+        hosts = inventory.list_hosts(group)
+    if as_json:
+        click.echo(json.dumps([host_dict(host) for host in hosts], indent=2))
+    elif not hosts:
+        click.echo("No hosts." if group is None else f"No hosts in group {group}.")
+    else:
+        echo_table(
+            ["NAME", "ADDRESS", "GROUPS", "DISABLED"],
+            [
+                [
+                    h.name,
+                    address(h),
+                    ",".join(g.name for g in h.groups),
+                    "yes" if h.disabled else "",
+                ]
+                for h in hosts
+            ],
+        )
+
+
+def host_dict(host: Host) -> dict[str, object]:
+    """The fields of ``host`` as ``host list --json`` prints them."""
+    return {
+        "name": host.name,
+        "verbose_name": host.verbose_name,
+        "hostname": host.hostname,
+        "port": host.port,
+        "username": host.username,
+        "groups": [group.name for group in host.groups],
+        "comment": host.comment,
+        "config": host.config,
+        "disabled": host.disabled,
+    }
+
+
+@host_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+def import_hosts(file: str) -> None:
+    """Add or update (by name) the hosts listed in FILE.
+
+    \b
+    FILE.csv has a header line, e.g.:
+      name,hostname,port,username,groups,comment,verbose_name,config
+      web1,10.0.0.5,22,deploy,web;prod,,Web server 1,"{""forward_agent"": true}"
+    FILE.yaml (or .yml) is a list of mappings with the same keys:
+      - name: web1
+        hostname: 10.0.0.5
+        groups: [web, prod]
+        config: {forward_agent: true}
+
+    Only name and hostname are required. Missing groups are created. When any
+    row is bad nothing is imported and every bad line is listed.
+    """
+    with usage_errors():
+        result = inventory.import_hosts(inventory.load_host_file(file))
+        db.session.commit()
+    click.echo(f"{len(result.added)} added, {len(result.updated)} updated")
+
+
+@host_cli.command("remove")
+@click.argument("name")
+def remove_host(name: str) -> None:
+    """Delete the host NAME (its past runs stay, without the host)."""
+    with usage_errors():
+        inventory.remove_host(name)
+        db.session.commit()
+    click.echo(f"Removed host {name}")
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    with usage_errors():
+        inventory.update_host(inventory.get_host(name), disabled=disabled)
+        db.session.commit()
+    click.echo(f"{'Disabled' if disabled else 'Enabled'} host {name}")
+
+
+@host_cli.command("disable")
+@click.argument("name")
+def disable_host(name: str) -> None:
+    """Disable the host NAME: sessions no longer run on it."""
+    _set_disabled(name, True)
+
+
+@host_cli.command("enable")
+@click.argument("name")
+def enable_host(name: str) -> None:
+    """Enable the host NAME again."""
+    _set_disabled(name, False)
+
+
+@minke.group("group")
+def group_cli() -> None:
+    """Add and list host groups, whose config their hosts inherit."""
+
+
+@group_cli.command("add")
+@click.argument("name")
+@click.option("--config", help='Config its hosts inherit, a JSON object: \'{"user": "deploy"}\'.')
+@click.option("--comment", default="", help="Free text shown in the dashboard.")
+def add_group(name: str, config: str | None, comment: str) -> None:
+    """Add the host group NAME."""
+    with usage_errors():
+        inventory.add_group(name, config=config, comment=comment)
+        db.session.commit()
+    click.echo(f"Added group {name}")
+
+
+@group_cli.command("list")
+def list_groups() -> None:
+    """List host groups with their number of hosts and their config."""
+    groups = inventory.list_groups()
+    if not groups:
+        click.echo("No host groups.")
+        return
+    echo_table(
+        ["NAME", "HOSTS", "CONFIG", "COMMENT"],
+        [[g.name, len(g.hosts), json.dumps(g.config, sort_keys=True), g.comment] for g in groups],
+    )

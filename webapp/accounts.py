@@ -1,0 +1,174 @@
+"""Users, roles and the permission rows roles are built from.
+
+The CLI and the dashboard's admin pages call these functions. They change
+``db.session`` and never commit: the caller commits once. They validate before
+they change anything, so after an :class:`AccountError` nothing was added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from sessions import REGISTRY
+
+from .extensions import db
+from .models import BUILTIN_PERMISSIONS, Permission, Role, User
+
+
+class AccountError(ValueError):
+    """A user or role that cannot be stored; the message says why."""
+
+
+def session_permissions() -> dict[str, str]:
+    """Every permission the registered sessions require, with a description.
+
+    A session's own ``minke.run_<name>`` is described as ``Run <verbose name>``;
+    other strings in its ``permissions`` as ``Needed to run <verbose names>``.
+    """
+    own = {cls.permission_name(): f"Run {cls.verbose_name}" for cls in REGISTRY}
+    needed_by: dict[str, list[str]] = {}
+    for cls in REGISTRY:
+        for name in cls.permissions:
+            if name not in own:
+                needed_by.setdefault(name, []).append(str(cls.verbose_name))
+    return own | {name: "Needed to run " + ", ".join(users) for name, users in needed_by.items()}
+
+
+def known_permissions() -> dict[str, str]:
+    """Every permission a role may grant, with its description.
+
+    The built-in ones, the registered sessions' ones and the rows of the
+    ``permission`` table (a row's description wins).
+    """
+    rows = {row.name: row.description for row in db.session.scalars(sa.select(Permission))}
+    return {**BUILTIN_PERMISSIONS, **session_permissions(), **rows}
+
+
+def permission_names() -> list[str]:
+    """The names of :func:`known_permissions`, sorted."""
+    return sorted(known_permissions())
+
+
+def create_permissions() -> list[str]:
+    """Add the missing ``permission`` rows for the built-in and session permissions.
+
+    Idempotent: rows that exist are left as they are.
+
+    :returns: the names of the rows created, sorted.
+    """
+    existing = set(db.session.scalars(sa.select(Permission.name)))
+    wanted = {**BUILTIN_PERMISSIONS, **session_permissions()}
+    created = sorted(name for name in wanted if name not in existing)
+    db.session.add_all(Permission(name=name, description=wanted[name]) for name in created)
+    return created
+
+
+def list_permissions() -> list[Permission]:
+    """The rows of the ``permission`` table, by name."""
+    return list(db.session.scalars(sa.select(Permission).order_by(Permission.name)))
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(sa.select(User).order_by(User.name)))
+
+
+def list_roles() -> list[Role]:
+    return list(db.session.scalars(sa.select(Role).order_by(Role.name)))
+
+
+def get_user(name: str) -> User:
+    """The user named ``name``; :raises AccountError: when there is none."""
+    user = db.session.scalar(sa.select(User).where(User.name == name))
+    if user is None:
+        raise AccountError(f"no user named {name!r}")
+    return user
+
+
+def get_roles(names: Iterable[str]) -> list[Role]:
+    """The roles named ``names``; :raises AccountError: naming every unknown one."""
+    names = list(dict.fromkeys(names))
+    found = {
+        role.name: role for role in db.session.scalars(sa.select(Role).where(Role.name.in_(names)))
+    }
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        known = ", ".join(role.name for role in list_roles()) or "none yet"
+        raise AccountError(f"no role named {', '.join(unknown)} (roles: {known})")
+    return [found[name] for name in names]
+
+
+def _check_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 80 or any(char.isspace() for char in name):
+        raise AccountError(f"invalid {what} name {name!r}: use 1-80 characters without spaces")
+    return name
+
+
+def _check_password(password: str) -> str:
+    if not password:
+        raise AccountError("the password must not be empty")
+    return password
+
+
+def create_user(name: str, password: str, roles: Iterable[str | Role] = ()) -> User:
+    """Add a user with a hashed ``password`` and the given roles (names or rows).
+
+    :raises AccountError: for an invalid or taken name, an empty password or an
+        unknown role.
+    """
+    name = _check_name(name, "user")
+    _check_password(password)
+    if db.session.scalar(sa.select(User.id).where(User.name == name)) is not None:
+        raise AccountError(f"a user named {name!r} already exists")
+    roles = list(roles)
+    rows = get_roles(role for role in roles if isinstance(role, str))
+    user = User(name=name, roles=[*rows, *(role for role in roles if isinstance(role, Role))])
+    user.set_password(password)
+    db.session.add(user)
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace the password of ``user``; :raises AccountError: when it is empty."""
+    user.set_password(_check_password(password))
+
+
+def add_role(user: User, role_name: str) -> bool:
+    """Give ``user`` the role named ``role_name``.
+
+    :returns: False when the user had it already.
+    :raises AccountError: when there is no such role.
+    """
+    (role,) = get_roles([role_name])
+    if role in user.roles:
+        return False
+    user.roles.append(role)
+    return True
+
+
+def create_role(name: str, permissions: Iterable[str], description: str = "") -> Role:
+    """Add a role granting ``permissions``, each of which must be known.
+
+    Known are the built-in permissions, the registered sessions' permissions
+    and the rows of the ``permission`` table (see :func:`known_permissions`).
+
+    :raises AccountError: for an invalid or taken name, or naming the unknown permissions.
+    """
+    name = _check_name(name, "role")
+    permissions = list(dict.fromkeys(permission.strip() for permission in permissions))
+    known = known_permissions()
+    unknown = [permission for permission in permissions if permission not in known]
+    if unknown:
+        raise AccountError(
+            f"unknown permission {', '.join(unknown)}: `flask minke create-permissions --list`"
+            " shows the known ones (a session's come with its module in MINKE_SESSION_MODULES)"
+        )
+    if len(description) > 300:
+        raise AccountError("the description is longer than 300 characters")
+    if db.session.scalar(sa.select(Role.id).where(Role.name == name)) is not None:
+        raise AccountError(f"a role named {name!r} already exists")
+    role = Role(name=name, permissions=permissions, description=description)
+    db.session.add(role)
+    return role
