@@ -193,7 +193,8 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     if args.check:
         database_url = f"sqlite:///{state / 'minke.db'}"
     env = {**os.environ, "SECRET_KEY": secret_key, "REDIS_URL": redis_url,
-           "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+           "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     if args.check:  # a queue of its own: a running demo's jobs are not ours to take
         env["MINKE_QUEUE"] = f'"minke-check-{os.getpid()}"'
     os.environ.update(env)
