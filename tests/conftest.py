@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskCliRunner
 
 from webapp import create_app
 from webapp.extensions import db
@@ -36,7 +37,7 @@ def app_config(database_url: str, redis_url: str, tmp_path_factory) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "MINKE_SESSION_MODULES": SAMPLE_SESSION_MODULES,
-        "MINKE_QUEUE": "minke-test",
+        "MINKE_QUEUE": f"minke-test-{os.getpid()}",  # concurrent test runs never share jobs
         "MINKE_CONNECT_TIMEOUT": 5,
     }
 
@@ -61,6 +62,7 @@ def app(app_config: dict, _schema: None, redis_flush: None) -> Iterator[Flask]:
     app = create_app(app_config)
     with app.app_context():
         yield app
+        app.extensions["minke"].close()
         db.session.remove()
         with db.engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
@@ -73,9 +75,20 @@ def client(app: Flask):
     return app.test_client()
 
 
+class _CliRunner(FlaskCliRunner):
+    """Ends the transaction a command left open (it shares the test's app context): on
+    SQLite an open transaction holds the write lock and would block every worker."""
+
+    def invoke(self, *args, **kwargs):
+        try:
+            return super().invoke(*args, **kwargs)
+        finally:
+            db.session.rollback()
+
+
 @pytest.fixture
 def runner(app: Flask):
-    return app.test_cli_runner()
+    return _CliRunner(app)
 
 
 @pytest.fixture

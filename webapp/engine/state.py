@@ -47,3 +47,9 @@ class MinkeState:
         return Publisher(
             self.redis, self.config["REDIS_URL"], maxlen=self.config["MINKE_EVENT_STREAM_MAXLEN"]
         )
+
+    def close(self) -> None:
+        """Stop this process's runtime (threads, pooled connections), if one was started."""
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
