@@ -158,3 +158,161 @@ class BigOutputSession(SingleCommandSession):
     form = SecondsForm  # reused: ``seconds`` is the number of KiB
     command = ("i=0; n=$(({seconds}*1024/16)); while [ $i -lt $n ]; do "
                "printf '%015d\\n' $i; i=$((i+1)); done; echo done >&2")
+
+
+# --- for tests/test_session_api.py: one session per element of the session API ------------
+# (imports here rather than at the top: this block is appended to a shared module)
+
+import json  # noqa: E402
+
+import fabric  # noqa: E402
+
+from sessions import CommandFormSession, TextMessage  # noqa: E402
+
+
+class UpdateUsernameForm(Form):
+    cmd = StringField("Command", validators=[DataRequired()])
+    regex = StringField("Regex")
+
+
+class ConnectionSession(Session):
+    """Reports what ``self.c`` is and uses it directly as a fabric connection, then run()s."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        result = self.c.run("echo through fabric")
+        self.add_msg(json.dumps({
+            "is_fabric_connection": isinstance(self.c, fabric.Connection),
+            "host": self.c.host, "port": self.c.port, "user": self.c.user,
+            "stdout": result.stdout, "exited": result.exited,
+        }))
+        self.run("echo through run")
+
+
+class InspectSession(Session):
+    """Reports its minkeobj, data and status (before and after set_status) as JSON."""
+
+    work_on = ("Host",)
+    form = MessageForm
+
+    def process(self):
+        seen = {"object": [type(self.minkeobj).__name__, self.minkeobj.id, self.minkeobj.name],
+                "data": dict(self.data), "status_before": self.status}
+        self.set_status("warning")
+        seen["status_after"] = self.status
+        self.add_msg(json.dumps(seen))
+
+
+class RunFailingCommandSession(Session):
+    """run() of a failing command: stored, returned, no exception, no status change."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        result = self.run("echo out; echo err >&2; exit 4")
+        self.add_msg(json.dumps({"type": type(result).__name__, "exit_code": result.exit_code,
+                                 "ok": result.ok, "stdout": result.stdout,
+                                 "stderr": result.stderr}))
+
+
+class RunInvokeParamsSession(Session):
+    """run() passes its keyword arguments on to fabric's run()."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.run("test -t 1 && echo tty || echo no-tty", pty=True)
+        self.run("test -t 1 && echo tty || echo no-tty")
+
+
+class FrunSession(Session):
+    """frun(): the form's message and the host's fields filled in, nothing else."""
+
+    work_on = ("Host",)
+    form = MessageForm
+
+    def process(self):
+        self.frun("echo {message} on {name} at {hostname}")
+
+
+class UpdateFieldWholeMatchSession(Session):
+    """A regex without a group stores its whole match."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.update_field("verbose_name", "echo release 10.2 beta", regex=r"\d+\.\d+")
+
+
+class UpdateUsernameSession(Session):
+    """update_field on a nullable column, with the command and regex from the form."""
+
+    work_on = ("Host",)
+    form = UpdateUsernameForm
+
+    def process(self):
+        ok = self.update_field("username", self.data["cmd"], regex=self.data["regex"] or None)
+        self.add_msg(f"update_field returned {ok}")
+
+
+class TypedCommandSession(CommandFormSession):
+    work_on = ("Host",)
+
+
+class ChainBreaksOnWarningSession(CommandChainSession):
+    work_on = ("Host",)
+    commands = ("echo one", "echo two >&2", "echo three")
+    break_states = ("warning", "error")
+
+
+class ChainWithoutBreakStatesSession(CommandChainSession):
+    work_on = ("Host",)
+    commands = ("echo one; exit 1", "echo two")
+    break_states = ()
+
+
+class AbstractGreeting(SingleCommandSession):
+    abstract = True
+    command = "echo hello {name}"
+
+
+class PtyEchoSession(SingleCommandSession):
+    work_on = ("Host",)
+    invoke_config = {"run": {"pty": True}}
+    command = "test -t 1 && echo tty || echo no-tty"
+
+
+class PtyDottedSession(PtyEchoSession):
+    invoke_config = {"run.pty": True}
+
+
+class PtySnakeSession(PtyEchoSession):
+    invoke_config = {"run_pty": True}
+
+
+class FormChain(SessionChain):
+    """Chained sessions use the chain's data and invoke_config; abstract ones may be chained."""
+
+    work_on = ("Host",)
+    form = MessageForm
+    invoke_config = {"run": {"pty": True}}
+    sessions = (AbstractGreeting, EchoSession)
+
+
+class ChainOfPtySession(SessionChain):
+    """The invoke_config of a chained session is ignored."""
+
+    work_on = ("Host",)
+    sessions = (PtyEchoSession,)
+
+
+class MessageKindsSession(Session):
+    """Message instances and command results as messages (MessagesSession has the rest)."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.add_msg(TextMessage("a <text> message", "warning"))
+        self.add_msg(self.run("echo listed"))
+        self.add_msg(self.run("echo listed again"), "error")

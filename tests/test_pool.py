@@ -1,0 +1,159 @@
+"""The per-worker SSH connection pool, against the real sshd."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from webapp.engine import stops
+from webapp.engine.connections import address_of, build_connection, config_key, effective_config
+from webapp.engine.pool import ConnectionPool
+from webapp.extensions import db
+from webapp.models import Run
+
+pytestmark = pytest.mark.integration
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def host(app, make_hosts):
+    return make_hosts(1)[0]
+
+
+def connect(app, host, session_name="UptimeSession"):
+    from sessions import REGISTRY
+
+    config = effective_config(app.config, host, REGISTRY.get(session_name))
+    key = config_key(host.id, address_of(host, config), config)
+    return key, (lambda: build_connection(host, config))
+
+
+def test_an_idle_connection_is_reused_for_the_same_host_and_config(app, host):
+    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    key, factory = connect(app, host)
+    first = pool.acquire(host.id, key, factory)
+    assert first.run("echo one").stdout == "one\n"
+    pool.release(host.id, key, first, reuse=True)
+    again = pool.acquire(host.id, key, factory)
+    assert again is first
+    assert again.run("echo two").stdout == "two\n"
+    assert (pool.stats.created, pool.stats.reused) == (1, 1)
+    pool.release(host.id, key, again, reuse=True)
+    pool.close()
+    assert not first.is_connected
+
+
+def test_no_two_sessions_share_a_connection(app, host):
+    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    key, factory = connect(app, host)
+    one = pool.acquire(host.id, key, factory)
+    one.run("true")
+    two = pool.acquire(host.id, key, factory)
+    assert two is not one
+    two.run("true")
+    pool.release(host.id, key, one, reuse=True)
+    pool.release(host.id, key, two, reuse=True)
+    assert pool.idle_count(key) == 2
+    pool.close()
+
+
+def test_an_idle_connection_expires_after_the_ttl(app, host):
+    clock = Clock()
+    pool = ConnectionPool(idle_ttl=60, max_idle=10, clock=clock)
+    key, factory = connect(app, host)
+    old = pool.acquire(host.id, key, factory)
+    old.run("true")
+    pool.release(host.id, key, old, reuse=True)
+    clock.now += 61
+    new = pool.acquire(host.id, key, factory)
+    assert new is not old and not old.is_connected
+    assert pool.stats.expired == 1
+    new.run("true")
+    pool.release(host.id, key, new, reuse=True)
+    clock.now += 61
+    assert pool.sweep() == 1 and not new.is_connected
+
+
+def test_a_zero_ttl_disables_the_pool(app, host):
+    pool = ConnectionPool(idle_ttl=0, max_idle=10)
+    key, factory = connect(app, host)
+    conn = pool.acquire(host.id, key, factory)
+    conn.run("true")
+    pool.release(host.id, key, conn, reuse=True)
+    assert pool.idle_count() == 0 and not conn.is_connected
+
+
+def test_changing_the_hosts_config_closes_its_idle_connections(app, host):
+    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    key, factory = connect(app, host)
+    old = pool.acquire(host.id, key, factory)
+    old.run("true")
+    pool.release(host.id, key, old, reuse=True)
+    host.config = {**host.config, "run": {"env": {"FOO": "bar"}}}
+    db.session.commit()
+    new_key, new_factory = connect(app, host)
+    assert new_key != key
+    new = pool.acquire(host.id, new_key, new_factory)
+    assert new is not old and not old.is_connected
+    assert pool.stats.invalidated == 1
+    pool.release(host.id, new_key, new, reuse=False)
+
+
+def test_a_dead_connection_is_not_handed_out(app, host):
+    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    key, factory = connect(app, host)
+    conn = pool.acquire(host.id, key, factory)
+    conn.run("true")
+    pool.release(host.id, key, conn, reuse=True)
+    conn.transport.close()  # the server went away behind the pool's back
+    fresh = pool.acquire(host.id, key, factory)
+    assert fresh is not conn and fresh.run("echo ok").stdout == "ok\n"
+    assert pool.stats.dead == 1
+    pool.release(host.id, key, fresh, reuse=False)
+
+
+def test_runs_reuse_the_workers_connections_across_runs(app, make_hosts, execute_run):
+    hosts = make_hosts(3)
+    first = execute_run("UptimeSession", hosts)
+    second = execute_run("HostnameSession", hosts)
+    assert {s.session_status for s in first.sessions + second.sessions} == {"success"}
+    pool = app.extensions["minke"].runtime.pool
+    assert (pool.stats.created, pool.stats.reused) == (3, 3)
+
+
+def test_a_killed_sessions_connection_is_discarded(app, make_hosts, execute_run):
+    hosts = make_hosts(1)
+    host_ids = [h.id for h in hosts]
+    redis = app.extensions["minke"].redis
+    pool = app.extensions["minke"].runtime.pool
+    states: list[str] = []
+
+    def run_in_thread() -> None:
+        with app.app_context():
+            objects = [db.session.get(type(hosts[0]), i) for i in host_ids]
+            run = execute_run("PtySleepSession", objects, data={"seconds": "33"})
+            states.extend(s.proc_status for s in run.sessions)
+
+    db.session.rollback()
+    thread = threading.Thread(target=run_in_thread)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while pool.stats.in_use == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    run_id = db.session.scalar(db.select(Run.id).order_by(Run.id.desc()))
+    db.session.rollback()
+    stops.request_stop(redis, run_id, kill=True)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert states == ["stopped"]
+    assert pool.stats.discarded == 1 and pool.idle_count() == 0
