@@ -55,18 +55,14 @@ def test_c_is_the_fabric_connection_to_the_objects_host(execute_run, make_hosts,
     assert seen["exited"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: MinkeRemote.start() reports every command run on the connection to the record "
-    "(EngineRecord.command_started opens a CommandResult row), but only Session.run() closes "
-    "it via record.add_result(); a command run through self.c directly stays 'running' "
-    "(or is closed by finish() as interrupted: exit_code None, status error, no output)"))
-def test_commands_run_through_c_directly_are_not_stored_as_failed(execute_run, make_hosts):
+def test_commands_run_through_c_directly_are_stored_like_run(execute_run, make_hosts):
     session = only_session(execute_run("ConnectionSession", make_hosts(1)))
 
-    assert session.proc_status == "completed"
-    assert [c.command for c in session.commands][-1] == "echo through run"
-    for command in session.commands:
-        assert (command.exit_code, command.status) == (0, "success"), command
+    assert (session.proc_status, session.session_status) == ("completed", "success")
+    assert [(c.command, c.stdout, c.exit_code, c.status) for c in session.commands] == [
+        ("echo through fabric", "through fabric\n", 0, "success"),
+        ("echo through run", "through run\n", 0, "success"),
+    ]
 
 
 def test_minkeobj_data_and_status_are_the_records(execute_run, make_hosts):
@@ -194,20 +190,19 @@ def test_update_field_sets_none_with_an_error_message_and_warning(execute_run, m
     assert fresh_host(host.id).username is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: update_field sets the field to None as the spec says, but Host.comment (like "
-    "verbose_name, hostname, name) is NOT NULL; the writer's UPDATE of the object at "
-    "SessionFinished raises IntegrityError, the whole batch is rolled back and "
-    "execute_job raises 'storing results failed' - the session never ends"))
-def test_update_field_failing_on_a_not_null_column_still_ends_the_session(execute_run,
-                                                                          make_hosts):
+def test_an_object_change_the_database_refuses_ends_the_session_as_error_saying_so(
+        execute_run, make_hosts):
+    # update_field sets None as the spec says, but Host.comment is NOT NULL
     host = make_hosts(1, comment="stale")[0]
 
     session = only_session(execute_run("UpdateFieldFailsSession", [host]))
 
-    assert (session.proc_status, session.session_status) == ("completed", "warning")
-    assert texts(session)[-1] == "update_field returned False"
-    assert fresh_host(host.id).comment != "stale"
+    assert (session.proc_status, session.session_status) == ("completed", "error")
+    assert texts(session)[-2] == "update_field returned False"
+    note = session.messages[-1]
+    assert note.level == "error"
+    assert "the changes to Host #" in note.text and "comment=None" in note.text
+    assert fresh_host(host.id).comment == "stale"
 
 
 def test_update_field_of_an_unknown_field_fails_the_session_naming_it(execute_run, make_hosts):

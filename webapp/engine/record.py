@@ -42,6 +42,7 @@ class EngineRecord:
         self._buffered = {"stdout": 0, "stderr": 0}
         self._bytes = {"stdout": 0, "stderr": 0}
         self._last_flush = time.monotonic()
+        self._finished: tuple[Any, CommandResult] | None = None  # the runner's last result
         self.killed = False
 
     def next_seq(self) -> int:
@@ -60,9 +61,12 @@ class EngineRecord:
         if self._command_seq is not None:
             self._close_command(None, exited=None)
         self._writer.unwatch(self)
+        changes = _object_changes(self.minkeobj)
+        # a sequence number for the writer's message should the changes not be storable
+        note_seq = self.next_seq() if changes else None
         self._writer.put(ops.SessionFinished(
             self.session_id, self.next_seq(), proc_status.value, self.session_status, utcnow(),
-            self.session_data, _object_changes(self.minkeobj),
+            self.session_data, changes, note_seq,
         ))
 
     # -- SessionRecord --------------------------------------------------------------------
@@ -94,10 +98,10 @@ class EngineRecord:
             self.session_id, self.next_seq(), message.level.value, message.kind, message.payload))
 
     def add_result(self, result: Any) -> CommandResult:
-        stored = CommandResult.from_fabric(
-            result, truncated=bool(getattr(self._runner, "minke_truncated", False)))
-        stored.seq = self._close_command(stored, exited=result.exited)
-        return stored
+        """The stored form of ``result``: the runner stored it when the command ended."""
+        if self._finished is not None and self._finished[0] is result:
+            return self._finished[1]
+        return CommandResult.from_fabric(result)  # not run through a MinkeRemote: nothing to store
 
     # -- output sink (called by the runner's reader threads) ------------------------------
 
@@ -111,6 +115,11 @@ class EngineRecord:
         if self._stop_level >= 2:  # a kill that came while the command was being started
             self.killed = True
             runner.kill_remote()
+
+    def command_finished(self, runner: MinkeRemote, result: Any) -> None:
+        stored = CommandResult.from_fabric(result, truncated=runner.minke_truncated)
+        stored.seq = self._close_command(stored, exited=result.exited)
+        self._finished = (result, stored)
 
     def output(self, stream: str, text: str) -> None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 The engine installs :class:`MinkeRemote` as ``runners.remote`` of every
 connection and sets ``connection.minke_sink`` to the record of the session
-using it. Output is handed to the sink as it arrives (stored in chunks and
-published live); only ``sink.memory_limit`` characters per stream are kept
+using it. Every command's start, output (as it arrives: stored in chunks and
+published live) and result are handed to the sink, also for commands a
+session runs through ``self.c`` directly; only ``sink.memory_limit`` characters per stream are kept
 in the result. invoke's own loop re-joins the whole buffer for every chunk
 read, which is quadratic on large outputs.
 """
@@ -32,6 +33,8 @@ class OutputSink(Protocol):
 
     def output(self, stream: str, text: str) -> None: ...
 
+    def command_finished(self, runner: MinkeRemote, result: Any) -> None: ...
+
 
 class MinkeRemote(Remote):
     """A :class:`fabric.runners.Remote` that streams output to the connection's sink."""
@@ -48,6 +51,15 @@ class MinkeRemote(Remote):
         sink = self._sink
         if sink is not None:
             sink.command_started(self, command)
+
+    def generate_result(self, **kwargs: Any) -> Any:
+        # called for every command that ran to its end, before invoke raises for a
+        # failure or timeout: the sink stores it whoever ran it (Session.run or self.c.run)
+        result = super().generate_result(**kwargs)
+        sink = self._sink
+        if sink is not None:
+            sink.command_finished(self, result)
+        return result
 
     @property
     def _sink(self) -> OutputSink | None:

@@ -91,6 +91,7 @@ class SessionFinished:
     end_time: Any
     session_data: dict
     object_update: tuple[type, int, dict] | None = None
+    note_seq: int | None = None  # for the message saying the object_update failed
 
 
 @dataclass
@@ -249,18 +250,33 @@ class ResultWriter:
                         "command_seq": op.command_seq,
                         "exit_code": op.values["exit_code"], "status": op.values["status"]})
         elif isinstance(op, SessionFinished):
+            session_status = op.session_status
+            if op.object_update and not self._update_object(op, out):
+                session_status = "error"
             db.session.execute(
                 sa.update(MinkeSession).where(MinkeSession.id == sid).values(
-                    proc_status=op.proc_status, session_status=op.session_status,
+                    proc_status=op.proc_status, session_status=session_status,
                     end_time=op.end_time, session_data=op.session_data)
             )
-            if op.object_update:
-                model, pk, values = op.object_update
-                db.session.execute(sa.update(model).where(model.id == pk).values(**values))
-            out.append(_status_event(sid, op.seq, op.proc_status, op.session_status,
+            out.append(_status_event(sid, op.seq, op.proc_status, session_status,
                                      end_time=op.end_time))
         else:
             raise TypeError(f"unknown operation {op!r}")
+
+    def _update_object(self, op: SessionFinished, out: list[dict]) -> bool:
+        """Store the changes the session made to its object; on a database error (a
+        ``None`` for a NOT NULL column, a value too long) add an error message instead."""
+        model, pk, values = op.object_update
+        try:
+            with db.session.begin_nested():
+                db.session.execute(sa.update(model).where(model.id == pk).values(**values))
+        except sa.exc.DBAPIError as exc:
+            fields = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            self._apply(MessageAdded(op.session_id, op.note_seq, "error", "text", {
+                "text": f"the changes to {model.__name__} #{pk} ({fields}) were not stored: "
+                        f"{exc.orig}"}), out)
+            return False
+        return True
 
     def _store_output(self, op: OutputAppended, out: list[dict]) -> None:
         command_id = self._command_ids[(op.session_id, op.command_seq)]
