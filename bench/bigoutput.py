@@ -1,0 +1,445 @@
+"""Big output: one session prints 100 MB to stdout and, at the same time, 1 MB to stderr (target 3).
+
+``BigOutputSession`` (bench/bench_sessions.py) runs two ``awk`` loops on one host: line i of
+stdout is ``"%09d " + FILLER + "\\n"``, line i of stderr ``"E%08d " + FILLER + "\\n"`` (100
+bytes each); this script generates the same bytes locally (hashed block by block, never held
+whole) to compare with what was stored. Measured:
+
+- the worker's memory: VmRSS after a small warm-up run, then VmRSS sampled every 20 ms during
+  the big run and VmHWM after it (growth = peak − before);
+- wall time from dispatch to ``run.finished`` and MB/s, beside a reference: the same command
+  on a plain paramiko channel whose output is read and thrown away (the SSH ceiling);
+- every byte back in order: ``flask minke output SESSION -o FILE`` (stdout) and ``--stream
+  stderr`` (printed), sha256 against the local bytes; the CLI's peak RSS;
+- the tail: ``webapp.output.tail`` of 64 KiB in this process, and ``minke output --tail``;
+- the live stream: the run's ``session.output`` events in Redis (count, per second, largest
+  count in any 1 s window by the stream ids' clock, sequence order and which stored chunks
+  their ``first_seq``…``seq`` ranges cover).
+
+    .venv/bin/python bench/bigoutput.py [--smoke] [--out-lines 1000000] [--err-lines 10000]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "bench"  # noqa: A001
+
+import sqlalchemy as sa
+
+from .bench_sessions import FILLER, LINE_BYTES
+from .common import (
+    Bench,
+    BenchError,
+    banner,
+    fabric_connection,
+    parser,
+    proc_memory,
+    table,
+    verdict,
+)
+
+MB = 1000 * 1000  # output sizes and rates: 100 MB = 1,000,000 lines of 100 bytes
+MIB = 1024 * 1024  # memory
+TAIL_BYTES = 64 * 1024
+TARGET_RSS_GROWTH = 64 * MIB
+TARGET_TAIL_SECONDS = 0.05  # 64 KiB from the end, in this process
+STREAM_FORMATS = {"stdout": "%09d", "stderr": "E%08d"}
+
+
+# -- the expected bytes -------------------------------------------------------------------
+
+@dataclass
+class Expected:
+    size: int
+    sha256: str
+    tail: bytes  # the last TAIL_BYTES
+
+
+def expected_blocks(stream: str, lines: int, per_block: int = 10_000) -> Iterator[bytes]:
+    """What BigOutputSession prints to ``stream``, in blocks of ``per_block`` lines."""
+    fmt = STREAM_FORMATS[stream] + " " + FILLER + "\n"
+    for start in range(1, lines + 1, per_block):
+        stop = min(lines, start + per_block - 1)
+        yield "".join([fmt % i for i in range(start, stop + 1)]).encode()
+
+
+def expected(stream: str, lines: int) -> Expected:
+    digest, size, tail = hashlib.sha256(), 0, b""
+    for block in expected_blocks(stream, lines):
+        digest.update(block)
+        size += len(block)
+        tail = (tail + block)[-TAIL_BYTES:]
+    if size != lines * LINE_BYTES:
+        raise BenchError(f"expected {stream}: {size} bytes for {lines} lines")
+    return Expected(size, digest.hexdigest(), tail)
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while block := f.read(MIB):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+# -- watching the worker and the live stream ----------------------------------------------
+
+class RssSampler:
+    """Samples VmRSS of ``pid`` every ``interval`` seconds in a thread; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak = 0
+        self.samples = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._done.is_set():
+            try:
+                self.peak = max(self.peak, proc_memory(self.pid)["VmRSS"])
+                self.samples += 1
+            except (OSError, KeyError):  # the worker died: the run's wait reports it
+                return
+            self._done.wait(self.interval)
+
+
+@dataclass
+class LiveOutput:
+    """The ``session.output`` events of one session, without their data (only its length)."""
+
+    stream_ms: list[int] = field(default_factory=list)  # Redis clock at XADD
+    seq: list[int] = field(default_factory=list)
+    first_seq: list[int] = field(default_factory=list)
+    streams: list[str] = field(default_factory=list)
+    data_chars: Counter = field(default_factory=Counter)  # per stream
+    omitted: Counter = field(default_factory=Counter)
+    t_finished: float = 0.0
+
+    def per_second(self) -> float:
+        """Events per second from the first to the last (over at least one second)."""
+        if not self.stream_ms:
+            return 0.0
+        span = (self.stream_ms[-1] - self.stream_ms[0]) / 1000
+        return len(self.stream_ms) / max(span, 1.0)
+
+    def max_in_one_second(self) -> int:
+        best, lo = 0, 0
+        for hi, ms in enumerate(self.stream_ms):
+            while ms - self.stream_ms[lo] >= 1000:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best
+
+    def in_order(self) -> bool:
+        """Every event's range ``first_seq``…``seq`` lies after the previous event's."""
+        previous = 0
+        for first, last in zip(self.first_seq, self.seq, strict=True):
+            if not previous < first <= last:
+                return False
+            previous = last
+        return True
+
+    def covered(self, chunks: dict[str, list[int]]) -> int:
+        """How many stored chunks (``seq`` by stream) some event's range covers."""
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for first, last, stream in zip(self.first_seq, self.seq, self.streams, strict=True):
+            ranges.setdefault(stream, []).append((first, last))
+        count = 0
+        for stream, seqs in chunks.items():
+            spans = ranges.get(stream, [])
+            count += sum(1 for s in seqs if any(a <= s <= b for a, b in spans))
+        return count
+
+
+def follow(bench: Bench, run_id: int, session_id: int, timeout: float) -> LiveOutput:
+    """Read the run's event stream until ``run.finished``; keep the session's output events."""
+    from webapp.engine import events as ev
+    from webapp.engine import keys
+
+    live = LiveOutput()
+    stream, last_id = keys.run_events(run_id), "0"
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = bench.redis.xread({stream: last_id}, block=200, count=200)
+        for _stream, entries in answer or ():
+            for entry_id, fields in entries:
+                last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                event = json.loads(fields[b"e"])
+                if event["event"] == ev.RUN_FINISHED:
+                    live.t_finished = time.perf_counter()
+                    return live
+                if event["event"] == ev.SESSION_OUTPUT and event.get("session") == session_id:
+                    live.stream_ms.append(int(last_id.split("-")[0]))
+                    live.seq.append(event["seq"])
+                    live.first_seq.append(event["first_seq"])
+                    live.streams.append(event["stream"])
+                    live.data_chars[event["stream"]] += len(event["data"])
+                    live.omitted[event["stream"]] += event.get("omitted", 0)
+        if time.monotonic() > deadline:
+            raise BenchError(f"run {run_id} not finished within {timeout:.0f} s")
+
+
+# -- the run --------------------------------------------------------------------------------
+
+def big_run(bench: Bench, worker, out_lines: int, err_lines: int, timeout: float) -> dict:
+    d = bench.dispatch("BigOutputSession", bench.host_ids[:1], concurrency=1, threads=1,
+                       data={"out_lines": str(out_lines), "err_lines": str(err_lines)})
+    with RssSampler(worker.pid) as sampler:
+        live = follow(bench, d.run_id, d.session_ids[0], timeout)
+    return {"dispatched": d, "live": live, "seconds": live.t_finished - d.t_start,
+            "rss_sampled_peak": sampler.peak, "rss_samples": sampler.samples,
+            "memory_after": worker.memory()}
+
+
+def stored(bench: Bench, session_id: int) -> dict:
+    """The session's command row and its chunks (``seq`` by stream, characters by stream)."""
+    from webapp.extensions import db
+    from webapp.models import CommandResult, MinkeSession, OutputChunk
+
+    db.session.rollback()
+    session = db.session.get(MinkeSession, session_id)
+    commands = db.session.scalars(sa.select(CommandResult)
+                                  .where(CommandResult.session_id == session_id)).all()
+    if len(commands) != 1:
+        raise BenchError(f"session {session_id}: {len(commands)} commands stored, expected 1 "
+                         f"({session.proc_status}/{session.session_status})")
+    command = commands[0]
+    chunk_rows = db.session.execute(
+        sa.select(OutputChunk.stream, OutputChunk.seq, sa.func.length(OutputChunk.data))
+        .where(OutputChunk.command_id == command.id).order_by(OutputChunk.seq)).all()
+    chunks: dict[str, list[int]] = {"stdout": [], "stderr": []}
+    chars: Counter = Counter()
+    for stream, seq, length in chunk_rows:
+        chunks[stream].append(seq)
+        chars[stream] += length
+    result = {"proc_status": session.proc_status, "session_status": session.session_status,
+              "command_id": command.id, "command": command.command,
+              "exit_code": command.exit_code, "truncated": command.truncated,
+              "stdout_bytes": command.stdout_bytes, "stderr_bytes": command.stderr_bytes,
+              "chunks": chunks, "chars": chars}
+    db.session.rollback()
+    return result
+
+
+def timed_tail(command_id: int, stream: str) -> tuple[float, bytes]:
+    from webapp.extensions import db
+    from webapp.output import tail
+
+    db.session.rollback()
+    t0 = time.perf_counter()
+    text = tail(command_id, stream, TAIL_BYTES)
+    seconds = time.perf_counter() - t0
+    db.session.rollback()
+    return seconds, text.encode()
+
+
+def ssh_reference(bench: Bench, command: str) -> tuple[float, int]:
+    """The same command on a plain paramiko channel (stderr merged), output thrown away."""
+    connection = fabric_connection(bench.sshd, bench.addresses[0])
+    try:
+        connection.open()
+        channel = connection.transport.open_session()
+        channel.set_combine_stderr(True)
+        t0 = time.perf_counter()
+        channel.exec_command(command)
+        size = 0
+        while data := channel.recv(256 * 1024):
+            size += len(data)
+        status = channel.recv_exit_status()
+        seconds = time.perf_counter() - t0
+        channel.close()
+    finally:
+        connection.close()
+    if status != 0:
+        raise BenchError(f"reference command exited {status}")
+    return seconds, size
+
+
+# -- main ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--out-lines", type=int, default=1_000_000,
+                   help="stdout lines of 100 bytes (default 1,000,000 = 100 MB)")
+    p.add_argument("--err-lines", type=int, default=10_000,
+                   help="stderr lines of 100 bytes (default 10,000 = 1 MB)")
+    args = p.parse_args(argv)
+    out_lines = 20_000 if args.smoke else args.out_lines
+    err_lines = 1_000 if args.smoke else args.err_lines
+    timeout = 120 if args.smoke else 1800
+    banner("bigoutput", args)
+
+    t0 = time.perf_counter()
+    want = {"stdout": expected("stdout", out_lines), "stderr": expected("stderr", err_lines)}
+    print(f"   expected bytes generated locally: stdout {want['stdout'].size:,} B, stderr "
+          f"{want['stderr'].size:,} B ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+    with Bench("bigoutput", args, 1) as bench:
+        worker = bench.start_worker(pool_idle_ttl=60, worker_threads=4, concurrency=1)
+        big_run(bench, worker, 1000, 100, 60)  # warm-up: first-job costs, imports, pool
+        time.sleep(0.5)
+        before = worker.memory()
+        res = big_run(bench, worker, out_lines, err_lines, timeout)
+        session_id = res["dispatched"].session_ids[0]
+        print(f"   run #{res['dispatched'].run_id}: {res['seconds']:.1f} s, worker VmRSS "
+              f"{before['VmRSS'] / MIB:.0f} → peak {res['rss_sampled_peak'] / MIB:.0f} MiB "
+              f"(VmHWM {res['memory_after']['VmHWM'] / MIB:.0f} MiB), "
+              f"{len(res['live'].seq)} live output events", flush=True)
+        rows = stored(bench, session_id)
+        checks = read_back(bench, session_id, rows, want)
+        ref_seconds, ref_size = ssh_reference(bench, rows["command"])
+        print(f"   reference (paramiko channel, output discarded): {ref_seconds:.1f} s for "
+              f"{ref_size:,} B", flush=True)
+        flush_interval = bench.app.config["MINKE_OUTPUT_FLUSH_INTERVAL"]
+        chunk_size = bench.app.config["MINKE_OUTPUT_CHUNK_SIZE"]
+    report(args, want, before, res, rows, checks, (ref_seconds, ref_size), flush_interval,
+           chunk_size)
+    return 0
+
+
+def read_back(bench: Bench, session_id: int, rows: dict, want: dict[str, Expected]) -> dict:
+    """Full output through the CLI (saved and printed), tails in-process and through the CLI."""
+    sid = str(session_id)
+    path = bench.workdir / "stdout.txt"
+    saved = bench.cli("output", sid, "-o", str(path), timeout=900).check("minke output -o")
+    size, digest = file_digest(path)
+    path.unlink()
+    printed = bench.cli("output", sid, "--stream", "stderr", timeout=300).check(
+        "minke output --stream stderr")
+    err_bytes = printed.stdout.encode()
+    tail_cli = bench.cli("output", sid, "--tail", str(TAIL_BYTES)).check("minke output --tail")
+    tails = {stream: timed_tail(rows["command_id"], stream) for stream in ("stdout", "stderr")}
+    tails_again = {stream: timed_tail(rows["command_id"], stream)[0]
+                   for stream in ("stdout", "stderr")}  # warm page cache: the usual case
+    return {
+        "saved": saved, "saved_size": size, "saved_ok": (size, digest) == (
+            want["stdout"].size, want["stdout"].sha256),
+        "printed": printed, "printed_size": len(err_bytes),
+        "printed_ok": (len(err_bytes), hashlib.sha256(err_bytes).hexdigest()) == (
+            want["stderr"].size, want["stderr"].sha256),
+        "tail_cli": tail_cli,
+        "tail_cli_ok": tail_cli.stdout.encode() == want["stdout"].tail,
+        "tails": tails, "tails_again": tails_again,
+        "tails_ok": {s: tails[s][1] == want[s].tail for s in tails},
+    }
+
+
+def report(args, want: dict[str, Expected], before: dict, res: dict, rows: dict, checks: dict,
+           reference: tuple[float, int], flush_interval: float, chunk_size: int) -> None:
+    smoke = args.smoke
+    total = want["stdout"].size + want["stderr"].size
+    seconds = res["seconds"]
+    peak = max(res["rss_sampled_peak"], res["memory_after"]["VmHWM"])
+    growth = peak - before["VmRSS"]
+    live: LiveOutput = res["live"]
+    n_chunks = sum(len(v) for v in rows["chunks"].values())
+    covered = live.covered(rows["chunks"])
+    max_window = live.max_in_one_second()
+    event_bound = 2 / flush_interval
+    stored_ok = (rows["exit_code"] == 0 and rows["stdout_bytes"] == want["stdout"].size
+                 and rows["stderr_bytes"] == want["stderr"].size
+                 and rows["chars"]["stdout"] == want["stdout"].size
+                 and rows["chars"]["stderr"] == want["stderr"].size)
+    in_order = checks["saved_ok"] and checks["printed_ok"] and stored_ok
+    tail_s = checks["tails"]["stdout"][0]
+    tail_ok = all(checks["tails_ok"].values()) and checks["tail_cli_ok"]
+    cli_growth = checks["saved"].peak_rss - checks["tail_cli"].peak_rss
+    ordered = live.in_order()
+    bounded = max_window <= event_bound and len(live.seq) < n_chunks
+    ref_s, ref_size = reference
+
+    def mib(n: float) -> str:
+        return f"{n / MIB:.1f}"
+
+    t_rows = [
+        ("run: dispatch → run.finished (s)", f"{seconds:.1f}", "", ""),
+        ("throughput, stdout + stderr (MB/s)", f"{total / MB / seconds:.1f}", "", ""),
+        ("reference: same command, paramiko channel, output discarded (s / MB/s)",
+         f"{ref_s:.1f} / {ref_size / MB / ref_s:.1f}", "", ""),
+        ("session / command", f"{rows['proc_status']}/{rows['session_status']}, exit "
+         f"{rows['exit_code']}, truncated in memory: {rows['truncated']}", "", ""),
+        ("worker VmRSS before (MiB)", mib(before["VmRSS"]), "", ""),
+        ("worker VmRSS peak during, sampled / VmHWM after (MiB)",
+         f"{mib(res['rss_sampled_peak'])} / {mib(res['memory_after']['VmHWM'])}", "", ""),
+        ("worker VmRSS after (MiB)", mib(res["memory_after"]["VmRSS"]), "", ""),
+        ("worker RSS growth: peak − before (MiB)", mib(growth),
+         f"< {TARGET_RSS_GROWTH // MIB}", verdict(growth < TARGET_RSS_GROWTH, smoke)),
+        ("stored: bytes stdout / stderr (row counters = chunk lengths = expected)",
+         f"{rows['stdout_bytes']:,} / {rows['stderr_bytes']:,}", "", ""),
+        ("stored chunks stdout / stderr", f"{len(rows['chunks']['stdout'])} / "
+         f"{len(rows['chunks']['stderr'])}", f"≤ {chunk_size // 1024} KiB each", ""),
+        ("CLI `minke output -o FILE` (stdout): s / MB/s / peak RSS MiB",
+         f"{checks['saved'].seconds:.1f} / {want['stdout'].size / MB / checks['saved'].seconds:.1f}"
+         f" / {mib(checks['saved'].peak_rss)}", "", ""),
+        ("CLI `minke output --stream stderr` (printed): s / peak RSS MiB",
+         f"{checks['printed'].seconds:.1f} / {mib(checks['printed'].peak_rss)}", "", ""),
+        ("every byte stored and read back in order (sha256 stdout / stderr)",
+         f"{'match' if checks['saved_ok'] else 'DIFFERS'} / "
+         f"{'match' if checks['printed_ok'] else 'DIFFERS'}", "all bytes, in order",
+         verdict(in_order, smoke)),
+        ("CLI streams: its peak RSS, full stdout − `--tail` call (MiB)", mib(cli_growth),
+         f"< {TARGET_RSS_GROWTH // MIB}", verdict(cli_growth < TARGET_RSS_GROWTH, smoke)),
+        ("tail 64 KiB, webapp.output.tail stdout / stderr (ms, first call)",
+         f"{tail_s * 1000:.1f} / {checks['tails']['stderr'][0] * 1000:.1f}", "", ""),
+        ("tail 64 KiB again (ms, warm) / CLI `--tail` (s, peak RSS MiB)",
+         f"{checks['tails_again']['stdout'] * 1000:.1f} / {checks['tail_cli'].seconds:.2f}, "
+         f"{mib(checks['tail_cli'].peak_rss)}", "", ""),
+        ("last 64 KiB read without the rest (correct bytes, first call)",
+         f"{'correct' if tail_ok else 'WRONG'}, {tail_s * 1000:.1f} ms",
+         f"< {TARGET_TAIL_SECONDS * 1000:.0f} ms", verdict(tail_ok and tail_s < TARGET_TAIL_SECONDS,
+                                                           smoke)),
+        ("live session.output events (chunks stored)", f"{len(live.seq)} ({n_chunks})", "", ""),
+        ("live events per second: mean / most in any 1 s window",
+         f"{live.per_second():.1f} / {max_window}", f"≤ {event_bound:.0f} in any 1 s",
+         verdict(bounded, smoke)),
+        ("live events: seq strictly increasing, ranges first_seq…seq in order",
+         "yes" if ordered else "NO", "in order", verdict(ordered, smoke)),
+        ("stored chunks inside some event's first_seq…seq range", f"{covered} of {n_chunks}",
+         "(gaps allowed)", ""),
+        ("live data + omitted chars, stdout / stderr",
+         f"{live.data_chars['stdout'] + live.omitted['stdout']:,} / "
+         f"{live.data_chars['stderr'] + live.omitted['stderr']:,}",
+         f"{want['stdout'].size:,} / {want['stderr'].size:,}", ""),
+    ]
+    notes = [
+        f"one session on one host: {want['stdout'].size / MB:.1f} MB stdout "
+        f"({want['stdout'].size // LINE_BYTES:,} lines) and {want['stderr'].size / MB:.2f} MB "
+        f"stderr at the same time; worker MINKE_POOL_IDLE_TTL=60, after a warm-up run; "
+        "MB = 10^6 bytes (output, rates), MiB = 2^20 bytes (memory)",
+        f"RSS sampled every 20 ms ({res['rss_samples']} samples); growth uses the higher of the "
+        "sampled peak and VmHWM",
+        "read back: stdout saved by the CLI to a file, stderr printed by it; both hashed "
+        "against bytes generated locally",
+        f"live events are coalesced per session every MINKE_OUTPUT_FLUSH_INTERVAL = "
+        f"{flush_interval} s; the bound allows one forced flush per tick (a stream switch) and "
+        "asks for fewer events than chunks",
+        f"targets: worker RSS growth < 64 MiB; every byte in order; tail < "
+        f"{TARGET_TAIL_SECONDS * 1000:.0f} ms; live events ≤ {event_bound:.0f}/s and in order",
+    ]
+    table("big output: one session, stdout + stderr at once",
+          ["measure", "value", "target", "verdict"], t_rows, notes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
