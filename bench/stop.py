@@ -41,6 +41,7 @@ from .common import (
     BenchError,
     banner,
     fabric_connection,
+    median,
     parser,
     ssh_connections,
     table,
@@ -232,6 +233,9 @@ def kill(bench: Bench, check: RemoteCheck, n: int, seconds: int, *, pty: bool) -
     unfinished = sum(1 for s in rows["status"].values() if s not in FINAL)
     final_s = None if t_final is None else max(watch.final_at.values()) - t_kill
     exits = Counter(c[0] for cs in rows["commands"].values() for c in cs)
+    after = sorted(t - t_kill for t in watch.final_at.values())
+    spread = (f"final after the kill: first {after[0]:.2f} s, median {median(after):.2f} s, "
+              f"last {after[-1]:.2f} s; " if after else "")
     return {
         "scenario": f"{'c' if pty else 'b'}. kill, {'pty' if pty else 'no pty'}, "
                     f"sleep {seconds}, {n} hosts",
@@ -240,7 +244,7 @@ def kill(bench: Bench, check: RemoteCheck, n: int, seconds: int, *, pty: bool) -
         "soft_to_kill_ms": (t_kill - t_soft) * 1000,
         "ok": (final_s is not None and final_s <= TARGET_KILL_SECONDS and unfinished == 0
                and rows["finished"] and not left),
-        "detail": f"{sleeping} remote sleeps before; command exit codes {dict(exits)}; "
+        "detail": f"{sleeping} remote sleeps before; {spread}command exit codes {dict(exits)}; "
                   f"remote at final {dict(left_at_final) or 0}, {GRACE_SECONDS:.0f} s later "
                   f"{dict(left) or 0}; run finished: {rows['finished']}",
     }
