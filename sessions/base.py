@@ -258,7 +258,7 @@ class Session(metaclass=SessionRegistration):
         :raises CommandFormatError: for a placeholder that names nothing; it
             ends the session as ``error``.
         """
-        return format_command(cmd, self.data, self.minkeobj, raw=self.raw_placeholders)
+        return format_command(cmd, self.data, lambda: self.minkeobj, raw=self.raw_placeholders)
 
     def run(self, cmd: str, **invoke_params: Any) -> CommandResult:
         """Run ``cmd`` on the remote host and store its result.

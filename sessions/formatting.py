@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import CommandFormatError
@@ -13,17 +13,18 @@ _FORMATTER = string.Formatter()
 
 
 class _Lookup(Mapping):
-    """Form data first, then the public attributes of the object."""
+    """Form data first, then the public attributes of the object (fetched when first needed)."""
 
-    def __init__(self, data: Mapping[str, Any], obj: Any) -> None:
+    def __init__(self, data: Mapping[str, Any], get_obj: Callable[[], Any]) -> None:
         self._data = data
-        self._obj = obj
+        self._get_obj = get_obj
 
     def __getitem__(self, key: str) -> Any:
         if key in self._data:
             return self._data[key]
-        if self._obj is not None and not key.startswith("_") and hasattr(self._obj, key):
-            return getattr(self._obj, key)
+        obj = self._get_obj()
+        if obj is not None and not key.startswith("_") and hasattr(obj, key):
+            return getattr(obj, key)
         raise KeyError(key)
 
     def __iter__(self):
@@ -34,9 +35,10 @@ class _Lookup(Mapping):
 
 
 def format_command(
-    cmd: str, data: Mapping[str, Any], obj: Any, *, raw: Iterable[str] = ()
+    cmd: str, data: Mapping[str, Any], get_obj: Callable[[], Any], *, raw: Iterable[str] = ()
 ) -> str:
-    """Fill ``{name}`` placeholders from ``data``, then from ``obj``'s attributes.
+    """Fill ``{name}`` placeholders from ``data``, then from the attributes of the object
+    ``get_obj()`` returns (called only for a placeholder that is not in ``data``).
 
     Every inserted value is shell-quoted with :func:`shlex.quote` unless its
     placeholder's first name is in ``raw``. Format specs and conversions
@@ -46,7 +48,7 @@ def format_command(
     :raises CommandFormatError: for a placeholder that names nothing, or a
         positional ``{}``.
     """
-    lookup = _Lookup(data, obj)
+    lookup = _Lookup(data, get_obj)
     raw = frozenset(raw)
     parts: list[str] = []
     try:

@@ -6,17 +6,20 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import selectinload
 
 from sessions import REGISTRY, Session, SessionError, SessionStopped, UnknownSession
 from sessions.messages import PreMessage, TextMessage
 from sessions.status import ProcStatus
 
 from ..extensions import db
-from ..models import MINKE_MODELS, MinkeSession, Run
-from . import failures, locks, stops
+from ..models import MINKE_MODELS, Host, MinkeSession, Run
+from . import failures, locks
 from .connections import address_of, build_connection, config_key, effective_config
 from .progress import fail_sessions, finish_run_if_done
 from .record import EngineRecord
@@ -39,6 +42,27 @@ class _Job:
     lock_guard: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a unit's sessions run: a host, as loaded once by the job thread."""
+
+    host_id: int
+    name: str
+    hostname: str
+    port: int | None
+    username: str | None
+    config: dict  # the effective connection configuration
+    key: str  # the connection pool's key
+
+
+@dataclass(frozen=True)
+class _Planned:
+    session_id: int
+    object_type: str
+    object_id: int
+    host_id: int | None
+
+
 def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -> None:
     state = app.extensions["minke"]
     runtime: WorkerRuntime = state.runtime
@@ -52,26 +76,54 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -
         fail_sessions(rows, f"{exc} in this worker: check MINKE_SESSION_MODULES",
                       state.publisher, state.redis)
         return
+    data = dict(run.data or {})
+    # everything the units need, loaded here at once: the units themselves only touch the
+    # database when a session uses its object
+    planned, targets = _load_plan(config, session_cls, data, ids)
     db.session.execute(sa.update(MinkeSession).where(MinkeSession.id.in_(ids))
                        .values(worker_id=runtime.worker_id))
     holder = {"run": run.id, "user": run.user.name if run.user else None,
               "session": run.session_name, "worker": runtime.worker_id}
-    data = dict(run.data or {})
     db.session.commit()
     writer = ResultWriter(app, state.publisher, run_id,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
     job = _Job(app, runtime, run_id, session_cls, data, holder, writer)
+    runtime.stops.watch(run_id)
     refresher = _LockRefresher(job, ttl=config["MINKE_LOCK_TTL"]).start()
     try:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
-            for future in [pool.submit(_run_unit, job, unit) for unit in units]:
+            futures = [pool.submit(_run_unit, job, [planned[sid] for sid in unit],
+                                   targets.get(planned[unit[0]].host_id))
+                       for unit in units]
+            for future in futures:
                 future.result()
     finally:
+        runtime.stops.unwatch(run_id)
         refresher.stop()
         writer.close()
     finish_run_if_done(run_id, state.publisher)
     if writer.failure is not None:
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure
+
+
+def _load_plan(config, session_cls: type[Session], data: dict,
+               ids: list[int]) -> tuple[dict[int, _Planned], dict[int, _Target]]:
+    rows = db.session.execute(
+        sa.select(MinkeSession.id, MinkeSession.object_type, MinkeSession.object_id,
+                  MinkeSession.host_id).where(MinkeSession.id.in_(ids))
+    ).all()
+    planned = {r.id: _Planned(r.id, r.object_type, r.object_id, r.host_id) for r in rows}
+    hosts = db.session.scalars(
+        sa.select(Host).where(Host.id.in_({r.host_id for r in rows if r.host_id is not None}))
+        .options(selectinload(Host.groups))
+    ).all()
+    targets = {}
+    for host in hosts:
+        fabric_config = effective_config(config, host, session_cls, data)
+        hostname, port, username = address = address_of(host, fabric_config)
+        targets[host.id] = _Target(host.id, host.name, hostname, port, username, fabric_config,
+                                   config_key(host.id, address, fabric_config))
+    return planned, targets
 
 
 class _LockRefresher:
@@ -100,70 +152,59 @@ class _LockRefresher:
         self._thread.join()
 
 
-def _run_unit(job: _Job, session_ids: list[int]) -> None:
+def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None) -> None:
     with job.app.app_context():
         try:
-            _run_unit_in_context(job, session_ids)
+            _run_sessions(job, sessions, target)
         finally:
             db.session.rollback()
             db.session.remove()
 
 
-def _run_unit_in_context(job: _Job, session_ids: list[int]) -> None:
+def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target | None) -> None:
     runtime, config, cls = job.runtime, job.app.config, job.session_cls
-    # a plain (deferred) BEGIN on SQLite: this transaction only reads
-    db.session.connection(execution_options={"minke_read_only": True})
-    rows = db.session.scalars(
-        sa.select(MinkeSession).where(MinkeSession.id.in_(session_ids)).order_by(MinkeSession.id)
-    ).all()
-    host = rows[0].host
-    if host is None:
-        _cancel(job, rows, "its host was deleted", ProcStatus.FAILED)
+    if target is None:
+        _cancel(job, sessions, "its host was deleted", ProcStatus.FAILED)
         return
     lock = not cls.parrallel_per_host
     if lock:
-        holder = locks.acquire(runtime.redis, host.id, job.holder, config["MINKE_LOCK_TTL"])
+        holder = locks.acquire(runtime.redis, target.host_id, job.holder, config["MINKE_LOCK_TTL"])
         if holder is not None:
-            _cancel(job, rows, f"host {host.name} is busy: locked by {locks.describe(holder)}")
+            _cancel(job, sessions, f"host {target.name} is busy: locked by {locks.describe(holder)}")
             return
         with job.lock_guard:
-            job.held_locks.add(host.id)
-    fabric_config = effective_config(config, host, cls, job.data)
-    key = config_key(host.id, address_of(host, fabric_config), fabric_config)
+            job.held_locks.add(target.host_id)
     connection = None
     try:
-        for row in rows:
+        for planned in sessions:
+            if runtime.stops.level(job.run_id, planned.session_id):
+                _cancel(job, [planned], "stopped before it started")
+                continue
             record = EngineRecord(
-                row.id, _load_object(row), row.session_data, job.writer,
+                planned.session_id, partial(_load_object, planned), job.data, job.writer,
                 memory_limit=config["MINKE_OUTPUT_MEMORY_LIMIT"],
                 chunk_size=config["MINKE_OUTPUT_CHUNK_SIZE"],
                 flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"])
-            if stops.stop_level(runtime.redis, job.run_id, row.id):
-                _cancel(job, [row], "stopped before it started")
-                continue
             if connection is None:
                 connection = runtime.pool.acquire(
-                    host.id, key, lambda: build_connection(host, fabric_config))
+                    target.host_id, target.key, lambda: build_connection(target, target.config))
             connection.minke_sink = record
-            runtime.active.add(job.run_id, row.id, record)
             record.started(runtime.worker_id)
-            level = stops.stop_level(runtime.redis, job.run_id, row.id)
-            if level:  # requested between the check above and registering
-                record.apply_stop(level)
+            runtime.stops.add(job.run_id, planned.session_id, record)
             broken = _run_session(cls, connection, record)
-            runtime.active.remove(row.id)
+            runtime.stops.remove(planned.session_id)
             connection.minke_sink = None
             if broken or record.killed:
-                runtime.pool.release(host.id, key, connection, reuse=False)
+                runtime.pool.release(target.host_id, target.key, connection, reuse=False)
                 connection = None
     finally:
         if connection is not None:
             connection.minke_sink = None
-            runtime.pool.release(host.id, key, connection, reuse=True)
+            runtime.pool.release(target.host_id, target.key, connection, reuse=True)
         if lock:
             with job.lock_guard:
-                job.held_locks.discard(host.id)
-            locks.release(runtime.redis, host.id, job.run_id)
+                job.held_locks.discard(target.host_id)
+            locks.release(runtime.redis, target.host_id, job.run_id)
 
 
 def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:
@@ -195,11 +236,11 @@ def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:
     return broken
 
 
-def _cancel(job: _Job, rows: list[MinkeSession], reason: str,
+def _cancel(job: _Job, sessions: list[_Planned], reason: str,
             status: ProcStatus = ProcStatus.CANCELED) -> None:
     """End sessions that never started, with ``reason``."""
-    for row in rows:
-        record = EngineRecord(row.id, None, row.session_data, job.writer,
+    for planned in sessions:
+        record = EngineRecord(planned.session_id, None, job.data, job.writer,
                               memory_limit=0, chunk_size=1, flush_interval=1)
         record.add_message(TextMessage(reason, "warning" if status is ProcStatus.CANCELED
                                        else "error"))
@@ -208,7 +249,12 @@ def _cancel(job: _Job, rows: list[MinkeSession], reason: str,
         record.finish(status)
 
 
-def _load_object(row: MinkeSession):
-    model = MINKE_MODELS.get(row.object_type)
-    return db.session.get(model, row.object_id) if model is not None else None
-
+def _load_object(planned: _Planned) -> Any:
+    """The object a session works on, in the unit thread's database session."""
+    model = MINKE_MODELS.get(planned.object_type)
+    if model is None:
+        return None
+    if not db.session().in_transaction():
+        # a plain (deferred) BEGIN on SQLite: the unit only reads; the writer thread stores
+        db.session.connection(execution_options={"minke_read_only": True})
+    return db.session.get(model, planned.object_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,11 +23,12 @@ class EngineRecord:
     """Implements :class:`sessions.SessionRecord` and the runner's output sink."""
 
     def __init__(
-        self, session_id: int, minkeobj: Any, session_data: dict, writer: ResultWriter, *,
-        memory_limit: int, chunk_size: int, flush_interval: float,
+        self, session_id: int, load_object: Callable[[], Any] | None, session_data: dict,
+        writer: ResultWriter, *, memory_limit: int, chunk_size: int, flush_interval: float,
     ) -> None:
         self.session_id = session_id
-        self.minkeobj = minkeobj
+        self._load_object = load_object
+        self._minkeobj: Any = None
         self.session_data = dict(session_data or {})
         self.session_status: str | None = None
         self.memory_limit = memory_limit
@@ -36,6 +38,7 @@ class EngineRecord:
         self._lock = threading.Lock()
         self._seq = 0
         self._stop_level = 0
+        self._done = False
         self._runner: MinkeRemote | None = None
         self._command_seq: int | None = None
         self._buffers: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -44,6 +47,13 @@ class EngineRecord:
         self._last_flush = time.monotonic()
         self._finished: tuple[Any, CommandResult] | None = None  # the runner's last result
         self.killed = False
+
+    @property
+    def minkeobj(self) -> Any:
+        """The session's object, loaded when the session first asks for it."""
+        if self._load_object is not None:
+            self._minkeobj, self._load_object = self._load_object(), None
+        return self._minkeobj
 
     def next_seq(self) -> int:
         with self._lock:
@@ -60,8 +70,10 @@ class EngineRecord:
         """Close an interrupted command, store the final state and the object's changes."""
         if self._command_seq is not None:
             self._close_command(None, exited=None)
+        with self._lock:
+            self._done = True
         self._writer.unwatch(self)
-        changes = _object_changes(self.minkeobj)
+        changes = _object_changes(self._minkeobj)
         # a sequence number for the writer's message should the changes not be storable
         note_seq = self.next_seq() if changes else None
         self._writer.put(ops.SessionFinished(
@@ -81,7 +93,7 @@ class EngineRecord:
     def apply_stop(self, level: int) -> int:
         """Raise the stop level to ``level``: 1 stops softly, 2 kills the running command."""
         with self._lock:
-            if level <= self._stop_level:
+            if level <= self._stop_level or self._done:  # a stop after the end changes nothing
                 return self._stop_level
             old, self._stop_level = self._stop_level, level
             runner = self._runner

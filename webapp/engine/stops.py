@@ -1,15 +1,16 @@
 """Stop requests, through Redis, so they work from any process on any machine.
 
 A request raises a level (1 soft, 2 kill) in the run's stop hash and is
-announced on a pub/sub channel; every worker listens and applies it to the
-sessions it runs, and checks the hash before it starts a session.
+announced on a pub/sub channel. A worker reads the hash of a run when it
+starts a job of it (and again every heartbeat, in case the listener missed
+an announcement while Redis was away) and learns of later requests from the
+channel, so that checking a session before it starts costs no round trip.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 
 from redis import Redis
@@ -43,10 +44,13 @@ def request_stop(redis: Redis, run_id: int, session_id: int | None = None, *,
     return level
 
 
-def stop_level(redis: Redis, run_id: int, session_id: int | None = None) -> int:
-    """The stop level of a session: the higher of its own and its run's."""
-    values = redis.hmget(keys.run_stop(run_id), [RUN_FIELD, _field(session_id)])
-    return min(2, max(int(v or 0) for v in values))
+def stop_levels(redis: Redis, run_id: int) -> dict[int | None, int]:
+    """Every stop request of a run: session id (``None`` for the whole run) → level."""
+    levels: dict[int | None, int] = {}
+    for field, value in redis.hgetall(keys.run_stop(run_id)).items():
+        name = field.decode()
+        levels[None if name == RUN_FIELD else int(name[1:])] = min(2, int(value))
+    return levels
 
 
 class StopListener:

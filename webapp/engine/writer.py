@@ -185,9 +185,11 @@ class ResultWriter:
     def _write(self, ops: list, *, final: bool) -> None:
         out: list[dict] = []
         if ops:
+            rows = _Rows()
             try:
                 for op in ops:
-                    self._apply(op, out)
+                    self._apply(op, rows, out)
+                self._store(rows)
                 db.session.commit()
             except Exception as exc:  # a failed batch must not kill the thread: record it
                 db.session.rollback()
@@ -208,62 +210,73 @@ class ResultWriter:
             out.append(live.event(session_id))
             self._last_emit[session_id] = time.monotonic()
 
-    def _apply(self, op: Any, out: list[dict]) -> None:
+    def _apply(self, op: Any, rows: _Rows, out: list[dict]) -> None:
+        """Collect the rows of ``op`` and append its events to ``out``, in order."""
         sid = op.session_id
         if isinstance(op, OutputAppended):
-            self._store_output(op, out)
+            self._collect_output(op, rows, out)
             return
         self._flush_live(sid, out)
         if isinstance(op, SessionStarted):
-            db.session.execute(
-                sa.update(MinkeSession).where(MinkeSession.id == sid).values(
-                    proc_status="running", start_time=op.start_time, worker_id=op.worker_id)
-            )
+            rows.started.append({"id": sid, "proc_status": "running",
+                                 "start_time": op.start_time, "worker_id": op.worker_id})
             out.append(_status_event(sid, op.seq, "running", None, start_time=op.start_time))
         elif isinstance(op, StatusChanged):
-            db.session.execute(
-                sa.update(MinkeSession).where(MinkeSession.id == sid).values(
-                    proc_status=op.proc_status)
-            )
+            rows.status.append({"id": sid, "proc_status": op.proc_status})
             out.append(_status_event(sid, op.seq, op.proc_status, None))
         elif isinstance(op, MessageAdded):
-            db.session.execute(sa.insert(Message).values(
-                session_id=sid, seq=op.seq, level=op.level, kind=op.kind, payload=op.payload))
+            rows.messages.append({"session_id": sid, "seq": op.seq, "level": op.level,
+                                  "kind": op.kind, "payload": op.payload})
             out.append({
                 "event": events.SESSION_MESSAGE, "session": sid, "seq": op.seq,
                 "level": op.level, "kind": op.kind, "payload": op.payload,
                 "html": BaseMessage.render(op.kind, op.payload, as_html=True),
             })
         elif isinstance(op, CommandStarted):
-            command_id = db.session.scalar(sa.insert(CommandResult).values(
-                session_id=sid, seq=op.seq, command=op.command, pty=op.pty, status="running",
-            ).returning(CommandResult.id))
-            self._command_ids[(sid, op.seq)] = command_id
+            rows.commands.append(((sid, op.seq), {
+                "session_id": sid, "seq": op.seq, "command": op.command, "pty": op.pty,
+                "status": "running"}))
             out.append({"event": events.SESSION_COMMAND, "session": sid, "seq": op.seq,
                         "command": op.command, "exit_code": None, "status": "running"})
         elif isinstance(op, CommandFinished):
-            command_id = self._command_ids.pop((sid, op.command_seq))
-            db.session.execute(
-                sa.update(CommandResult).where(CommandResult.id == command_id).values(**op.values)
-            )
+            rows.command_results.append(((sid, op.command_seq), op.values))
             out.append({"event": events.SESSION_COMMAND, "session": sid, "seq": op.seq,
                         "command_seq": op.command_seq,
                         "exit_code": op.values["exit_code"], "status": op.values["status"]})
         elif isinstance(op, SessionFinished):
             session_status = op.session_status
-            if op.object_update and not self._update_object(op, out):
+            # rare (a session changed its object): stored at once, in a savepoint of its own
+            if op.object_update and not self._update_object(op, rows, out):
                 session_status = "error"
-            db.session.execute(
-                sa.update(MinkeSession).where(MinkeSession.id == sid).values(
-                    proc_status=op.proc_status, session_status=session_status,
-                    end_time=op.end_time, session_data=op.session_data)
-            )
+            rows.finished.append({"id": sid, "proc_status": op.proc_status,
+                                  "session_status": session_status, "end_time": op.end_time,
+                                  "session_data": op.session_data})
             out.append(_status_event(sid, op.seq, op.proc_status, session_status,
                                      end_time=op.end_time))
         else:
             raise TypeError(f"unknown operation {op!r}")
 
-    def _update_object(self, op: SessionFinished, out: list[dict]) -> bool:
+    def _store(self, rows: _Rows) -> None:
+        """Write the collected rows, each kind with one statement, in dependency order."""
+        if rows.commands:
+            ids = db.session.scalars(
+                sa.insert(CommandResult).returning(CommandResult.id, sort_by_parameter_order=True),
+                [row for _key, row in rows.commands]).all()
+            self._command_ids.update(zip((key for key, _row in rows.commands), ids, strict=True))
+        if rows.chunks:
+            db.session.execute(sa.insert(OutputChunk), [
+                {**row, "command_id": self._command_ids[key]} for key, row in rows.chunks])
+        if rows.messages:
+            db.session.execute(sa.insert(Message), rows.messages)
+        if rows.command_results:
+            db.session.execute(sa.update(CommandResult), [
+                {**values, "id": self._command_ids.pop(key)}
+                for key, values in rows.command_results])
+        for session_rows in (rows.started, rows.status, rows.finished):
+            if session_rows:
+                db.session.execute(sa.update(MinkeSession), session_rows)
+
+    def _update_object(self, op: SessionFinished, rows: _Rows, out: list[dict]) -> bool:
         """Store the changes the session made to its object; on a database error (a
         ``None`` for a NOT NULL column, a value too long) add an error message instead."""
         model, pk, values = op.object_update
@@ -274,14 +287,13 @@ class ResultWriter:
             fields = ", ".join(f"{k}={v!r}" for k, v in values.items())
             self._apply(MessageAdded(op.session_id, op.note_seq, "error", "text", {
                 "text": f"the changes to {model.__name__} #{pk} ({fields}) were not stored: "
-                        f"{exc.orig}"}), out)
+                        f"{exc.orig}"}), rows, out)
             return False
         return True
 
-    def _store_output(self, op: OutputAppended, out: list[dict]) -> None:
-        command_id = self._command_ids[(op.session_id, op.command_seq)]
-        db.session.execute(sa.insert(OutputChunk).values(
-            command_id=command_id, stream=op.stream, seq=op.seq, data=op.data))
+    def _collect_output(self, op: OutputAppended, rows: _Rows, out: list[dict]) -> None:
+        rows.chunks.append(((op.session_id, op.command_seq),
+                            {"stream": op.stream, "seq": op.seq, "data": op.data}))
         live = self._live.get(op.session_id)
         if live is None or (live.command_seq, live.stream) != (op.command_seq, op.stream):
             if live is not None:
@@ -295,6 +307,19 @@ class ResultWriter:
             live.omitted += len(data) - LIVE_OUTPUT_LIMIT
             data = data[-LIVE_OUTPUT_LIMIT:]
         live.data = data
+
+
+@dataclass
+class _Rows:
+    """What one batch writes, by kind; commands are keyed by (session id, command seq)."""
+
+    commands: list[tuple[tuple[int, int], dict]] = field(default_factory=list)
+    chunks: list[tuple[tuple[int, int], dict]] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)
+    command_results: list[tuple[tuple[int, int], dict]] = field(default_factory=list)
+    started: list[dict] = field(default_factory=list)
+    status: list[dict] = field(default_factory=list)
+    finished: list[dict] = field(default_factory=list)
 
 
 def _status_event(session_id: int, seq: int, proc_status: str, session_status: str | None,
