@@ -79,7 +79,8 @@ def create_run(
     rows, skipped = [], {}
     for index, obj in enumerate(objects):
         host = obj.get_host()
-        reason = "it has no host" if host is None else "its host is disabled" if host.disabled else None
+        reason = ("it has no host" if host is None
+                  else "its host is disabled" if host.disabled else None)
         rows.append({
             "run_id": run.id, "user_id": run.user_id, "session_name": run.session_name,
             "object_type": type(obj).__name__, "object_id": obj.id, "object_label": obj.minke_label,

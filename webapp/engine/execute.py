@@ -91,7 +91,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -
     runtime.stops.watch(run_id)
     refresher = _LockRefresher(job, ttl=config["MINKE_LOCK_TTL"]).start()
     try:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
+        with ThreadPoolExecutor(threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
             futures = [pool.submit(_run_unit, job, [planned[sid] for sid in unit],
                                    targets.get(planned[unit[0]].host_id))
                        for unit in units]
@@ -170,7 +170,8 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target | None) -
     if lock:
         holder = locks.acquire(runtime.redis, target.host_id, job.holder, config["MINKE_LOCK_TTL"])
         if holder is not None:
-            _cancel(job, sessions, f"host {target.name} is busy: locked by {locks.describe(holder)}")
+            _cancel(job, sessions,
+                    f"host {target.name} is busy: locked by {locks.describe(holder)}")
             return
         with job.lock_guard:
             job.held_locks.add(target.host_id)

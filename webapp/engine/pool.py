@@ -96,7 +96,9 @@ class ConnectionPool:
                     return self._idle.pop(i)
         return None
 
-    def release(self, host_id: int, key: str, connection: fabric.Connection, *, reuse: bool) -> None:
+    def release(
+        self, host_id: int, key: str, connection: fabric.Connection, *, reuse: bool
+    ) -> None:
         """Give ``connection`` back; it is kept only when ``reuse`` and the pool is on."""
         with self._lock:
             self.stats.in_use -= 1

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "MINKE_COMMAND_TOKEN"
 PTY_GRACE_SECONDS = 1.0
+KILL_TIMEOUT = 5.0  # seconds the kill over a second channel may take
 
 
 class OutputSink(Protocol):
@@ -92,7 +93,9 @@ class MinkeRemote(Remote):
 
         With a pty: Ctrl-C, then (if it still runs after a second) close the
         channel. Without one: kill every remote process carrying this
-        command's token over a second channel, then close the channel.
+        command's token over a second channel, then close the channel. Returns
+        at once: the kill goes on in a thread of its own, so that killing many
+        sessions takes as long as killing one.
         """
         channel = getattr(self, "channel", None)
         if channel is None or channel.closed:
@@ -101,30 +104,34 @@ class MinkeRemote(Remote):
             channel.send("\x03")
             threading.Timer(PTY_GRACE_SECONDS, self._close_if_running).start()
             return
-        try:
-            self._kill_by_token()
-        finally:
-            channel.close()
+        threading.Thread(target=self._kill_and_close, name="minke-kill", daemon=True).start()
 
     def _close_if_running(self) -> None:
         channel = self.channel
         if not channel.closed and not channel.exit_status_ready():
             channel.close()
 
+    def _kill_and_close(self) -> None:
+        try:
+            self._kill_by_token()
+        except Exception:  # the channel is closed below all the same: the spec's disconnect
+            logger.warning("killing the remote processes of command %s failed",
+                           self.minke_token, exc_info=True)
+        finally:
+            self.channel.close()
+
     def _kill_by_token(self) -> None:
         transport = self.context.transport
         if transport is None or not transport.is_active():
             return
         needle = shlex.quote(f"{TOKEN_VARIABLE}={self.minke_token}")
-        script = (
-            "for p in /proc/[0-9]*; do "
-            f'tr "\\000" "\\n" < "$p/environ" 2>/dev/null | grep -qx {needle} '
-            '&& echo "${p#/proc/}"; done | xargs -r kill -KILL 2>/dev/null; true'
-        )
-        channel = transport.open_session(timeout=5)
+        # one grep over every process's environment (NUL-separated): /proc/PID/environ → PID
+        script = (f"grep -lzxF {needle} /proc/[0-9]*/environ 2>/dev/null "
+                  "| cut -d/ -f3 | xargs -r kill -KILL 2>/dev/null; true")
+        channel = transport.open_session(timeout=KILL_TIMEOUT)
         try:
+            channel.settimeout(KILL_TIMEOUT)
             channel.exec_command(script)
-            channel.settimeout(5)
             channel.recv_exit_status()
         finally:
             channel.close()

@@ -4,8 +4,11 @@ Session threads never write to the database: they put operations on a
 bounded queue (which also bounds the memory a fast producer can use). The
 writer applies every operation waiting in one transaction, commits, and only
 then publishes the events, so anything a browser or the CLI sees is stored.
-Live output is coalesced to at most one event per session per
-``flush_interval``; the full output is in the stored chunks.
+Live output is coalesced to one event per session per ``flush_interval``
+(or sooner, before another event of the session, to keep its events in
+sequence order), carrying the pieces of both streams; each piece keeps at
+most its newest ``LIVE_OUTPUT_LIMIT`` characters. The full output is in the
+stored chunks.
 """
 
 from __future__ import annotations
@@ -95,19 +98,43 @@ class SessionFinished:
 
 
 @dataclass
-class _LiveOutput:
-    first_seq: int
-    seq: int
+class _Piece:
+    """Output of one stream of one command, in a live event."""
+
     command_seq: int
     stream: str
-    data: str
-    omitted: int = 0
+    first_seq: int
+    seq: int
+    data: str = ""
+    omitted: int = 0  # characters left out at the start (the piece keeps the newest)
+
+    def add(self, seq: int, data: str) -> None:
+        self.seq = seq
+        data = self.data + data
+        if len(data) > LIVE_OUTPUT_LIMIT:
+            self.omitted += len(data) - LIVE_OUTPUT_LIMIT
+            data = data[-LIVE_OUTPUT_LIMIT:]
+        self.data = data
+
+
+@dataclass
+class _LiveOutput:
+    """The output of one session since its last live event: pieces in sequence order."""
+
+    pieces: list[_Piece] = field(default_factory=list)
+
+    def add(self, op: OutputAppended) -> None:
+        last = self.pieces[-1] if self.pieces else None
+        if last is None or (last.command_seq, last.stream) != (op.command_seq, op.stream):
+            last = _Piece(op.command_seq, op.stream, op.seq, op.seq)
+            self.pieces.append(last)
+        last.add(op.seq, op.data)
 
     def event(self, session_id: int) -> dict:
         return {
-            "event": events.SESSION_OUTPUT, "session": session_id, "seq": self.seq,
-            "first_seq": self.first_seq, "command_seq": self.command_seq,
-            "stream": self.stream, "data": self.data, "omitted": self.omitted,
+            "event": events.SESSION_OUTPUT, "session": session_id,
+            "first_seq": self.pieces[0].first_seq, "seq": self.pieces[-1].seq,
+            "pieces": [vars(piece) for piece in self.pieces],
         }
 
 
@@ -133,7 +160,8 @@ class ResultWriter:
         self._last_emit: dict[int, float] = {}
         self._watched: set = set()
         self._watch_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name=f"minke-writer-{run_id}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"minke-writer-{run_id}",
+                                        daemon=True)
         self.failure: BaseException | None = None
 
     def start(self) -> ResultWriter:
@@ -197,7 +225,7 @@ class ResultWriter:
                 logger.exception("storing results of run %s failed", self._run_id)
                 return
         now = time.monotonic()
-        for session_id, live in list(self._live.items()):
+        for session_id in list(self._live):
             if final or now - self._last_emit.get(session_id, 0) >= self._interval:
                 out.append(self._live.pop(session_id).event(session_id))
                 self._last_emit[session_id] = now
@@ -294,19 +322,7 @@ class ResultWriter:
     def _collect_output(self, op: OutputAppended, rows: _Rows, out: list[dict]) -> None:
         rows.chunks.append(((op.session_id, op.command_seq),
                             {"stream": op.stream, "seq": op.seq, "data": op.data}))
-        live = self._live.get(op.session_id)
-        if live is None or (live.command_seq, live.stream) != (op.command_seq, op.stream):
-            if live is not None:
-                # another stream or command: keep live events in sequence order
-                self._flush_live(op.session_id, out)
-            live = self._live[op.session_id] = _LiveOutput(
-                op.seq, op.seq, op.command_seq, op.stream, "")
-        live.seq = op.seq
-        data = live.data + op.data
-        if len(data) > LIVE_OUTPUT_LIMIT:
-            live.omitted += len(data) - LIVE_OUTPUT_LIMIT
-            data = data[-LIVE_OUTPUT_LIMIT:]
-        live.data = data
+        self._live.setdefault(op.session_id, _LiveOutput()).add(op)
 
 
 @dataclass
