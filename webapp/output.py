@@ -16,7 +16,11 @@ def iter_output(command_id: int, stream: str = "stdout") -> Iterator[str]:
              .where(OutputChunk.command_id == command_id, OutputChunk.stream == stream)
              .order_by(OutputChunk.seq)
              .execution_options(yield_per=16))
-    yield from db.session.scalars(query)
+    result = db.session.scalars(query)
+    try:
+        yield from result
+    finally:  # a reader that stops early must not leave PostgreSQL's server cursor open
+        result.close()
 
 
 def tail(command_id: int, stream: str = "stdout", size: int = 64 * 1024) -> str:
@@ -27,10 +31,11 @@ def tail(command_id: int, stream: str = "stdout", size: int = 64 * 1024) -> str:
              .execution_options(yield_per=4))
     pieces: list[str] = []
     have = 0
-    for data in db.session.scalars(query):
-        pieces.append(data)
-        have += len(data)
-        if have >= size:
-            break
+    with db.session.scalars(query) as result:
+        for data in result:
+            pieces.append(data)
+            have += len(data)
+            if have >= size:
+                break
     text = "".join(reversed(pieces))
     return text[-size:] if size else ""
