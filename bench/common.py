@@ -1,0 +1,596 @@
+"""What every benchmark needs: hosts, Redis, a migrated database, workers, dispatch, tables.
+
+A :class:`Bench` (a context manager) sets up, in a fresh temporary directory:
+
+- real sshd processes for N loopback hosts on ``127.0.<subnet>.1`` … (one sshd per 16
+  addresses, a dedicated ``/bin/sh`` user; see scripts/loopback.py), away from the test
+  suite's 127.0.0.2–21;
+- a private ``redis-server`` (default) or ``--redis-url`` (flushed): the engine's stop channel
+  and Socket.IO channel are server-wide pub/sub channels that ignore the db number, so a
+  shared Redis would mix a bench's stop requests with the test suite's runs;
+- a fresh SQLite database migrated to head, or with ``--database-url`` a new PostgreSQL
+  database created next to the one named (dropped afterwards);
+- ``Host`` rows for the addresses, an app context with ``create_app``;
+- ``flask --app wsgi minke worker`` subprocesses with the bench's environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import redis as redis_lib  # noqa: E402
+import rq  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, stop_process  # noqa: E402
+
+SESSION_MODULES = "bench.bench_sessions"
+SECRET_KEY = "bench-not-secret"
+QUEUE = "minke-bench"
+# one /24 per bench, so that benches never share addresses with each other or the tests
+SUBNETS = {"fanout": 1, "warm": 2, "bigoutput": 3, "roundtrip": 4, "stop": 5}
+WORKER_START_TIMEOUT = 30.0
+
+log = logging.getLogger("bench")
+
+
+# -- arguments and output ------------------------------------------------------------------
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--smoke", action="store_true",
+                   help="a few hosts, one round: checks the bench works (no targets enforced)")
+    p.add_argument("--rounds", type=int, default=None, help="measured rounds")
+    p.add_argument("--database-url", default=None,
+                   help="PostgreSQL server URL: a new database is created beside the one named "
+                        "(and dropped afterwards); default: a fresh SQLite file")
+    p.add_argument("--redis-url", default=None,
+                   help="use this Redis database (it is flushed!) instead of a private server")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--profile", action="store_true",
+                   help="also record a py-spy profile of the worker in an extra run")
+    return p
+
+
+def banner(name: str, args: argparse.Namespace) -> None:
+    print(f"== bench/{name}.py  {now_text()}  commit {git_head()}  "
+          f"load {load_text()}  db {'postgresql' if args.database_url else 'sqlite'}"
+          f"{'  SMOKE' if args.smoke else ''}", flush=True)
+    print(f"   command: {command_line()}", flush=True)
+
+
+def now_text() -> str:
+    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def git_head() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "--", "webapp", "sessions"], cwd=REPO_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty(webapp/sessions)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load_text() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def command_line() -> str:
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        pass
+    return " ".join(shlex.quote(a) for a in [".venv/bin/python", str(script), *sys.argv[1:]])
+
+
+def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
+          notes: Iterable[str] = ()) -> str:
+    """An aligned plain-text table (numbers right-aligned); printed and returned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    numeric = [all(_is_number(r[i]) for r in cells if r[i] not in ("", "-")) for i in
+               range(len(headers))]
+
+    def fmt(row: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(row, widths, numeric, strict=True)).rstrip()
+
+    lines = [f"-- {title}", fmt(list(headers)), fmt(["-" * w for w in widths])]
+    lines += [fmt(r) for r in cells]
+    lines += [f"   {n}" for n in notes]
+    text = "\n".join(lines)
+    print(text + "\n", flush=True)
+    return text
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.rstrip("x%"))
+    except ValueError:
+        return False
+    return True
+
+
+def verdict(ok: bool, smoke: bool) -> str:
+    if smoke:
+        return "(smoke: not judged)"
+    return "met" if ok else "MISSED"
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ssh_connections(pid: int, port: int) -> int:
+    """ESTABLISHED TCP connections of process ``pid`` to remote ``port`` (from /proc)."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        for fd in fd_dir.iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return 0
+    count = 0
+    for table_file in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table_file).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            remote_port = int(parts[2].rsplit(":", 1)[1], 16)
+            if parts[3] == "01" and remote_port == port and parts[9] in inodes:
+                count += 1
+    return count
+
+
+def proc_memory(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM of ``pid`` in bytes."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) * 1024
+    return values
+
+
+def as_utc_timestamp(value: dt.datetime | None) -> float | None:
+    """A stored naive-UTC datetime as a Unix timestamp."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()
+
+
+# -- workers -----------------------------------------------------------------------------
+
+class WorkerProcess:
+    """A ``flask minke worker`` subprocess; output in ``log_path``."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
+        self.proc = proc
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def memory(self) -> dict[str, int]:
+        return proc_memory(self.pid)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        stop_process(self.proc, timeout)
+
+
+@dataclass
+class Dispatched:
+    run_id: int
+    session_ids: list[int]
+    t_start: float  # perf_counter before loading objects / create_run
+    t_committed: float
+    t_enqueued: float
+    wall_start: float  # time.time() at t_start
+    wall_enqueued: float
+    jobs: int
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss: int
+
+    def check(self, what: str) -> CliResult:
+        if self.returncode != 0:
+            raise BenchError(f"{what} exited {self.returncode}: {self.stderr.strip()[-2000:]}")
+        return self
+
+
+@dataclass
+class Finished:
+    t_finished: float  # perf_counter when run.finished was read
+    events: list[dict] = field(default_factory=list)
+    stream_ids: list[str] = field(default_factory=list)  # stream id of each event
+
+    def stream_ms(self, index: int) -> int:
+        return int(self.stream_ids[index].split("-")[0])
+
+
+class BenchError(RuntimeError):
+    """The bench could not do what it measures (a crash, not a missed target)."""
+
+
+class Bench:
+    """Hosts, Redis, database, app, workers for one benchmark script."""
+
+    def __init__(self, name: str, args: argparse.Namespace, n_hosts: int) -> None:
+        self.name = name
+        self.args = args
+        self.n_hosts = n_hosts
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"minke-bench-{name}-"))
+        os.chmod(self.workdir, 0o755)  # sshd reads authorized_keys as the login user
+        self.sshd: LoopbackSSHD | None = None
+        self.redis_url = ""
+        self._redis_proc: subprocess.Popen | None = None
+        self.database_url = ""
+        self._pg_admin_url: str | None = None
+        self._pg_name: str | None = None
+        self.app = None
+        self._ctx = None
+        self.host_ids: list[int] = []
+        self.workers: list[WorkerProcess] = []
+
+    # -- set-up / tear-down
+
+    def __enter__(self) -> Bench:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        t0 = time.perf_counter()
+        first = (SUBNETS[self.name] << 8) + 1
+        self.sshd = LoopbackSSHD(self.n_hosts, self.workdir / "sshd", first_address=first)
+        self.sshd.start(timeout=30)
+        self._start_redis()
+        self._create_database()
+        self._create_app()
+        self._create_hosts()
+        print(f"   set-up: {self.n_hosts} hosts {self.sshd.addresses[0]}…"
+              f"{self.sshd.addresses[-1]}:{self.sshd.port} as {self.sshd.user} "
+              f"({len(self.sshd.processes)} sshd), redis {self.redis_url}, "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+
+    def _start_redis(self) -> None:
+        if self.args.redis_url:
+            self.redis_url = self.args.redis_url
+        else:  # nothing answers on a fresh free port: ensure_redis starts a private server
+            self.redis_url, self._redis_proc = ensure_redis(
+                f"redis://127.0.0.1:{free_port()}/0", self.workdir / "redis")
+        client = redis_lib.Redis.from_url(self.redis_url)
+        client.flushdb()
+        client.close()
+
+    def _create_database(self) -> None:
+        if not self.args.database_url:
+            self.database_url = f"sqlite:///{self.workdir / 'bench.db'}"
+            return
+        url = sa.engine.make_url(self.args.database_url)
+        self._pg_name = f"minke_bench_{self.name}_{os.getpid()}"
+        self._pg_admin_url = url.render_as_string(hide_password=False)
+        admin = sa.create_engine(self._pg_admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self._pg_name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{self._pg_name}"')
+        admin.dispose()
+        self.database_url = url.set(database=self._pg_name).render_as_string(hide_password=False)
+
+    def _drop_database(self) -> None:
+        if not self._pg_name:
+            return
+        admin = sa.create_engine(self._pg_admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
+        admin.dispose()
+
+    def app_config(self) -> dict[str, Any]:
+        return {
+            "SECRET_KEY": SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "MINKE_SESSION_MODULES": SESSION_MODULES,
+            "MINKE_QUEUE": QUEUE,
+            "MINKE_CONNECT_TIMEOUT": 10,
+        }
+
+    def _create_app(self) -> None:
+        from flask_migrate import upgrade
+
+        from webapp import create_app
+
+        self.app = create_app(self.app_config())
+        self._ctx = self.app.app_context()
+        self._ctx.push()
+        logging.disable(logging.INFO)  # alembic's env.py re-configures its loggers to INFO
+        try:
+            upgrade()
+        finally:
+            logging.disable(logging.NOTSET)
+
+    def _create_hosts(self) -> None:
+        from webapp.extensions import db
+        from webapp.models import Host
+
+        rows = [{"name": f"b{i:03d}", "hostname": address, "port": self.sshd.port,
+                 "username": self.sshd.user, "config": self.sshd.host_config(),
+                 "verbose_name": "", "comment": "", "disabled": False}
+                for i, address in enumerate(self.sshd.addresses)]
+        db.session.execute(sa.insert(Host), rows)
+        db.session.commit()
+        self.host_ids = list(db.session.scalars(sa.select(Host.id).order_by(Host.id)))
+        # never keep a transaction open: on SQLite every transaction of the app begins with
+        # BEGIN IMMEDIATE (webapp/database.py), so an idle one blocks every other writer
+        db.session.rollback()
+
+    def close(self) -> None:
+        for worker in self.workers:  # signal all first: their warm shutdowns overlap
+            if worker.proc.poll() is None:
+                worker.proc.terminate()
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+        if self._ctx is not None:
+            from webapp.extensions import db
+
+            try:
+                self.app.extensions["minke"].close()
+                db.session.remove()
+                db.engine.dispose()
+            finally:
+                self._ctx.pop()
+                self._ctx = None
+        try:
+            self._drop_database()
+        except Exception as exc:  # noqa: BLE001 - tear-down goes on
+            print(f"   warning: dropping {self._pg_name} failed: {exc}", file=sys.stderr)
+        if self.sshd is not None:
+            self.sshd.stop()
+        stop_process(self._redis_proc)
+        if self.args.keep:
+            print(f"   kept {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- accessors
+
+    @property
+    def state(self):
+        return self.app.extensions["minke"]
+
+    @property
+    def redis(self) -> redis_lib.Redis:
+        return self.state.redis
+
+    @property
+    def addresses(self) -> list[str]:
+        return self.sshd.addresses
+
+    # -- subprocesses
+
+    def env(self, **minke: Any) -> dict[str, str]:
+        """Environment of workers and CLI calls; ``minke`` adds ``MINKE_<KEY>`` values."""
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, SECRET_KEY=SECRET_KEY,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+            PYTHONUNBUFFERED="1",
+        )
+        for key, value in self.app_config().items():
+            if key.startswith("MINKE_"):
+                env[key] = json.dumps(value)
+        for key, value in minke.items():
+            env[f"MINKE_{key.upper()}"] = json.dumps(value)
+        return env
+
+    def start_worker(self, **minke: Any) -> WorkerProcess:
+        """A registered ``flask minke worker``; ``minke`` sets config (``pool_idle_ttl=0``)."""
+        log_path = self.workdir / f"worker-{len(self.workers)}.log"
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker"],
+                cwd=REPO_ROOT, env=self.env(**minke), stdin=subprocess.DEVNULL,
+                stdout=log_file, stderr=subprocess.STDOUT,
+            )
+        worker = WorkerProcess(proc, log_path)
+        self.workers.append(worker)
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while not any(w.pid == proc.pid for w in rq.Worker.all(connection=self.redis)):
+            if proc.poll() is not None:
+                raise BenchError(f"worker exited with {proc.returncode}:\n{worker.log_text()}")
+            if time.monotonic() > deadline:
+                worker.stop()
+                raise BenchError(f"worker not registered in {WORKER_START_TIMEOUT:.0f} s:\n"
+                                 f"{worker.log_text()}")
+            time.sleep(0.02)
+        return worker
+
+    def stop_worker(self, worker: WorkerProcess) -> None:
+        worker.stop()
+        if worker in self.workers:
+            self.workers.remove(worker)
+
+    def cli(self, *args: str, timeout: float = 600) -> CliResult:
+        """Run ``flask --app wsgi minke ARGS``: exit code, output, seconds, the child's peak RSS."""
+        out_path = self.workdir / "cli.out"
+        err_path = self.workdir / "cli.err"
+        t0 = time.perf_counter()
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "minke", *args], cwd=REPO_ROOT,
+                env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            deadline = time.monotonic() + timeout
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    raise BenchError(f"minke {' '.join(args)} took over {timeout} s")
+                time.sleep(0.005)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return CliResult(proc.returncode, out_path.read_text(errors="replace"),
+                         err_path.read_text(errors="replace"), seconds, usage.ru_maxrss * 1024)
+
+    # -- runs
+
+    def dispatch(self, session_name: str, host_ids: Sequence[int], *, data: dict | None = None,
+                 concurrency: int = 50, threads: int = 50) -> Dispatched:
+        """Dispatch like the CLI does: load the hosts, create_run, commit, enqueue_run."""
+        from sessions import REGISTRY
+        from webapp.engine.dispatch import create_run, enqueue_run, validate_data
+        from webapp.extensions import db
+        from webapp.models import Host, MinkeSession
+
+        session_cls = REGISTRY.get(session_name)
+        wall_start = time.time()
+        t_start = time.perf_counter()
+        hosts = db.session.scalars(sa.select(Host).where(Host.id.in_(list(host_ids)))
+                                   .order_by(Host.id)).all()
+        run = create_run(session_cls, hosts, data=validate_data(session_cls, data),
+                         concurrency=concurrency, threads=threads, origin="cli")
+        db.session.commit()
+        t_committed = time.perf_counter()
+        jobs = enqueue_run(run, self.state.queue, threads=threads, timeout=3600)
+        t_enqueued = time.perf_counter()
+        wall_enqueued = time.time()
+        run_id = run.id
+        session_ids = list(db.session.scalars(
+            sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
+            .order_by(MinkeSession.id)))
+        db.session.rollback()
+        return Dispatched(run_id, session_ids, t_start, t_committed, t_enqueued, wall_start,
+                          wall_enqueued, len(jobs))
+
+    def wait_finished(self, run_id: int, timeout: float = 300.0, *,
+                      until: Any = None) -> Finished:
+        """Read the run's event stream until ``run.finished`` (or ``until(event)`` is true)."""
+        from webapp.engine import events as ev
+
+        deadline = time.monotonic() + timeout
+        last_id = "0"
+        done = Finished(0.0)
+        stream = f"minke:run:{run_id}:events"
+        while True:
+            answer = self.redis.xread({stream: last_id}, block=100, count=1000)
+            now = time.perf_counter()
+            for _stream, entries in answer or ():
+                for entry_id, fields in entries:
+                    last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    event = json.loads(fields[b"e"])
+                    event["_received"] = now
+                    done.events.append(event)
+                    done.stream_ids.append(last_id)
+                    if event["event"] == ev.RUN_FINISHED or (until is not None and until(event)):
+                        done.t_finished = now
+                        return done
+            if time.monotonic() > deadline:
+                raise BenchError(f"run {run_id} not finished within {timeout:.0f} s "
+                                 f"({len(done.events)} events read)")
+
+    def run_rows(self, run_id: int) -> dict[str, Any]:
+        """What the run stored: sessions by status, commands, messages, times."""
+        from webapp.extensions import db
+        from webapp.models import CommandResult, Message, MinkeSession
+
+        db.session.rollback()
+        sessions = db.session.execute(
+            sa.select(MinkeSession.id, MinkeSession.proc_status, MinkeSession.session_status,
+                      MinkeSession.start_time, MinkeSession.end_time)
+            .where(MinkeSession.run_id == run_id)).all()
+        ids = [s.id for s in sessions]
+        commands = db.session.execute(
+            sa.select(CommandResult.session_id, CommandResult.exit_code, CommandResult.stdout,
+                      CommandResult.created_at)
+            .where(CommandResult.session_id.in_(ids))).all() if ids else []
+        messages = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Message)
+            .where(Message.session_id.in_(ids))) if ids else 0
+        db.session.rollback()
+        statuses: dict[str, int] = {}
+        for s in sessions:
+            key = f"{s.proc_status}/{s.session_status}"
+            statuses[key] = statuses.get(key, 0) + 1
+        starts = [as_utc_timestamp(s.start_time) for s in sessions if s.start_time]
+        ends = [as_utc_timestamp(s.end_time) for s in sessions if s.end_time]
+        return {"sessions": sessions, "statuses": statuses, "commands": commands,
+                "messages": messages, "first_start": min(starts) if starts else None,
+                "last_end": max(ends) if ends else None}
+
+    def check_fanout(self, run_id: int, n: int, marker: str = "load average") -> dict[str, Any]:
+        """Every session completed/success with one command whose stdout has ``marker``."""
+        rows = self.run_rows(run_id)
+        good = rows["statuses"].get("completed/success", 0)
+        ok_commands = sum(1 for c in rows["commands"] if c.exit_code == 0 and marker in c.stdout)
+        if good != n or ok_commands != n or rows["messages"] < n:
+            raise BenchError(f"run {run_id}: expected {n} successful sessions with one command "
+                             f"and a message each, got {rows['statuses']}, {ok_commands} good "
+                             f"commands, {rows['messages']} messages")
+        return rows
+
+
+def fabric_connection(sshd: LoopbackSSHD, address: str):
+    import fabric
+
+    return fabric.Connection(address, port=sshd.port, user=sshd.user,
+                             connect_kwargs=dict(sshd.connect_kwargs))

@@ -1,0 +1,236 @@
+"""Cold fan-out of ``hostname; uptime``: Minke vs plain fabric vs Ansible (issue 8, target 1).
+
+Minke: dispatch (load hosts, create_run, commit, enqueue_run) until the run's
+``run.finished`` event, which the worker publishes only after every session,
+command result and message is committed. The worker runs with
+``MINKE_POOL_IDLE_TTL=0`` so every run opens fresh connections (cold).
+Fabric: ``Connection.run(hide=True, in_stream=False)`` in a ThreadPoolExecutor,
+one new connection per host, closed after. Ansible: ``ansible all -m raw -f 50``
+with ControlMaster off (no connection survives a round). Same concurrency (50) for all;
+rounds interleave the clients in a rotating order.
+
+    .venv/bin/python bench/fanout.py [--smoke] [--rounds 3] [--sizes 50,200]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "bench"  # noqa: A001
+
+from .bench_sessions import FANOUT_COMMAND
+from .common import (
+    REPO_ROOT, Bench, BenchError, banner, fabric_connection, median, parser, table, verdict,
+)
+
+ANSIBLE_VENV = REPO_ROOT / "bench" / ".venv-ansible"
+ANSIBLE_REQUIREMENTS = REPO_ROOT / "bench" / "requirements-ansible.txt"
+TARGET_VS_FABRIC = 1.2
+TARGET_VS_ANSIBLE = 4.5
+
+
+# -- the three clients ------------------------------------------------------------------
+
+def run_minke(bench: Bench, n: int, concurrency: int, host_ids: list[int] | None = None) -> dict:
+    """One Minke run of the fan-out session on the first ``n`` hosts (or ``host_ids``)."""
+    host_ids = bench.host_ids[:n] if host_ids is None else host_ids
+    n = len(host_ids)
+    dispatched = bench.dispatch("FanoutSession", host_ids, concurrency=concurrency,
+                                threads=concurrency)
+    finished = bench.wait_finished(dispatched.run_id, timeout=120 + n)
+    seconds = finished.t_finished - dispatched.t_start
+    rows = bench.check_fanout(dispatched.run_id, n)
+    return {
+        "seconds": seconds,
+        "dispatch": dispatched.t_enqueued - dispatched.t_start,
+        "pickup": rows["first_start"] - dispatched.wall_enqueued,
+        "span": rows["last_end"] - rows["first_start"],
+        "tail": (dispatched.wall_start + seconds) - rows["last_end"],
+        "jobs": dispatched.jobs,
+    }
+
+
+def run_fabric(bench: Bench, n: int, concurrency: int) -> dict:
+    def one(address: str) -> str:
+        connection = fabric_connection(bench.sshd, address)
+        try:
+            return connection.run(FANOUT_COMMAND, hide=True, in_stream=False).stdout
+        finally:
+            connection.close()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        outputs = list(pool.map(one, bench.addresses[:n]))
+    seconds = time.perf_counter() - t0
+    bad = sum(1 for out in outputs if "load average" not in out)
+    if bad:
+        raise BenchError(f"fabric: {bad} of {n} outputs lack 'load average'")
+    return {"seconds": seconds}
+
+
+def ansible_executable() -> tuple[str | None, str]:
+    """The bench's own ansible (bench/.venv-ansible, created on demand), or a reason."""
+    exe = ANSIBLE_VENV / "bin" / "ansible"
+    if exe.exists():
+        return str(exe), ""
+    try:
+        subprocess.run([_base_python(), "-m", "venv", str(ANSIBLE_VENV)], check=True,
+                       capture_output=True)
+        subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q",
+                        "--disable-pip-version-check", "-r", str(ANSIBLE_REQUIREMENTS)],
+                       check=True, capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        return None, f"installing ansible-core failed: {exc} {detail.decode(errors='replace')[-300:]}"
+    return (str(exe), "") if exe.exists() else (None, "ansible not found after install")
+
+
+def _base_python() -> str:
+    return getattr(sys, "_base_executable", None) or "python3"
+
+
+def write_inventory(bench: Bench, n: int) -> Path:
+    path = bench.workdir / f"inventory-{n}.ini"
+    lines = ["[bench]"]
+    lines += [f"b{i:03d} ansible_host={address}" for i, address in enumerate(bench.addresses[:n])]
+    lines += ["", "[bench:vars]", f"ansible_port={bench.sshd.port}",
+              f"ansible_user={bench.sshd.user}",
+              f"ansible_ssh_private_key_file={bench.sshd.key_filename}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_ansible(bench: Bench, n: int, concurrency: int, exe: str) -> dict:
+    home = bench.workdir / "ansible-home"
+    home.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_HOME=str(home), ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+        ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1",
+        ANSIBLE_DEPRECATION_WARNINGS="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+        # cold like the others: no ControlMaster socket may carry over between rounds
+        ANSIBLE_SSH_ARGS="-o ControlMaster=no -o UserKnownHostsFile=/dev/null "
+                         "-o StrictHostKeyChecking=no -o LogLevel=ERROR",
+    )
+    t0 = time.perf_counter()
+    result = subprocess.run(
+        [exe, "all", "-i", str(write_inventory(bench, n)), "-m", "raw", "-a", FANOUT_COMMAND,
+         "-f", str(concurrency)], env=env, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - t0
+    changed = result.stdout.count("| CHANGED |")
+    if result.returncode != 0 or changed != n:
+        raise BenchError(f"ansible: exit {result.returncode}, {changed}/{n} hosts changed:\n"
+                         f"{result.stdout[-1500:]}\n{result.stderr[-1500:]}")
+    return {"seconds": seconds}
+
+
+# -- main ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="50,200", help="host counts (comma-separated)")
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--no-ansible", action="store_true")
+    args = p.parse_args(argv)
+    sizes = [5] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    rounds = args.rounds or (1 if args.smoke else 3)
+    banner("fanout", args)
+
+    exe, skipped = None, ""
+    if args.smoke:
+        skipped = "Ansible skipped in smoke mode"
+    elif args.no_ansible:
+        skipped = "Ansible skipped (--no-ansible)"
+    else:
+        exe, skipped = ansible_executable()
+    clients = ["minke", "fabric"] + (["ansible"] if exe else [])
+
+    results: dict[tuple[str, int], list[dict]] = {}
+    with Bench("fanout", args, max(sizes)) as bench:
+        worker = bench.start_worker(pool_idle_ttl=0, worker_threads=args.concurrency,
+                                    concurrency=args.concurrency)
+        # warm-up (not measured): imports and first-use costs in the worker and in this process
+        run_minke(bench, min(5, max(sizes)), args.concurrency)
+        run_fabric(bench, min(5, max(sizes)), args.concurrency)
+        for r in range(rounds):
+            for n in sizes:
+                order = clients[r % len(clients):] + clients[:r % len(clients)]
+                for client in order:
+                    if client == "minke":
+                        res = run_minke(bench, n, args.concurrency)
+                    elif client == "fabric":
+                        res = run_fabric(bench, n, args.concurrency)
+                    else:
+                        res = run_ansible(bench, n, args.concurrency, exe)
+                    results.setdefault((client, n), []).append(res)
+                    print(f"   round {r + 1} N={n} {client}: {res['seconds']:.3f} s", flush=True)
+                    time.sleep(0.5)  # let sshd reap the closed sessions
+        if args.profile:
+            profile_run(bench, worker, max(sizes), args.concurrency)
+
+    report(results, sizes, clients, rounds, args, skipped)
+    return 0
+
+
+def profile_run(bench: Bench, worker, n: int, concurrency: int) -> None:
+    from .profiling import Profiler, summarise
+
+    path = bench.workdir.parent / f"minke-bench-fanout-{n}.pyspy.txt"
+    with Profiler(worker.pid, path):
+        res = run_minke(bench, n, concurrency)
+    print(f"   profiled run N={n}: {res['seconds']:.3f} s (py-spy attached); stacks in {path}")
+    summarise(path, f"worker profile, cold fan-out N={n}")
+
+
+def report(results, sizes, clients, rounds, args, skipped: str) -> None:
+    rows = []
+    med = {key: median([r["seconds"] for r in runs]) for key, runs in results.items()}
+    mins = {key: min(r["seconds"] for r in runs) for key, runs in results.items()}
+    for n in sizes:
+        for client in clients:
+            key = (client, n)
+            rows.append((n, client, mins[key], med[key], f"{n / med[key]:.1f}",
+                         f"{med[key] / med[('fabric', n)]:.2f}x",
+                         f"{mins[key] / mins[('fabric', n)]:.2f}x", len(results[key])))
+    notes = [f"rounds: {rounds}, interleaved (rotating order); concurrency {args.concurrency}; "
+             "cold: new connections every run"]
+    if skipped:
+        notes.append(skipped)
+    if len(sizes) > 1:
+        a, b = sizes[0], sizes[-1]
+        notes.append(f"growth {a}→{b} hosts (median time ratio; {b / a:.0f}x hosts): " + ", ".join(
+            f"{c} {med[(c, b)] / med[(c, a)]:.2f}x" for c in clients))
+    big = sizes[-1]
+    ratio = med[("minke", big)] / med[("fabric", big)]
+    notes.append(f"target N={big}: minke ≤ {TARGET_VS_FABRIC}x fabric: {ratio:.2f}x (median), "
+                 f"{mins[('minke', big)] / mins[('fabric', big)]:.2f}x (min) → "
+                 f"{verdict(ratio <= TARGET_VS_FABRIC, args.smoke or big < 200)}")
+    if "ansible" in clients:
+        speedup = med[("ansible", big)] / med[("minke", big)]
+        notes.append(f"target N={big}: minke ≥ {TARGET_VS_ANSIBLE}x faster than ansible: "
+                     f"{speedup:.2f}x → {verdict(speedup >= TARGET_VS_ANSIBLE, args.smoke or big < 200)}")
+    table("cold fan-out of `hostname; uptime` (seconds)",
+          ["N", "client", "min s", "median s", "hosts/s", "vs fabric (med)", "vs fabric (min)",
+           "runs"], rows, notes)
+    brk = []
+    for n in sizes:
+        runs = results[("minke", n)]
+        brk.append((n, median([r["dispatch"] for r in runs]) * 1000,
+                    median([r["pickup"] for r in runs]) * 1000,
+                    median([r["span"] for r in runs]) * 1000,
+                    median([r["tail"] for r in runs]) * 1000, runs[0]["jobs"]))
+    table("minke cold run, where the time goes (median ms)",
+          ["N", "dispatch+commit+enqueue", "enqueue→first session start",
+           "first start→last end", "last end→run.finished read", "jobs"], brk,
+          ["session start/end times are the worker's (stored start_time/end_time)"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
