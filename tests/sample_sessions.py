@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
+import fabric
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange
 
 from sessions import (
     CommandChainSession,
+    CommandFormSession,
     Session,
     SessionChain,
     SessionError,
     SessionGroup,
     SingleCommandSession,
+    TextMessage,
 )
 
 testing = SessionGroup("Testing")
@@ -161,13 +166,6 @@ class BigOutputSession(SingleCommandSession):
 
 
 # --- for tests/test_session_api.py: one session per element of the session API ------------
-# (imports here rather than at the top: this block is appended to a shared module)
-
-import json  # noqa: E402
-
-import fabric  # noqa: E402
-
-from sessions import CommandFormSession, TextMessage  # noqa: E402
 
 
 class UpdateUsernameForm(Form):
@@ -316,3 +314,15 @@ class MessageKindsSession(Session):
         self.add_msg(TextMessage("a <text> message", "warning"))
         self.add_msg(self.run("echo listed"))
         self.add_msg(self.run("echo listed again"), "error")
+
+
+class ChattySession(Session):
+    """Output that waits for the writer's tick, while other hosts flood it with messages."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        for _ in range(3):
+            self.run("printf 'no newline yet'; sleep 0.05; printf ' done'")
+            for i in range(300):
+                self.add_msg(f"message {i}")

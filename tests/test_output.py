@@ -4,13 +4,14 @@ by its tail, and streamed live in coalesced, sequence-numbered events."""
 from __future__ import annotations
 
 import itertools
+import threading
 
 import pytest
 import sqlalchemy as sa
 
 from webapp.engine import events
 from webapp.extensions import db
-from webapp.models import OutputChunk
+from webapp.models import Host, OutputChunk, Run
 from webapp.output import iter_output, tail
 
 pytestmark = pytest.mark.integration
@@ -82,3 +83,29 @@ def test_live_output_events_are_coalesced_and_carry_every_character(big_run, app
         for piece in event["pieces"]:
             by_stream[piece["stream"]] += len(piece["data"]) + piece["omitted"]
     assert by_stream == {"stdout": len(expected_stdout()), "stderr": len("done\n")}
+
+
+def test_a_flood_of_reports_from_many_hosts_never_stalls_the_writer(app, execute_run,
+                                                                      make_hosts):
+    # the writer's queue is bounded; the interval flush of buffered output once put on it
+    # from the writer's own thread, which deadlocked as soon as the queue was full
+    app.config.update(MINKE_OUTPUT_FLUSH_INTERVAL=0.01)
+    host_ids = [host.id for host in make_hosts(20)]
+    db.session.rollback()  # this thread holds no transaction (and no SQLite lock) meanwhile
+    done: list[int] = []
+
+    def run_in_thread() -> None:
+        with app.app_context():
+            hosts = db.session.scalars(sa.select(Host).where(Host.id.in_(host_ids))).all()
+            done.append(execute_run("ChattySession", hosts).id)
+
+    thread = threading.Thread(target=run_in_thread, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+
+    assert done, "the run did not end within 120 s: the result writer stalled"
+    db.session.expire_all()
+    for session in db.session.get(Run, done[0]).sessions:
+        assert (session.proc_status, session.session_status) == ("completed", "success")
+        assert len(session.messages) == 900
+        assert [c.stdout for c in session.commands] == ["no newline yet done"] * 3

@@ -35,7 +35,8 @@ class EngineRecord:
         self._writer = writer
         self._chunk_size = chunk_size
         self._interval = flush_interval
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # state shared with the stop listener and readers
+        self._emit_lock = threading.RLock()  # sequence numbers: taken and queued in order
         self._seq = 0
         self._stop_level = 0
         self._done = False
@@ -55,7 +56,20 @@ class EngineRecord:
             self._minkeobj, self._load_object = self._load_object(), None
         return self._minkeobj
 
-    def next_seq(self) -> int:
+    def _emit(self, make: Callable[[int], Any]) -> int:
+        """Queue ``make(seq)`` with the next sequence number; return that number.
+
+        Taking the number and queueing happen under one lock, so that every
+        thread reporting for this session (its own, the runner's readers, the
+        output ticker, the stop listener) queues in sequence order. The queue
+        is bounded: a put may wait for the writer, which never takes this lock.
+        """
+        with self._emit_lock:
+            seq = self._next_seq()
+            self._writer.put(make(seq))
+        return seq
+
+    def _next_seq(self) -> int:
         with self._lock:
             self._seq += 1
             return self._seq
@@ -63,7 +77,7 @@ class EngineRecord:
     # -- life cycle (called by the executor) ---------------------------------------------
 
     def started(self, worker_id: str | None) -> None:
-        self._writer.put(ops.SessionStarted(self.session_id, self.next_seq(), utcnow(), worker_id))
+        self._emit(lambda seq: ops.SessionStarted(self.session_id, seq, utcnow(), worker_id))
         self._writer.watch(self)
 
     def finish(self, proc_status: ProcStatus) -> None:
@@ -74,12 +88,13 @@ class EngineRecord:
             self._done = True
         self._writer.unwatch(self)
         changes = _object_changes(self._minkeobj)
-        # a sequence number for the writer's message should the changes not be storable
-        note_seq = self.next_seq() if changes else None
-        self._writer.put(ops.SessionFinished(
-            self.session_id, self.next_seq(), proc_status.value, self.session_status, utcnow(),
-            self.session_data, changes, note_seq,
-        ))
+        with self._emit_lock:
+            # a sequence number for the writer's message should the changes not be storable
+            note_seq = self._next_seq() if changes else None
+            self._emit(lambda seq: ops.SessionFinished(
+                self.session_id, seq, proc_status.value, self.session_status, utcnow(),
+                self.session_data, changes, note_seq,
+            ))
 
     # -- SessionRecord --------------------------------------------------------------------
 
@@ -98,16 +113,16 @@ class EngineRecord:
             old, self._stop_level = self._stop_level, level
             runner = self._runner
         if old == 0:
-            self._writer.put(ops.StatusChanged(self.session_id, self.next_seq(),
-                                               ProcStatus.STOPPING.value))
+            self._emit(lambda seq: ops.StatusChanged(self.session_id, seq,
+                                                     ProcStatus.STOPPING.value))
         if level >= 2 and runner is not None:
             self.killed = True
             runner.kill_remote()
         return level
 
     def add_message(self, message: BaseMessage) -> None:
-        self._writer.put(ops.MessageAdded(
-            self.session_id, self.next_seq(), message.level.value, message.kind, message.payload))
+        self._emit(lambda seq: ops.MessageAdded(
+            self.session_id, seq, message.level.value, message.kind, message.payload))
 
     def add_result(self, result: Any) -> CommandResult:
         """The stored form of ``result``: the runner stored it when the command ended."""
@@ -120,10 +135,9 @@ class EngineRecord:
     def command_started(self, runner: MinkeRemote, command: str) -> None:
         with self._lock:
             self._runner = runner
-        seq = self.next_seq()
-        self._command_seq = seq
         self._bytes = {"stdout": 0, "stderr": 0}
-        self._writer.put(ops.CommandStarted(self.session_id, seq, command, runner.using_pty))
+        self._command_seq = self._emit(
+            lambda seq: ops.CommandStarted(self.session_id, seq, command, runner.using_pty))
         if self._stop_level >= 2:  # a kill that came while the command was being started
             self.killed = True
             runner.kill_remote()
@@ -144,22 +158,23 @@ class EngineRecord:
 
     def flush_output(self, *, force: bool) -> None:
         """Hand buffered output to the writer (when forced, full, or older than the interval)."""
-        with self._lock:
-            if not force and time.monotonic() - self._last_flush < self._interval:
+        with self._emit_lock:
+            with self._lock:
+                if not force and time.monotonic() - self._last_flush < self._interval:
+                    return
+                command_seq = self._command_seq
+                pieces = []
+                for stream, buffer in self._buffers.items():
+                    if buffer:
+                        pieces.append((stream, "".join(buffer)))
+                        self._buffers[stream] = []
+                        self._buffered[stream] = 0
+                self._last_flush = time.monotonic()
+            if command_seq is None:
                 return
-            command_seq = self._command_seq
-            pieces = []
-            for stream, buffer in self._buffers.items():
-                if buffer:
-                    pieces.append((stream, "".join(buffer)))
-                    self._buffers[stream] = []
-                    self._buffered[stream] = 0
-            self._last_flush = time.monotonic()
-        if command_seq is None:
-            return
-        for stream, data in pieces:
-            self._writer.put(ops.OutputAppended(
-                self.session_id, self.next_seq(), command_seq, stream, data))
+            for stream, data in pieces:
+                self._emit(lambda seq, stream=stream, data=data: ops.OutputAppended(
+                    self.session_id, seq, command_seq, stream, data))
 
     def _close_command(self, stored: CommandResult | None, *, exited: int | None) -> int:
         self.flush_output(force=True)
@@ -176,7 +191,7 @@ class EngineRecord:
         values.pop("command", None)  # stored when the command started
         values["stdout_bytes"] = self._bytes["stdout"]
         values["stderr_bytes"] = self._bytes["stderr"]
-        self._writer.put(ops.CommandFinished(self.session_id, self.next_seq(), command_seq, values))
+        self._emit(lambda seq: ops.CommandFinished(self.session_id, seq, command_seq, values))
         return command_seq
 
 

@@ -162,10 +162,16 @@ class ResultWriter:
         self._watch_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=f"minke-writer-{run_id}",
                                         daemon=True)
+        # flushes output a command printed and then went quiet; a thread of its own because
+        # a flush puts on the bounded queue, which the writer itself must never wait for
+        self._ticker = threading.Thread(target=self._tick, name=f"minke-ticker-{run_id}",
+                                        daemon=True)
+        self._closing = threading.Event()
         self.failure: BaseException | None = None
 
     def start(self) -> ResultWriter:
         self._thread.start()
+        self._ticker.start()
         return self
 
     def put(self, op: Any) -> None:
@@ -181,10 +187,18 @@ class ResultWriter:
             self._watched.discard(record)
 
     def close(self) -> None:
-        """Write everything still queued, publish it, and stop the thread."""
-        stop = _Stop()
-        self._queue.put(stop)
+        """Write everything still queued, publish it, and stop the threads."""
+        self._closing.set()
+        self._ticker.join()
+        self._queue.put(_Stop())
         self._thread.join()
+
+    def _tick(self) -> None:
+        while not self._closing.wait(self._interval):
+            with self._watch_lock:
+                watched = list(self._watched)
+            for record in watched:
+                record.flush_output(force=False)
 
     def _loop(self) -> None:
         with self._app.app_context():
@@ -193,10 +207,6 @@ class ResultWriter:
                     first = self._queue.get(timeout=self._interval)
                 except queue.Empty:
                     first = None
-                with self._watch_lock:
-                    watched = list(self._watched)
-                for record in watched:
-                    record.flush_output(force=False)
                 batch = [] if first is None else [first]
                 while len(batch) < BATCH_LIMIT:
                     try:
@@ -230,7 +240,10 @@ class ResultWriter:
                 out.append(self._live.pop(session_id).event(session_id))
                 self._last_emit[session_id] = now
         if out:
-            self._publisher.publish_many(self._run_id, out)
+            try:
+                self._publisher.publish_many(self._run_id, out)
+            except Exception:  # stored all the same: pages and the CLI catch up from storage
+                logger.exception("publishing events of run %s failed", self._run_id)
 
     def _flush_live(self, session_id: int, out: list[dict]) -> None:
         live = self._live.pop(session_id, None)
