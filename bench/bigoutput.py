@@ -22,7 +22,6 @@ whole) to compare with what was stored. Measured:
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import threading
 import time
@@ -175,22 +174,19 @@ class LiveOutput:
 def follow(bench: Bench, run_id: int, session_id: int, timeout: float) -> LiveOutput:
     """Read the run's event stream until ``run.finished``; keep the session's output events."""
     from webapp.engine import events as ev
-    from webapp.engine import keys
 
     live = LiveOutput()
-    stream, last_id = keys.run_events(run_id), "0"
+    last_id = "0"
     deadline = time.monotonic() + timeout
     while True:
-        answer = bench.redis.xread({stream: last_id}, block=200, count=200)
-        for _stream, entries in answer or ():
-            for entry_id, fields in entries:
-                last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                event = json.loads(fields[b"e"])
+        last_id, entries = ev.read_batches(bench.redis, run_id, last_id, block_ms=200)
+        for entry_id, batch in entries:
+            for event in batch:
                 if event["event"] == ev.RUN_FINISHED:
                     live.t_finished = time.perf_counter()
                     return live
                 if event["event"] == ev.SESSION_OUTPUT and event.get("session") == session_id:
-                    live.stream_ms.append(int(last_id.split("-")[0]))
+                    live.stream_ms.append(int(entry_id.split("-")[0]))
                     live.seq.append(event["seq"])
                     live.first_seq.append(event["first_seq"])
                     for piece in event["pieces"]:

@@ -530,17 +530,14 @@ class Bench:
         deadline = time.monotonic() + timeout
         last_id = "0"
         done = Finished(0.0)
-        stream = f"minke:run:{run_id}:events"
         while True:
-            answer = self.redis.xread({stream: last_id}, block=100, count=1000)
+            last_id, entries = ev.read_batches(self.redis, run_id, last_id, block_ms=100)
             now = time.perf_counter()
-            for _stream, entries in answer or ():
-                for entry_id, fields in entries:
-                    last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                    event = json.loads(fields[b"e"])
+            for entry_id, batch in entries:
+                for event in batch:
                     event["_received"] = now
                     done.events.append(event)
-                    done.stream_ids.append(last_id)
+                    done.stream_ids.append(entry_id)
                     if event["event"] == ev.RUN_FINISHED or (until is not None and until(event)):
                         done.t_finished = now
                         return done

@@ -27,7 +27,15 @@ if __package__ in (None, ""):
 
 from .bench_sessions import FANOUT_COMMAND
 from .common import (
-    REPO_ROOT, Bench, BenchError, banner, fabric_connection, median, parser, table, verdict,
+    REPO_ROOT,
+    Bench,
+    BenchError,
+    banner,
+    fabric_connection,
+    median,
+    parser,
+    table,
+    verdict,
 )
 
 ANSIBLE_VENV = REPO_ROOT / "bench" / ".venv-ansible"

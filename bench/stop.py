@@ -22,7 +22,6 @@ count someone else's sleeps; the tag also finds a sleep whose shell was killed).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -71,24 +70,20 @@ class RunWatch:
 
     def poll(self, block_ms: int = 50) -> None:
         from webapp.engine import events as ev
-        from webapp.engine import keys
 
-        answer = self.bench.redis.xread({keys.run_events(self.run_id): self.last_id},
-                                        block=block_ms, count=1000)
+        self.last_id, batch = ev.read_events(self.bench.redis, self.run_id, self.last_id,
+                                             block_ms=block_ms)
         now = time.perf_counter()
-        for _stream, entries in answer or ():
-            for entry_id, fields in entries:
-                self.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                event = json.loads(fields[b"e"])
-                kind, sid = event["event"], event.get("session")
-                if kind == ev.SESSION_STATUS:
-                    self.status[sid] = event["proc_status"]
-                    if event["proc_status"] in FINAL:
-                        self.final_at.setdefault(sid, now)
-                elif kind == ev.SESSION_COMMAND and event.get("status") == "running":
-                    self.commands.add(sid)
-                elif kind == ev.RUN_FINISHED:
-                    self.finished_at = now
+        for event in batch:
+            kind, sid = event["event"], event.get("session")
+            if kind == ev.SESSION_STATUS:
+                self.status[sid] = event["proc_status"]
+                if event["proc_status"] in FINAL:
+                    self.final_at.setdefault(sid, now)
+            elif kind == ev.SESSION_COMMAND and event.get("status") == "running":
+                self.commands.add(sid)
+            elif kind == ev.RUN_FINISHED:
+                self.finished_at = now
 
     def wait(self, predicate, timeout: float, what: str, also=None) -> float:
         """Poll until ``predicate(self)`` (and ``also()``, checked at most every 0.2 s)."""

@@ -21,7 +21,15 @@ if __package__ in (None, ""):
 
 from .bench_sessions import FANOUT_COMMAND
 from .common import (
-    Bench, BenchError, banner, fabric_connection, median, parser, ssh_connections, table, verdict,
+    Bench,
+    BenchError,
+    banner,
+    fabric_connection,
+    median,
+    parser,
+    ssh_connections,
+    table,
+    verdict,
 )
 from .fanout import run_minke
 

@@ -50,31 +50,43 @@ class Publisher:
         self.publish_many(run_id, [{"event": event, **payload}])
 
     def publish_many(self, run_id: int, events: Iterable[dict[str, Any]]) -> None:
-        """Publish events (dicts with an ``event`` key) of one run, in order, at once."""
+        """Publish events (dicts with an ``event`` key) of one run, in order, at once.
+
+        The batch is one entry of the run's stream (one ``XADD``, however many
+        events) and one Socket.IO message.
+        """
         batch = [{"run": run_id, **event} for event in events]
         if not batch:
             return
         stream = keys.run_events(run_id)
         pipe = self._redis.pipeline(transaction=False)
-        for item in batch:
-            pipe.xadd(stream, {"e": json.dumps(item, default=str)}, maxlen=self._maxlen,
-                      approximate=True)
+        pipe.xadd(stream, {"e": json.dumps(batch, default=str)}, maxlen=self._maxlen,
+                  approximate=True)
         pipe.expire(stream, STREAM_TTL)
         pipe.execute()
         self._emitter.emit(SOCKETIO_EVENT, batch, namespace="/", room=run_room(run_id))
 
 
 def read_events(
-    redis: Redis, run_id: int, last_id: str = "0", *, block_ms: int = 1000
+    redis: Redis, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Events of run ``run_id`` after stream id ``last_id``; waits up to ``block_ms``.
+    """Events of run ``run_id`` after stream id ``last_id``; waits up to ``block_ms``
+    (``None``: not at all).
 
     :returns: the id to pass next time, and the events.
     """
+    _last, entries = read_batches(redis, run_id, last_id, block_ms=block_ms)
+    return _last, [event for _entry_id, batch in entries for event in batch]
+
+
+def read_batches(
+    redis: Redis, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
+) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]]:
+    """Like :func:`read_events`, keeping each published batch with its stream id."""
     answer = redis.xread({keys.run_events(run_id): last_id}, block=block_ms, count=1000)
-    events: list[dict[str, Any]] = []
-    for _stream, entries in answer or ():
-        for entry_id, fields in entries:
+    entries: list[tuple[str, list[dict[str, Any]]]] = []
+    for _stream, items in answer or ():
+        for entry_id, fields in items:
             last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            events.append(json.loads(fields[b"e"]))
-    return last_id, events
+            entries.append((last_id, json.loads(fields[b"e"])))
+    return last_id, entries

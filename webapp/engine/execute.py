@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -36,10 +35,8 @@ class _Job:
     run_id: int
     session_cls: type[Session]
     data: dict
-    holder: dict
     writer: ResultWriter
-    held_locks: set[int] = field(default_factory=set)
-    lock_guard: threading.Lock = field(default_factory=threading.Lock)
+    host_locks: locks.HostLocks
 
 
 @dataclass(frozen=True)
@@ -87,19 +84,26 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -
     db.session.commit()
     writer = ResultWriter(app, state.publisher, run_id,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
-    job = _Job(app, runtime, run_id, session_cls, data, holder, writer)
+    host_locks = locks.HostLocks(runtime.redis, run_id, ttl=config["MINKE_LOCK_TTL"])
+    job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks)
+    busy: dict[int, dict] = {}
+    if not session_cls.parrallel_per_host:
+        # the job claims all its hosts at once: one round trip instead of one per host
+        busy = host_locks.take(list(targets), holder)
+    host_locks.start()
     runtime.stops.watch(run_id)
-    refresher = _LockRefresher(job, ttl=config["MINKE_LOCK_TTL"]).start()
     try:
         with ThreadPoolExecutor(threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
-            futures = [pool.submit(_run_unit, job, [planned[sid] for sid in unit],
-                                   targets.get(planned[unit[0]].host_id))
-                       for unit in units]
+            futures = []
+            for unit in units:
+                host_id = planned[unit[0]].host_id
+                futures.append(pool.submit(_run_unit, job, [planned[sid] for sid in unit],
+                                           targets.get(host_id), busy.get(host_id)))
             for future in futures:
                 future.result()
     finally:
         runtime.stops.unwatch(run_id)
-        refresher.stop()
+        host_locks.close()
         writer.close()
     finish_run_if_done(run_id, state.publisher)
     if writer.failure is not None:
@@ -126,55 +130,25 @@ def _load_plan(config, session_cls: type[Session], data: dict,
     return planned, targets
 
 
-class _LockRefresher:
-    """Keeps the job's host locks alive while it works."""
-
-    def __init__(self, job: _Job, *, ttl: int) -> None:
-        self._job, self._ttl = job, ttl
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="minke-locks")
-
-    def start(self) -> _LockRefresher:
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while not self._done.wait(max(1, self._ttl / 3)):
-            with self._job.lock_guard:
-                held = list(self._job.held_locks)
-            try:
-                locks.refresh(self._job.runtime.redis, held, self._job.run_id, self._ttl)
-            except Exception:  # Redis hiccup: the next round retries before the TTL runs out
-                logger.exception("refreshing host locks failed")
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
-
-
-def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None) -> None:
+def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None,
+              busy_with: dict | None) -> None:
+    """Run a unit's sessions; ``busy_with`` is the holder of its host's lock, if another run."""
     with job.app.app_context():
         try:
-            _run_sessions(job, sessions, target)
+            if target is None:
+                _cancel(job, sessions, "its host was deleted", ProcStatus.FAILED)
+            elif busy_with is not None:
+                _cancel(job, sessions,
+                        f"host {target.name} is busy: locked by {locks.describe(busy_with)}")
+            else:
+                _run_sessions(job, sessions, target)
         finally:
             db.session.rollback()
             db.session.remove()
 
 
-def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target | None) -> None:
+def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
     runtime, config, cls = job.runtime, job.app.config, job.session_cls
-    if target is None:
-        _cancel(job, sessions, "its host was deleted", ProcStatus.FAILED)
-        return
-    lock = not cls.parrallel_per_host
-    if lock:
-        holder = locks.acquire(runtime.redis, target.host_id, job.holder, config["MINKE_LOCK_TTL"])
-        if holder is not None:
-            _cancel(job, sessions,
-                    f"host {target.name} is busy: locked by {locks.describe(holder)}")
-            return
-        with job.lock_guard:
-            job.held_locks.add(target.host_id)
     connection = None
     try:
         for planned in sessions:
@@ -202,10 +176,7 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target | None) -
         if connection is not None:
             connection.minke_sink = None
             runtime.pool.release(target.host_id, target.key, connection, reuse=True)
-        if lock:
-            with job.lock_guard:
-                job.held_locks.discard(target.host_id)
-            locks.release(runtime.redis, target.host_id, job.run_id)
+        job.host_locks.done_with(target.host_id)
 
 
 def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:

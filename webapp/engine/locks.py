@@ -7,11 +7,17 @@ with a TTL; the holder refreshes it while it works and deletes it when done.
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from typing import Any
 
 from redis import Redis
 
 from . import keys
+
+logger = logging.getLogger(__name__)
+RELEASE_DELAY = 0.05  # seconds a finished host's lock may outlive its work, to release in bulk
 
 _RELEASE = """
 local v = redis.call('GET', KEYS[1])
@@ -43,15 +49,49 @@ def acquire(redis: Redis, host_id: int, holder: dict[str, Any], ttl: int) -> dic
     return current
 
 
+def acquire_many(
+    redis: Redis, host_ids: list[int], holder: dict[str, Any], ttl: int
+) -> dict[int, dict]:
+    """Take the locks of ``host_ids`` for ``holder`` in one round trip.
+
+    :returns: host id → current holder, for the hosts another run holds.
+    """
+    value = json.dumps(holder)
+    pipe = redis.pipeline(transaction=False)
+    for host_id in host_ids:
+        pipe.set(keys.host_lock(host_id), value, nx=True, ex=ttl)
+    busy = {}
+    for host_id, taken in zip(host_ids, pipe.execute(), strict=True):
+        if not taken:  # rare: ask again one by one (held by this run already, or expired)
+            current = acquire(redis, host_id, holder, ttl)
+            if current is not None:
+                busy[host_id] = current
+    return busy
+
+
 def holder_of(redis: Redis, host_id: int) -> dict | None:
     raw = redis.get(keys.host_lock(host_id))
     return json.loads(raw) if raw else None
 
 
 def refresh(redis: Redis, host_ids: list[int], run_id: int, ttl: int) -> None:
-    script = redis.register_script(_REFRESH)
+    """Extend the TTL of the locks of ``host_ids`` that ``run_id`` holds (one round trip)."""
+    _run_script(redis, _REFRESH, host_ids, [run_id, ttl])
+
+
+def release_many(redis: Redis, host_ids: list[int], run_id: int) -> None:
+    """Delete the locks of ``host_ids`` that ``run_id`` holds (one round trip)."""
+    _run_script(redis, _RELEASE, host_ids, [run_id])
+
+
+def _run_script(redis: Redis, source: str, host_ids: list[int], args: list) -> None:
+    if not host_ids:
+        return
+    script = redis.register_script(source)
+    pipe = redis.pipeline(transaction=False)
     for host_id in host_ids:
-        script(keys=[keys.host_lock(host_id)], args=[run_id, ttl])
+        script(keys=[keys.host_lock(host_id)], args=args, client=pipe)
+    pipe.execute()
 
 
 def release(redis: Redis, host_id: int, run_id: int) -> bool:
@@ -72,3 +112,72 @@ def all_locks(redis: Redis) -> dict[int, dict]:
 def describe(holder: dict) -> str:
     return (f"run #{holder.get('run')} of {holder.get('user') or 'the command line'} "
             f"({holder.get('session')})")
+
+
+class HostLocks:
+    """The host locks of one job: taken at once, kept alive, released in batches.
+
+    A thread refreshes the held locks every third of ``ttl`` and releases
+    the locks of hosts the job is done with as soon as it is told, several
+    at a time under load (one round trip each time, not one per host).
+    """
+
+    def __init__(self, redis: Redis, run_id: int, *, ttl: int) -> None:
+        self._redis, self._run_id, self._ttl = redis, run_id, ttl
+        self._lock = threading.Lock()
+        self._held: set[int] = set()
+        self._done: list[int] = []
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name="minke-locks", daemon=True)
+
+    def take(self, host_ids: list[int], holder: dict[str, Any]) -> dict[int, dict]:
+        """Take the hosts' locks; return host id → holder for those another run holds."""
+        busy = acquire_many(self._redis, host_ids, holder, self._ttl)
+        with self._lock:
+            self._held.update(set(host_ids) - set(busy))
+        return busy
+
+    def start(self) -> HostLocks:
+        self._thread.start()
+        return self
+
+    def done_with(self, host_id: int) -> None:
+        """Release the lock of ``host_id`` (if held) soon, in the lock thread."""
+        with self._lock:
+            if host_id not in self._held:
+                return
+            self._held.discard(host_id)
+            self._done.append(host_id)
+        self._wake.set()
+
+    def close(self) -> None:
+        """Release every lock still held and stop the thread."""
+        with self._lock:
+            self._done += self._held
+            self._held.clear()
+            self._closing = True
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        interval = max(1.0, self._ttl / 3)
+        next_refresh = time.monotonic() + interval
+        while True:
+            if self._wake.wait(max(0.0, next_refresh - time.monotonic())) and not self._closing:
+                time.sleep(RELEASE_DELAY)  # gather the releases of hosts finishing together
+            self._wake.clear()
+            with self._lock:
+                done, self._done = self._done, []
+                held, closing = list(self._held), self._closing
+            try:
+                if done:
+                    release_many(self._redis, done, self._run_id)
+                if time.monotonic() >= next_refresh:
+                    refresh(self._redis, held, self._run_id, self._ttl)
+                    next_refresh = time.monotonic() + interval
+            except Exception:  # Redis hiccup: a lock left behind expires after its TTL
+                logger.exception("refreshing or releasing host locks of run %s failed",
+                                 self._run_id)
+            if closing:
+                return

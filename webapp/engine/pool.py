@@ -44,7 +44,13 @@ class PoolStats:
 
 
 class ConnectionPool:
-    """Idle connections by key; thread-safe."""
+    """Idle connections by key; thread-safe.
+
+    Idle connections are kept per key, newest last; ``_host_keys`` remembers
+    the key a host's idle connections were made with, so that asking for a
+    host with another key (its configuration changed) finds and closes them
+    without looking at any other host's.
+    """
 
     def __init__(
         self, *, idle_ttl: float, max_idle: int, clock: Callable[[], float] = time.monotonic
@@ -52,7 +58,9 @@ class ConnectionPool:
         self.idle_ttl = idle_ttl
         self.max_idle = max_idle
         self._clock = clock
-        self._idle: list[_Idle] = []
+        self._idle: dict[str, list[_Idle]] = {}
+        self._host_keys: dict[int, set[str]] = {}
+        self._count = 0
         self._lock = threading.Lock()
         self.stats = PoolStats()
 
@@ -61,40 +69,51 @@ class ConnectionPool:
     ) -> fabric.Connection:
         """An idle live connection for ``key``, or a new one from ``factory``."""
         to_close: list[fabric.Connection] = []
-        found = None
         with self._lock:
-            now = self._clock()
-            keep: list[_Idle] = []
-            for idle in self._idle:
-                if idle.host_id == host_id and idle.key != key:
-                    self.stats.invalidated += 1
-                    to_close.append(idle.connection)
-                elif now - idle.since > self.idle_ttl:
-                    self.stats.expired += 1
-                    to_close.append(idle.connection)
-                elif found is None and idle.key == key:
-                    found = idle
-                else:
-                    keep.append(idle)
-            self._idle = keep
             self.stats.in_use += 1
+            for other in self._host_keys.get(host_id, set()) - {key}:
+                stale = self._pop_key(other)
+                self.stats.invalidated += len(stale)
+                to_close += [idle.connection for idle in stale]
         _close_all(to_close)
-        while found is not None:
-            if _is_alive(found.connection):
+        while (found := self._take(key)) is not None:
+            if self._clock() - found.since > self.idle_ttl:
+                self.stats.expired += 1
+            elif _is_alive(found.connection):
                 self.stats.reused += 1
                 return found.connection
-            self.stats.dead += 1
+            else:
+                self.stats.dead += 1
             _close_all([found.connection])
-            found = self._take(key)
         self.stats.created += 1
         return factory()
 
     def _take(self, key: str) -> _Idle | None:
+        """The newest idle connection of ``key``, removed from the pool."""
         with self._lock:
-            for i, idle in enumerate(self._idle):
-                if idle.key == key:
-                    return self._idle.pop(i)
-        return None
+            idle = self._idle.get(key)
+            if not idle:
+                return None
+            found = idle.pop()
+            self._count -= 1
+            if not idle:
+                self._forget_key(key, found.host_id)
+            return found
+
+    def _pop_key(self, key: str) -> list[_Idle]:
+        idle = self._idle.pop(key, [])
+        self._count -= len(idle)
+        if idle:
+            self._host_keys.get(idle[0].host_id, set()).discard(key)
+        return idle
+
+    def _forget_key(self, key: str, host_id: int) -> None:
+        self._idle.pop(key, None)
+        keys = self._host_keys.get(host_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._host_keys[host_id]
 
     def release(
         self, host_id: int, key: str, connection: fabric.Connection, *, reuse: bool
@@ -107,30 +126,44 @@ class ConnectionPool:
                 self.stats.discarded += 1
             _close_all([connection])
             return
-        to_close: list[fabric.Connection] = []
         with self._lock:
-            self._idle.append(_Idle(key, host_id, connection, self._clock()))
-            while len(self._idle) > self.max_idle:
-                to_close.append(self._idle.pop(0).connection)
+            self._idle.setdefault(key, []).append(_Idle(key, host_id, connection, self._clock()))
+            self._host_keys.setdefault(host_id, set()).add(key)
+            self._count += 1
+            to_close = self._evict(lambda idle: False) if self._count > self.max_idle else []
         _close_all(to_close)
+
+    def _evict(self, expired: Callable[[_Idle], bool]) -> list[fabric.Connection]:
+        """Remove the idle connections ``expired`` says, and the oldest beyond ``max_idle``."""
+        everything = sorted((i for idle in self._idle.values() for i in idle),
+                            key=lambda i: i.since)
+        excess = max(0, len(everything) - self.max_idle)
+        gone = [i for n, i in enumerate(everything) if n < excess or expired(i)]
+        for idle in gone:
+            bucket = self._idle[idle.key]
+            bucket.remove(idle)
+            self._count -= 1
+            if not bucket:
+                self._forget_key(idle.key, idle.host_id)
+        return [i.connection for i in gone]
 
     def sweep(self) -> int:
         """Close idle connections older than the TTL; return how many."""
         with self._lock:
             now = self._clock()
-            old = [i for i in self._idle if now - i.since > self.idle_ttl]
-            self._idle = [i for i in self._idle if now - i.since <= self.idle_ttl]
+            old = self._evict(lambda idle: now - idle.since > self.idle_ttl)
             self.stats.expired += len(old)
-        _close_all([i.connection for i in old])
+        _close_all(old)
         return len(old)
 
     def idle_count(self, key: str | None = None) -> int:
         with self._lock:
-            return sum(1 for i in self._idle if key is None or i.key == key)
+            return self._count if key is None else len(self._idle.get(key, ()))
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = [i for bucket in self._idle.values() for i in bucket]
+            self._idle, self._host_keys, self._count = {}, {}, 0
         _close_all([i.connection for i in idle])
 
 
