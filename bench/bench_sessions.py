@@ -1,4 +1,7 @@
-"""Sessions only the benchmarks use: load them with ``MINKE_SESSION_MODULES=bench.bench_sessions``."""
+"""Sessions only the benchmarks use.
+
+Load them with ``MINKE_SESSION_MODULES=bench.bench_sessions``.
+"""
 
 from __future__ import annotations
 

@@ -432,7 +432,8 @@ class Bench:
         env = dict(os.environ)
         env.update(
             DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, SECRET_KEY=SECRET_KEY,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             PYTHONUNBUFFERED="1",
         )
         for key, value in self.app_config().items():

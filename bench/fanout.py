@@ -96,7 +96,8 @@ def ansible_executable() -> tuple[str | None, str]:
                        check=True, capture_output=True, timeout=600)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        return None, f"installing ansible-core failed: {exc} {detail.decode(errors='replace')[-300:]}"
+        output = detail.decode(errors="replace")[-300:]
+        return None, f"installing ansible-core failed: {exc} {output}"
     return (str(exe), "") if exe.exists() else (None, "ansible not found after install")
 
 
@@ -222,8 +223,9 @@ def report(results, sizes, clients, rounds, args, skipped: str) -> None:
                  f"{verdict(ratio <= TARGET_VS_FABRIC, args.smoke or big < 200)}")
     if "ansible" in clients:
         speedup = med[("ansible", big)] / med[("minke", big)]
+        judged = verdict(speedup >= TARGET_VS_ANSIBLE, args.smoke or big < 200)
         notes.append(f"target N={big}: minke ≥ {TARGET_VS_ANSIBLE}x faster than ansible: "
-                     f"{speedup:.2f}x → {verdict(speedup >= TARGET_VS_ANSIBLE, args.smoke or big < 200)}")
+                     f"{speedup:.2f}x → {judged}")
     table("cold fan-out of `hostname; uptime` (seconds)",
           ["N", "client", "min s", "median s", "hosts/s", "vs fabric (med)", "vs fabric (min)",
            "runs"], rows, notes)

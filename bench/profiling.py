@@ -128,7 +128,7 @@ def summarise(path: Path, title: str, top: int = 18) -> str:
 
 
 def _category(frames: list[tuple[str, str]]) -> str:
-    for func, file in reversed(frames):
+    for _func, file in reversed(frames):
         for name, markers in CATEGORIES:
             if any(m in file for m in markers):
                 return name

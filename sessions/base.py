@@ -78,7 +78,8 @@ class SessionRegistration(type):
         if required == "sessions":
             for entry in cls.sessions:
                 if not isinstance(entry, SessionRegistration):
-                    raise SessionRegistrationError(cls, f"{entry!r} in sessions is no session class")
+                    raise SessionRegistrationError(
+                        cls, f"{entry!r} in sessions is no session class")
 
     def permission_name(cls) -> str:
         """The run permission of this session: ``minke.run_<classname lowercase>``."""

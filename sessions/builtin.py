@@ -44,7 +44,8 @@ class DiskUsageSession(Session):
             return
         rows = [line.split(None, 5) for line in result.stdout.splitlines() if line.strip()]
         self.add_msg(rows)
-        full = [row[5] for row in rows[1:] if len(row) == 6 and _percent(row[4]) >= self.warn_percent]
+        full = [row[5] for row in rows[1:]
+                if len(row) == 6 and _percent(row[4]) >= self.warn_percent]
         if full:
             self.add_msg(f"{', '.join(full)} at or above {self.warn_percent}% use", "warning")
             self.set_status("warning")

@@ -33,7 +33,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise RuntimeError("set SECRET_KEY: the development key must not be used in production")
 
     database.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(app.root_path, "..", "migrations"))
+    migrate.init_app(app, db, render_as_batch=True,
+                     directory=os.path.join(app.root_path, "..", "migrations"))
     auth.init_app(app)
     engine.init_app(app)
     socketio.init_app(app, async_mode="threading", message_queue=app.config["REDIS_URL"])

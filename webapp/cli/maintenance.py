@@ -16,7 +16,8 @@ from . import minke
 
 
 @minke.command("cleanup")
-@click.option("--older-than", "days", type=click.FloatRange(0), help="Delete finished runs older than DAYS days.")
+@click.option("--older-than", "days", type=click.FloatRange(0),
+              help="Delete finished runs older than DAYS days.")
 @click.option("--release-locks", is_flag=True,
               help="Release host locks whose run is finished or whose worker is gone.")
 def cleanup_command(days: float | None, release_locks: bool) -> None:
@@ -34,7 +35,8 @@ def cleanup_command(days: float | None, release_locks: bool) -> None:
     if release_locks:
         released = 0
         for host_id, holder in locks.all_locks(state.redis).items():
-            run = db.session.get(Run, holder.get("run")) if isinstance(holder.get("run"), int) else None
+            run_id = holder.get("run")
+            run = db.session.get(Run, run_id) if isinstance(run_id, int) else None
             worker_alive = state.redis.exists(keys.worker_alive(holder.get("worker", "")))
             if run is None or run.finished_at is not None or not worker_alive:
                 released += locks.release(state.redis, host_id, holder.get("run"))
