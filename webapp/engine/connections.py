@@ -105,6 +105,16 @@ def address_of(host: Any, config: Mapping[str, Any]) -> tuple[str, int | None, s
     return host.hostname, host.port or config.get("port"), host.username or config.get("user")
 
 
+class MinkeTransport(paramiko.Transport):
+    """A paramiko transport whose thread wakes once a second while idle, not ten times.
+
+    The wake-up only serves to notice a transport closed from this side; with
+    hundreds of pooled connections the default 0.1 s costs a tenth of a core.
+    """
+
+    _active_check_timeout = 1.0
+
+
 class MinkeConnection(fabric.Connection):
     """A fabric connection that carries the record of the session using it.
 
@@ -129,5 +139,6 @@ def build_connection(host: Any, config: Mapping[str, Any]) -> MinkeConnection:
         port=port,
         config=fabric_config,
         connect_timeout=config.get("connect_timeout"),
-        connect_kwargs=dict(config.get("connect_kwargs") or {}),
+        connect_kwargs={"transport_factory": MinkeTransport,
+                        **(config.get("connect_kwargs") or {})},
     )

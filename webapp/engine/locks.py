@@ -128,6 +128,7 @@ class HostLocks:
         self._held: set[int] = set()
         self._done: list[int] = []
         self._wake = threading.Event()
+        self._closed = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._loop, name="minke-locks", daemon=True)
 
@@ -157,6 +158,7 @@ class HostLocks:
             self._done += self._held
             self._held.clear()
             self._closing = True
+        self._closed.set()
         self._wake.set()
         self._thread.join()
 
@@ -164,8 +166,9 @@ class HostLocks:
         interval = max(1.0, self._ttl / 3)
         next_refresh = time.monotonic() + interval
         while True:
-            if self._wake.wait(max(0.0, next_refresh - time.monotonic())) and not self._closing:
-                time.sleep(RELEASE_DELAY)  # gather the releases of hosts finishing together
+            if self._wake.wait(max(0.0, next_refresh - time.monotonic())):
+                # gather the releases of hosts finishing together (close() cuts this short)
+                self._closed.wait(RELEASE_DELAY)
             self._wake.clear()
             with self._lock:
                 done, self._done = self._done, []

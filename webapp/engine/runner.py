@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 TOKEN_VARIABLE = "MINKE_COMMAND_TOKEN"
 PTY_GRACE_SECONDS = 1.0
 KILL_TIMEOUT = 5.0  # seconds the kill over a second channel may take
+WAIT_CHECK_SECONDS = 0.1  # how often wait() looks for a reader thread that died
 
 
 class OutputSink(Protocol):
@@ -61,6 +62,13 @@ class MinkeRemote(Remote):
         if sink is not None:
             sink.command_finished(self, result)
         return result
+
+    def wait(self) -> None:
+        # block on the channel's exit-status event: invoke polls every 10 ms, which with
+        # fifty commands at once keeps fifty threads waking up for nothing
+        while not self.channel.status_event.wait(WAIT_CHECK_SECONDS):
+            if self.process_is_finished or self.has_dead_threads:
+                break
 
     @property
     def _sink(self) -> OutputSink | None:

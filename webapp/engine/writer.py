@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 LIVE_OUTPUT_LIMIT = 64 * 1024  # characters of output one live event carries at most
 BATCH_LIMIT = 500
+BATCH_WINDOW = 0.02  # seconds the writer waits for more operations before it writes a batch
 
 
 @dataclass
@@ -208,9 +209,12 @@ class ResultWriter:
                 except queue.Empty:
                     first = None
                 batch = [] if first is None else [first]
-                while len(batch) < BATCH_LIMIT:
+                # gather what arrives within BATCH_WINDOW: under load one transaction and one
+                # publication carry many sessions' reports instead of one each
+                deadline = time.monotonic() + BATCH_WINDOW
+                while batch and len(batch) < BATCH_LIMIT and not isinstance(batch[-1], _Stop):
                     try:
-                        batch.append(self._queue.get_nowait())
+                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:
                         break
                 stop = any(isinstance(op, _Stop) for op in batch)
