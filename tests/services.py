@@ -1,6 +1,6 @@
 """Fixtures for the real services: Redis, sshd hosts on loopback addresses, rq workers.
 
-- ``redis_url`` / ``redis_flush``: a Redis database for the run, emptied around each test.
+- ``redis_url`` / ``redis_flush``: a Redis server for the run, emptied around each test.
 - ``sshd``: 20 loopback SSH hosts (127.0.0.2 …), see :class:`scripts.loopback.LoopbackSSHD`.
 - ``make_hosts(n, prefix="h", group=None, **fields)``: ``Host`` rows reaching those hosts.
 - ``worker_env``: the environment a subprocess needs to use the tests' app configuration.
@@ -23,22 +23,27 @@ import pytest
 import redis
 import rq
 
-from scripts.loopback import LoopbackSSHD, ensure_redis, stop_process
+from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/13"
 WORKER_START_TIMEOUT = 15.0
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``TEST_REDIS_URL``, else db 13 of a local Redis, else a redis-server started for the run."""
+    """``TEST_REDIS_URL`` (flushed!), else a redis-server of this test run's own.
+
+    Its own server by default: the engine's stop and Socket.IO channels are
+    server-wide, and two test runs sharing one Redis (a developer's and CI's)
+    would see each other's runs, whose ids repeat.
+    """
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         redis.Redis.from_url(url).ping()
         yield url
         return
-    url, proc = ensure_redis(DEFAULT_TEST_REDIS_URL, tmp_path_factory.mktemp("redis"))
+    url, proc = ensure_redis(f"redis://127.0.0.1:{free_port()}/0",
+                             tmp_path_factory.mktemp("redis"))
     yield url
     stop_process(proc)
 

@@ -134,3 +134,21 @@ def test_a_killed_worker_fails_its_sessions_and_frees_the_host(
     assert "died" in session.messages[-1].text
     assert locks.holder_of(redis, host_id) is None
     assert finished(run_id)
+
+
+def test_a_job_that_fails_leaves_no_session_waiting_and_says_why(app, execute_run, make_hosts,
+                                                                  monkeypatch):
+    def redis_gone(*args, **kwargs):
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(locks, "acquire_many", redis_gone)
+
+    with pytest.raises(ConnectionError):
+        execute_run("EchoSession", make_hosts(2), {"message": "hi"})
+
+    db.session.expire_all()
+    sessions = db.session.scalars(sa.select(MinkeSession)).all()
+    assert [(s.proc_status, s.session_status) for s in sessions] == [("failed", "error")] * 2
+    for session in sessions:
+        assert "Redis went away" in session.messages[-1].text
+    assert db.session.scalar(sa.select(Run.finished_at)) is not None

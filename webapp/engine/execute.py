@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import MINKE_MODELS, Host, MinkeSession, Run
 from . import failures, locks
 from .connections import address_of, build_connection, config_key, effective_config
-from .progress import fail_sessions, finish_run_if_done
+from .progress import UNFINISHED, fail_sessions, finish_run_if_done
 from .record import EngineRecord
 from .runtime import WorkerRuntime
 from .writer import ResultWriter
@@ -84,15 +84,15 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -
     db.session.commit()
     writer = ResultWriter(app, state.publisher, run_id,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
-    host_locks = locks.HostLocks(runtime.redis, run_id, ttl=config["MINKE_LOCK_TTL"])
+    host_locks = locks.HostLocks(runtime.redis, run_id, ttl=config["MINKE_LOCK_TTL"]).start()
     job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks)
-    busy: dict[int, dict] = {}
-    if not session_cls.parrallel_per_host:
-        # the job claims all its hosts at once: one round trip instead of one per host
-        busy = host_locks.take(list(targets), holder)
-    host_locks.start()
-    runtime.stops.watch(run_id)
+    failure: BaseException | None = None
     try:
+        runtime.stops.watch(run_id)
+        busy: dict[int, dict] = {}
+        if not session_cls.parrallel_per_host:
+            # the job claims all its hosts at once: one round trip instead of one per host
+            busy = host_locks.take(list(targets), holder)
         with ThreadPoolExecutor(threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
             futures = []
             for unit in units:
@@ -101,10 +101,19 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -
                                            targets.get(host_id), busy.get(host_id)))
             for future in futures:
                 future.result()
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         runtime.stops.unwatch(run_id)
         host_locks.close()
         writer.close()
+        if failure is not None:  # no session of the job may be left waiting or running
+            db.session.rollback()
+            rows = db.session.scalars(sa.select(MinkeSession).where(
+                MinkeSession.id.in_(ids), MinkeSession.proc_status.in_(UNFINISHED))).all()
+            fail_sessions(rows, f"the worker's job failed: {failure!r}", state.publisher,
+                          state.redis)
     finish_run_if_done(run_id, state.publisher)
     if writer.failure is not None:
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure
