@@ -108,6 +108,27 @@ def test_changing_the_hosts_config_closes_its_idle_connections(app, host):
     pool.release(host.id, new_key, new, reuse=False)
 
 
+def test_beyond_its_size_the_pool_closes_the_longest_idle_connections(app, make_hosts):
+    clock = Clock()
+    pool = ConnectionPool(idle_ttl=60, max_idle=2, clock=clock)
+    hosts = make_hosts(3)
+    held = []
+    for host in hosts:
+        key, factory = connect(app, host)
+        conn = pool.acquire(host.id, key, factory)
+        conn.run("true")
+        held.append((host, key, conn))
+    for host, key, conn in held:
+        clock.now += 1
+        pool.release(host.id, key, conn, reuse=True)
+
+    assert pool.idle_count() == 2
+    assert [conn.is_connected for _host, _key, conn in held] == [False, True, True]
+    host, key, _conn = held[0]
+    assert pool.acquire(host.id, key, connect(app, host)[1]) is not held[0][2]
+    pool.close()
+
+
 def test_a_dead_connection_is_not_handed_out(app, host):
     pool = ConnectionPool(idle_ttl=60, max_idle=10)
     key, factory = connect(app, host)

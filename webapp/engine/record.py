@@ -84,11 +84,11 @@ class EngineRecord:
         """Close an interrupted command, store the final state and the object's changes."""
         if self._command_seq is not None:
             self._close_command(None, exited=None)
-        with self._lock:
-            self._done = True
         self._writer.unwatch(self)
         changes = _object_changes(self._minkeobj)
         with self._emit_lock:
+            with self._lock:
+                self._done = True
             # a sequence number for the writer's message should the changes not be storable
             note_seq = self._next_seq() if changes else None
             self._emit(lambda seq: ops.SessionFinished(
@@ -107,14 +107,15 @@ class EngineRecord:
 
     def apply_stop(self, level: int) -> int:
         """Raise the stop level to ``level``: 1 stops softly, 2 kills the running command."""
-        with self._lock:
-            if level <= self._stop_level or self._done:  # a stop after the end changes nothing
-                return self._stop_level
-            old, self._stop_level = self._stop_level, level
-            runner = self._runner
-        if old == 0:
-            self._emit(lambda seq: ops.StatusChanged(self.session_id, seq,
-                                                     ProcStatus.STOPPING.value))
+        with self._emit_lock:  # so that no "stopping" can follow the session's end
+            with self._lock:
+                if level <= self._stop_level or self._done:  # a stop after the end: nothing
+                    return self._stop_level
+                old, self._stop_level = self._stop_level, level
+                runner = self._runner
+            if old == 0:
+                self._emit(lambda seq: ops.StatusChanged(self.session_id, seq,
+                                                         ProcStatus.STOPPING.value))
         if level >= 2 and runner is not None:
             self.killed = True
             runner.kill_remote()
