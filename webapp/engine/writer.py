@@ -139,9 +139,8 @@ class _LiveOutput:
         }
 
 
-@dataclass
 class _Stop:
-    done: threading.Event = field(default_factory=threading.Event)
+    """Put last on the queue: the writer stores what came before it, then ends."""
 
 
 class ResultWriter:
