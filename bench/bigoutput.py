@@ -206,7 +206,7 @@ def big_run(bench: Bench, worker, out_lines: int, err_lines: int, timeout: float
         live = follow(bench, d.run_id, d.session_ids[0], timeout)
     return {"dispatched": d, "live": live, "seconds": live.t_finished - d.t_start,
             "rss_sampled_peak": sampler.peak, "rss_samples": sampler.samples,
-            "memory_after": worker.memory()}
+            "memory_after": proc_memory(worker.pid)}
 
 
 def stored(bench: Bench, session_id: int) -> dict:
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         worker = bench.start_worker(pool_idle_ttl=60, worker_threads=4, concurrency=1)
         big_run(bench, worker, 1000, 100, 60)  # warm-up: first-job costs, imports, pool
         time.sleep(0.5)
-        before = worker.memory()
+        before = proc_memory(worker.pid)
         res = big_run(bench, worker, out_lines, err_lines, timeout)
         session_id = res["dispatched"].session_ids[0]
         print(f"   run #{res['dispatched'].run_id}: {res['seconds']:.1f} s, worker VmRSS "

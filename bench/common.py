@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 import shlex
@@ -38,10 +37,15 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import redis as redis_lib  # noqa: E402
-import rq  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, stop_process  # noqa: E402
+from scripts.workers import (  # noqa: E402
+    WorkerProcess,
+    WorkerStartError,
+    subprocess_env,
+    wait_registered,
+)
 
 SESSION_MODULES = "bench.bench_sessions"
 SECRET_KEY = "bench-not-secret"
@@ -202,27 +206,6 @@ def as_utc_timestamp(value: dt.datetime | None) -> float | None:
 
 
 # -- workers -----------------------------------------------------------------------------
-
-class WorkerProcess:
-    """A ``flask minke worker`` subprocess; output in ``log_path``."""
-
-    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
-        self.proc = proc
-        self.log_path = log_path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def memory(self) -> dict[str, int]:
-        return proc_memory(self.pid)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        stop_process(self.proc, timeout)
-
 
 @dataclass
 class Dispatched:
@@ -429,40 +412,19 @@ class Bench:
 
     def env(self, **minke: Any) -> dict[str, str]:
         """Environment of workers and CLI calls; ``minke`` adds ``MINKE_<KEY>`` values."""
-        env = dict(os.environ)
-        env.update(
-            DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, SECRET_KEY=SECRET_KEY,
-            PYTHONPATH=os.pathsep.join(
-                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-            PYTHONUNBUFFERED="1",
-        )
-        for key, value in self.app_config().items():
-            if key.startswith("MINKE_"):
-                env[key] = json.dumps(value)
-        for key, value in minke.items():
-            env[f"MINKE_{key.upper()}"] = json.dumps(value)
-        return env
+        return subprocess_env({**self.app_config(),
+                               **{f"MINKE_{key.upper()}": value for key, value in minke.items()}})
 
     def start_worker(self, **minke: Any) -> WorkerProcess:
         """A registered ``flask minke worker``; ``minke`` sets config (``pool_idle_ttl=0``)."""
-        log_path = self.workdir / f"worker-{len(self.workers)}.log"
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker"],
-                cwd=REPO_ROOT, env=self.env(**minke), stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=subprocess.STDOUT,
-            )
-        worker = WorkerProcess(proc, log_path)
+        worker = WorkerProcess.start(env=self.env(**minke),
+                                     log_path=self.workdir / f"worker-{len(self.workers)}.log")
         self.workers.append(worker)
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while not any(w.pid == proc.pid for w in rq.Worker.all(connection=self.redis)):
-            if proc.poll() is not None:
-                raise BenchError(f"worker exited with {proc.returncode}:\n{worker.log_text()}")
-            if time.monotonic() > deadline:
-                worker.stop()
-                raise BenchError(f"worker not registered in {WORKER_START_TIMEOUT:.0f} s:\n"
-                                 f"{worker.log_text()}")
-            time.sleep(0.02)
+        try:
+            wait_registered(worker.proc, self.redis_url, WORKER_START_TIMEOUT)
+        except WorkerStartError as error:
+            worker.stop()
+            raise BenchError(f"{error}:\n{worker.log_text()}") from None
         return worker
 
     def stop_worker(self, worker: WorkerProcess) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, port_is_free, stop_process
+from scripts.workers import wait_registered
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOSTS = 4
@@ -101,22 +102,6 @@ def set_up_database(env: dict[str, str], sshd: LoopbackSSHD, password: str) -> s
         db.session.commit()
         db.engine.dispose()
     return note
-
-
-def wait_for_worker(proc: subprocess.Popen, redis_url: str, timeout: float = 20) -> None:
-    """Wait until rq lists the worker ``proc``; raise if it exits or takes too long."""
-    import redis
-    import rq
-
-    connection = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + timeout
-    while not any(w.pid == proc.pid for w in rq.Worker.all(connection=connection)):
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited with status {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the worker did not register with Redis within {timeout:.0f} s")
-        time.sleep(0.1)
-    connection.close()
 
 
 def wait_for_web(proc: subprocess.Popen, url: str, timeout: float = 30) -> bytes:
@@ -221,7 +206,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     worker = spawn("worker", [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker"])
     url = f"http://127.0.0.1:{port}"
     for name, wait in (("web", lambda: wait_for_web(web, url + "/login")),
-                       ("worker", lambda: wait_for_worker(worker, redis_url))):
+                       ("worker", lambda: wait_registered(worker, redis_url))):
         try:
             page = wait()
         except RuntimeError as error:

@@ -9,23 +9,17 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import rq
 
 from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, stop_process
+from scripts.workers import WorkerProcess, WorkerStartError, subprocess_env, wait_registered
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_START_TIMEOUT = 15.0
 
 
@@ -109,83 +103,30 @@ def make_hosts(app: Any, sshd: LoopbackSSHD) -> Callable[..., list[Any]]:
 @pytest.fixture
 def worker_env(app_config: dict[str, Any]) -> dict[str, str]:
     """Environment for subprocesses (workers, CLI) that must share the tests' configuration."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=app_config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL=app_config["REDIS_URL"],
-        SECRET_KEY=app_config["SECRET_KEY"],
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-        PYTHONUNBUFFERED="1",
-    )
-    for key, value in app_config.items():
-        if key.startswith("MINKE_"):
-            env[key] = json.dumps(value)  # webapp.config.env_overrides JSON-decodes them
-    return env
-
-
-class WorkerHandle:
-    """A ``flask minke worker`` subprocess; its output goes to ``log_path``."""
-
-    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
-        self.proc = proc
-        self.log_path = log_path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log_text(self) -> str:
-        """Everything the worker printed so far (stdout and stderr)."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM (rq's warm shutdown), wait up to ``timeout`` s, then SIGKILL; the exit code."""
-        stop_process(self.proc, timeout)
-        return self.proc.returncode
-
-    def kill(self) -> int:
-        """SIGKILL, as a crash or the OOM killer would."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        return self.proc.wait()
-
-    def __repr__(self) -> str:
-        return f"<WorkerHandle pid={self.pid} returncode={self.proc.returncode}>"
+    return subprocess_env(app_config)
 
 
 @pytest.fixture
 def start_worker(
     app: Any, worker_env: dict[str, str], redis_url: str, tmp_path: Path
-) -> Iterator[Callable[..., WorkerHandle]]:
+) -> Iterator[Callable[..., WorkerProcess]]:
     """``start_worker(*extra_args, **extra_env)``: a running, registered worker.
 
     Runs ``flask --app wsgi minke worker *extra_args`` with :func:`worker_env`
     plus ``extra_env`` and waits until rq lists a worker with its pid. Every
     worker still running is stopped at teardown (before ``app`` empties tables).
     """
-    handles: list[WorkerHandle] = []
-    connection = redis.Redis.from_url(redis_url)
+    handles: list[WorkerProcess] = []
 
-    def start(*extra_args: str, **extra_env: str) -> WorkerHandle:
-        log_path = tmp_path / f"worker-{len(handles)}.log"
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker", *extra_args],
-                cwd=REPO_ROOT, env={**worker_env, **extra_env}, stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=subprocess.STDOUT,
-            )
-        handle = WorkerHandle(proc, log_path)
+    def start(*extra_args: str, **extra_env: str) -> WorkerProcess:
+        handle = WorkerProcess.start(*extra_args, env={**worker_env, **extra_env},
+                                     log_path=tmp_path / f"worker-{len(handles)}.log")
         handles.append(handle)
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while not any(w.pid == proc.pid for w in rq.Worker.all(connection=connection)):
-            if proc.poll() is not None:
-                pytest.fail(f"worker exited with status {proc.returncode}:\n{handle.log_text()}",
-                            pytrace=False)
-            if time.monotonic() > deadline:
-                handle.kill()
-                pytest.fail(f"worker not registered within {WORKER_START_TIMEOUT:.0f} s:\n"
-                            f"{handle.log_text()}", pytrace=False)
-            time.sleep(0.05)
+        try:
+            wait_registered(handle.proc, redis_url, WORKER_START_TIMEOUT)
+        except WorkerStartError as error:
+            handle.kill()
+            pytest.fail(f"{error}:\n{handle.log_text()}", pytrace=False)
         return handle
 
     yield start
@@ -193,11 +134,10 @@ def start_worker(
         if handle.proc.poll() is None:
             handle.proc.terminate()
     for handle in handles:
-        handle.stop()
-    connection.close()
+        handle.stop(10.0)
 
 
 @pytest.fixture
-def worker(start_worker: Callable[..., WorkerHandle]) -> WorkerHandle:
+def worker(start_worker: Callable[..., WorkerProcess]) -> WorkerProcess:
     """One running ``flask minke worker`` on the tests' queue."""
     return start_worker()
