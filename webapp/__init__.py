@@ -11,7 +11,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
-    from . import auth, cli, database, engine, web
+    from . import auth, cli, database, engine, runs, web
     from .config import DEV_SECRET_KEY, Config, env_overrides
     from .extensions import db, migrate, socketio
 
@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     engine.init_app(app)
     socketio.init_app(app, async_mode="threading", message_queue=app.config["REDIS_URL"])
+    runs.init_app(app)
     web.init_app(app)
     cli.init_app(app)
     return app
