@@ -207,6 +207,17 @@ def as_utc_timestamp(value: dt.datetime | None) -> float | None:
 
 # -- workers -----------------------------------------------------------------------------
 
+class _WithConfig:
+    """The app's engine state with another configuration (the bench's thread count)."""
+
+    def __init__(self, state: Any, config: dict) -> None:
+        self._state = state
+        self.config = config
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+
 @dataclass
 class Dispatched:
     run_id: int
@@ -459,31 +470,32 @@ class Bench:
 
     def dispatch(self, session_name: str, host_ids: Sequence[int], *, data: dict | None = None,
                  concurrency: int = 50, threads: int = 50) -> Dispatched:
-        """Dispatch like the CLI does: load the hosts, create_run, commit, enqueue_run."""
+        """Dispatch like the CLI does: load the hosts, start_run (store, commit, enqueue)."""
         from sessions import REGISTRY
-        from webapp.engine.dispatch import create_run, enqueue_run, validate_data
+        from webapp.engine.dispatch import start_run, validate_data
         from webapp.extensions import db
-        from webapp.models import Host, MinkeSession
+        from webapp.models import Host, MinkeSession, Run
 
         session_cls = REGISTRY.get(session_name)
         wall_start = time.time()
         t_start = time.perf_counter()
         hosts = db.session.scalars(sa.select(Host).where(Host.id.in_(list(host_ids)))
                                    .order_by(Host.id)).all()
-        run = create_run(session_cls, hosts, data=validate_data(session_cls, data),
-                         concurrency=concurrency, threads=threads, origin="cli")
-        db.session.commit()
-        t_committed = time.perf_counter()
-        jobs = enqueue_run(run, self.state.queue, threads=threads, timeout=3600)
-        t_enqueued = time.perf_counter()
+        state = self.state
+        config = dict(state.config, MINKE_WORKER_THREADS=threads)
+        run = start_run(_WithConfig(state, config), session_cls, hosts, user=None,
+                        data=validate_data(session_cls, data), origin="cli",
+                        concurrency=concurrency)
+        t_enqueued = t_committed = time.perf_counter()
         wall_enqueued = time.time()
         run_id = run.id
         session_ids = list(db.session.scalars(
             sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
             .order_by(MinkeSession.id)))
+        jobs = db.session.scalar(sa.select(Run.job_count).where(Run.id == run_id))
         db.session.rollback()
         return Dispatched(run_id, session_ids, t_start, t_committed, t_enqueued, wall_start,
-                          wall_enqueued, len(jobs))
+                          wall_enqueued, jobs)
 
     def wait_finished(self, run_id: int, timeout: float = 300.0, *,
                       until: Any = None) -> Finished:

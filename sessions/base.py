@@ -129,8 +129,9 @@ class Session(metaclass=SessionRegistration):
     verbose_name: ClassVar[str | None] = None
     """Display name; defaults to the class name in words (``MySession`` → ``my session``)."""
 
-    group: ClassVar[str | None] = None
-    """Name of the ``<optgroup>`` the session is listed in; set it with a :class:`SessionGroup`."""
+    group: ClassVar[Any] = None
+    """The :class:`SessionGroup` (or a plain name) the session is listed under as an
+    ``<optgroup>``; set it with the group as a class decorator."""
 
     work_on: ClassVar[tuple] = ()
     """Models (classes, or their names as strings) the session can work on."""

@@ -96,21 +96,35 @@ REGISTRY = SessionRegistry()
 class SessionGroup:
     """A named group of sessions, shown as an ``<optgroup>`` in the session select.
 
-    Use it as a class decorator::
+    Use it as a class decorator; the class's ``group`` becomes this instance,
+    as in django-minke::
 
         maintenance = SessionGroup("Maintenance")
 
         @maintenance
         class RebootSession(SingleCommandSession):
             ...
+
+        RebootSession.group.name  # "Maintenance"
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str | None = None) -> None:
         self.name = name
 
-    def __call__(self, cls: type[Session], name: str | None = None) -> type[Session]:
-        cls.group = name or self.name
+    def __call__(self, cls: type[Session]) -> type[Session]:
+        cls.group = self
         return cls
+
+    def __str__(self) -> str:
+        return self.name or ""
 
     def __repr__(self) -> str:
         return f"<SessionGroup {self.name!r}>"
+
+
+def group_name(session_cls: type[Session]) -> str | None:
+    """The ``<optgroup>`` label of a session: its group's name (a :class:`SessionGroup`
+    or, as the spec also allows, a plain string), or ``None`` when it has no group."""
+    group = session_cls.group
+    name = group.name if isinstance(group, SessionGroup) else group
+    return str(name) if name else None

@@ -115,25 +115,20 @@ def execute_run(app: Flask):
     and returns the run with everything it stored.
     """
     from sessions import REGISTRY
-    from webapp.engine.dispatch import create_run, plan_jobs, validate_data
+    from webapp.engine.dispatch import prepare_run, validate_data
     from webapp.engine.execute import execute_job
-    from webapp.models import MinkeSession, Run
+    from webapp.models import Run
 
     def execute(session_name: str, objects, data=None, user=None, concurrency: int = 10) -> Run:
         session_cls = REGISTRY.get(session_name)
-        run = create_run(session_cls, list(objects), user=user,
-                         data=validate_data(session_cls, data), concurrency=concurrency,
-                         threads=concurrency)
+        run, plan = prepare_run(session_cls, list(objects), user=user, origin="cli",
+                                data=validate_data(session_cls, data), concurrency=concurrency,
+                                threads=concurrency)
+        run_id = run.id
         db.session.commit()
-        rows = db.session.execute(
-            sa.select(MinkeSession.id, MinkeSession.host_id)
-            .where(MinkeSession.run_id == run.id, MinkeSession.proc_status == "initialized")
-        ).all()
-        plan = plan_jobs([tuple(r) for r in rows], parallel_per_host=session_cls.parrallel_per_host,
-                         concurrency=concurrency, threads=concurrency)
-        for units, threads in plan:
-            execute_job(app, run.id, units, threads)
+        for job in plan:
+            execute_job(app, run_id, job.units, job.threads)
         db.session.expire_all()
-        return db.session.get(Run, run.id)
+        return db.session.get(Run, run_id)
 
     return execute

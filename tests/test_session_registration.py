@@ -22,6 +22,7 @@ from sessions import (
     SingleCommandSession,
     UnknownSession,
 )
+from sessions.registry import group_name
 from webapp.models import Host
 
 
@@ -162,26 +163,30 @@ def test_an_explicit_verbose_name_is_kept():
     assert Named.verbose_name == "Clear the cache"
 
 
-def test_session_group_decorator_sets_group():
+def test_session_group_decorator_sets_the_group_instance_as_in_django_minke():
     maintenance = SessionGroup("Maintenance")
 
     @maintenance
     class Reboot(Session):
         work_on = ("Host",)
 
-    assert Reboot.group == "Maintenance"
+    assert Reboot.group is maintenance
+    assert Reboot.group.name == "Maintenance"
+    assert group_name(Reboot) == "Maintenance"
     assert Session.group is None
     assert REGISTRY.get("Reboot") is Reboot
 
 
-def test_session_group_name_can_be_overridden_per_class():
-    maintenance = SessionGroup("Maintenance")
-
+def test_a_plain_string_group_is_its_own_name():
     class Reboot(Session):
         work_on = ("Host",)
+        group = "Dangerous"
 
-    assert maintenance(Reboot, name="Dangerous") is Reboot
-    assert Reboot.group == "Dangerous"
+    class Ungrouped(Session):
+        work_on = ("Host",)
+
+    assert group_name(Reboot) == "Dangerous"
+    assert group_name(Ungrouped) is None
 
 
 # -- permissions ------------------------------------------------------------------------

@@ -16,6 +16,17 @@ def init_app(app: Flask) -> None:
         _make_sqlite_concurrent(engine)
 
 
+def begin_read_only() -> None:
+    """Start the session's next transaction as a read-only one, unless one is open.
+
+    On SQLite it begins with a plain (deferred) ``BEGIN``, which never holds
+    the write lock, so it may stay open while this process waits on something
+    else. End it before writing. On PostgreSQL it changes nothing.
+    """
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"minke_read_only": True})
+
+
 def _make_sqlite_concurrent(engine: sa.Engine) -> None:
     """WAL, a busy timeout and ``BEGIN IMMEDIATE``.
 

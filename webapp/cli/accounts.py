@@ -7,6 +7,7 @@ import json
 import click
 
 from sessions import REGISTRY
+from sessions.registry import group_name
 from webapp import accounts
 from webapp.extensions import db
 
@@ -171,7 +172,7 @@ def list_sessions(as_json: bool) -> None:
         {
             "name": cls.__name__,
             "verbose_name": cls.verbose_name,
-            "group": cls.group,
+            "group": group_name(cls),
             "work_on": list(cls.work_on_names()),
             "permissions": list(cls.permissions),
             "doc": (cls.__doc__ or "").strip(),

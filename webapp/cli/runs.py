@@ -14,9 +14,10 @@ from rq import Worker
 from sessions import REGISTRY, UnknownSession
 from sessions.messages import BaseMessage
 
+from ..database import begin_read_only
 from ..engine import events
 from ..engine.control import stop_run
-from ..engine.dispatch import DispatchError, create_run, enqueue_run, validate_data
+from ..engine.dispatch import DispatchError, EnqueueError, start_run, validate_data
 from ..engine.progress import reap_dead_workers
 from ..extensions import db
 from ..models import MINKE_MODELS, CommandResult, Host, HostGroup, MinkeSession, Run, User
@@ -87,7 +88,6 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
     Exit status: 0 when every session ended success or warning, 1 otherwise,
     2 for a usage error (nothing is queued then).
     """
-    config = current_app.config
     state = current_app.extensions["minke"]
     try:
         session_cls = REGISTRY.get(session)
@@ -100,24 +100,24 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
             fail_usage(f"unknown user: {user_name}")
     objects = _objects(session_cls, list(hosts), groups, object_refs)
     try:
-        data = validate_data(session_cls, _parse_data(pairs))
-        run = create_run(session_cls, objects, user=user, data=data, origin="cli",
-                         concurrency=concurrency or config["MINKE_CONCURRENCY"],
-                         threads=config["MINKE_WORKER_THREADS"])
+        run = start_run(state, session_cls, objects, user=user, origin="cli",
+                        data=validate_data(session_cls, _parse_data(pairs)),
+                        concurrency=concurrency)
+    except EnqueueError as exc:
+        raise click.ClickException(str(exc)) from None
     except DispatchError as exc:
         db.session.rollback()
         fail_usage(str(exc))
-    db.session.commit()
-    enqueue_run(run, state.queue, threads=config["MINKE_WORKER_THREADS"],
-                timeout=config["MINKE_JOB_TIMEOUT"])
+    run_id = run.id
+    db.session.rollback()  # hold no transaction while following the run
     if no_wait:
-        click.echo(run.id)
+        click.echo(run_id)
         return
     if not as_json:
-        click.echo(f"run #{run.id}: {session_cls.__name__} on {len(objects)} object(s)")
-    _follow(state, run.id, live=not as_json)
-    db.session.expire_all()
-    run = db.session.get(Run, run.id)
+        click.echo(f"run #{run_id}: {session_cls.__name__} on {len(objects)} object(s)")
+    _follow(state, run_id, live=not as_json)
+    begin_read_only()
+    run = db.session.get(Run, run_id)
     if as_json:
         click.echo(json.dumps(run_report(run), indent=2))
     else:
@@ -139,9 +139,11 @@ def _follow(state, run_id: int, *, live: bool) -> None:
         if time.monotonic() >= next_poll:
             next_poll = time.monotonic() + POLL_SECONDS
             reap_dead_workers(state.redis, state.publisher)
-            if db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id)):
-                return
+            begin_read_only()
+            finished = db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id))
             db.session.rollback()
+            if finished:
+                return
             if not warned and not Worker.all(queue=state.queue):
                 warned = True
                 click.echo("waiting: no worker is running — start one with "
@@ -150,6 +152,7 @@ def _follow(state, run_id: int, *, live: bool) -> None:
 
 def _label(session_id: int, labels: dict) -> str:
     if session_id not in labels:
+        begin_read_only()
         labels[session_id] = db.session.scalar(
             sa.select(MinkeSession.object_label).where(MinkeSession.id == session_id)) or "?"
         db.session.rollback()

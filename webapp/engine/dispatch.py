@@ -1,23 +1,34 @@
-"""Dispatch: turn a session class and a set of objects into a stored run and queued jobs."""
+"""Dispatch: turn a session class and a set of objects into a stored run and queued jobs.
+
+:func:`start_run` is the one way a run starts, from the CLI, the web pages
+and the API alike.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from rq import Queue
 from werkzeug.datastructures import MultiDict
+from wtforms import Form
 
-from sessions import REGISTRY, Session
+from sessions import Session
 from sessions.status import ProcStatus
 
+from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
-from . import keys
+from . import keys, secrets
 from .jobs import run_job
+from .progress import fail_sessions
+
+if TYPE_CHECKING:
+    from .state import MinkeState
 
 
 class DispatchError(ValueError):
@@ -26,6 +37,24 @@ class DispatchError(ValueError):
 
 class PermissionDenied(DispatchError):
     """The user lacks a permission the session requires."""
+
+
+class EnqueueError(DispatchError):
+    """The run was stored but its jobs could not be queued; its sessions were failed."""
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One RQ job of a run: the units (session ids one thread works through) and threads."""
+
+    units: list[list[int]]
+    threads: int
+
+
+def form_data(form: Form) -> dict[str, Any]:
+    """The data of a validated form as a run stores it (JSON values; no CSRF token)."""
+    data = {name: value for name, value in form.data.items() if name != "csrf_token"}
+    return json.loads(json.dumps(data, default=str))
 
 
 def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -47,17 +76,63 @@ def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) ->
         errors += [f"{name}: {'; '.join(errs)}" for name, errs in form.errors.items()]
     if errors:
         raise DispatchError(f"invalid data for {session_cls.__name__}: " + ", ".join(errors))
-    return json.loads(json.dumps(form.data, default=str))
+    return form_data(form)
 
 
-def create_run(
-    session_cls: type[Session], objects: Sequence[Any], *, user: User | None = None,
-    data: Mapping[str, Any] | None = None, concurrency: int, threads: int, origin: str = "web",
+def start_run(
+    state: MinkeState, session_cls: type[Session], objects: Sequence[Any], *,
+    user: User | None, data: Mapping[str, Any] | None = None, origin: str = "web",
+    concurrency: int | None = None,
 ) -> Run:
-    """Store a run and one ``initialized`` session per object (the caller commits).
+    """Start a run: check, store the run and its sessions, plan and queue its jobs. Commits.
 
-    Objects whose host is missing or disabled get a ``canceled`` session
-    with a message saying why.
+    ``data`` is validated form data (:func:`validate_data`, :func:`form_data`);
+    the values of password fields are sealed into the jobs and never stored.
+    The session's next transaction is a read-only one holding the returned
+    run, so a caller that goes on to wait (the CLI) blocks no writer.
+
+    :raises PermissionDenied: when ``user`` may not run the session (nothing stored).
+    :raises DispatchError: for no objects or an object the session does not work on
+        (nothing stored).
+    :raises EnqueueError: when Redis refused the jobs (the sessions were failed with the reason).
+    """
+    config = state.config
+    threads = config["MINKE_WORKER_THREADS"]
+    stored, secret = secrets.split(session_cls.get_form(), dict(data or {}))
+    run, plan = prepare_run(session_cls, objects, user=user, data=stored, origin=origin,
+                            concurrency=concurrency or config["MINKE_CONCURRENCY"],
+                            threads=threads)
+    run_id, description = run.id, f"run #{run.id} {run.session_name}"
+    db.session.commit()
+    token = secrets.seal(config["SECRET_KEY"], secret)
+    jobs = [
+        Queue.prepare_data(run_job, args=(run_id, job.units, job.threads, token),
+                           job_id=keys.job_id(run_id, index), timeout=config["MINKE_JOB_TIMEOUT"],
+                           result_ttl=3600, failure_ttl=7 * 24 * 3600,
+                           description=f"{description} part {index + 1}")
+        for index, job in enumerate(plan)
+    ]
+    try:
+        if jobs:
+            state.queue.enqueue_many(jobs)
+    except Exception as exc:  # the run is stored: end its sessions rather than leave them waiting
+        rows = db.session.scalars(sa.select(MinkeSession).where(
+            MinkeSession.run_id == run_id,
+            MinkeSession.proc_status == ProcStatus.INITIALIZED.value)).all()
+        fail_sessions(rows, f"could not queue the run: {exc}", state.publisher, state.redis)
+        raise EnqueueError(f"run #{run_id} could not be queued: {exc}") from exc
+    begin_read_only()
+    return db.session.get(Run, run_id)
+
+
+def prepare_run(
+    session_cls: type[Session], objects: Sequence[Any], *, user: User | None,
+    data: Mapping[str, Any], concurrency: int, threads: int, origin: str,
+) -> tuple[Run, list[PlannedJob]]:
+    """Store a run and one ``initialized`` session per object, and plan its jobs.
+
+    Part of :func:`start_run`; the caller commits. Objects whose host is
+    missing or disabled get a ``canceled`` session with a message saying why.
 
     :raises PermissionDenied: when ``user`` may not run the session.
     :raises DispatchError: for no objects or an object the session does not work on.
@@ -72,7 +147,7 @@ def create_run(
         raise DispatchError(f"{session_cls.__name__} does not work on {', '.join(wrong)} "
                             f"(only on {', '.join(names)})")
     run = Run(user_id=user.id if user else None, session_name=session_cls.__name__,
-              object_type=type(objects[0]).__name__, data=dict(data or {}),
+              object_type=type(objects[0]).__name__, data=dict(data),
               concurrency=concurrency, origin=origin)
     db.session.add(run)
     db.session.flush()
@@ -99,16 +174,17 @@ def create_run(
              "payload": {"text": f"not run: {reason}"}} for i, reason in skipped.items()])
     runnable = [(sid, row["host_id"]) for sid, row in zip(ids, rows, strict=True)
                 if row["proc_status"] == ProcStatus.INITIALIZED.value]
-    run.job_count = len(plan_jobs(runnable, parallel_per_host=session_cls.parrallel_per_host,
-                                  concurrency=concurrency, threads=threads))
-    return run
+    plan = plan_jobs(runnable, parallel_per_host=session_cls.parrallel_per_host,
+                     concurrency=concurrency, threads=threads)
+    run.job_count = len(plan)
+    return run, plan
 
 
 def plan_jobs(
     sessions: Sequence[tuple[int, int | None]], *, parallel_per_host: bool, concurrency: int,
     threads: int,
-) -> list[tuple[list[list[int]], int]]:
-    """Split sessions into jobs: ``[(units, thread count), …]``.
+) -> list[PlannedJob]:
+    """Split sessions into jobs.
 
     A unit is the sessions one thread works through in order: all of one
     host's, or a single one with ``parallel_per_host``. Jobs are as many as
@@ -124,26 +200,4 @@ def plan_jobs(
     job_count = min(len(unit_list), math.ceil(concurrency / max(1, threads)))
     per_job = math.ceil(concurrency / job_count)
     jobs = [unit_list[i::job_count] for i in range(job_count)]
-    return [(units, max(1, min(threads, per_job, len(units)))) for units in jobs]
-
-
-def enqueue_run(run: Run, queue: Queue, *, threads: int, timeout: int) -> list[str]:
-    """Queue the jobs of a committed run; return their ids."""
-    parallel = REGISTRY.get(run.session_name).parrallel_per_host
-    runnable = db.session.execute(
-        sa.select(MinkeSession.id, MinkeSession.host_id)
-        .where(MinkeSession.run_id == run.id,
-               MinkeSession.proc_status == ProcStatus.INITIALIZED.value)
-        .order_by(MinkeSession.id)
-    ).all()
-    plan = plan_jobs([tuple(r) for r in runnable], parallel_per_host=parallel,
-                     concurrency=run.concurrency, threads=threads)
-    jobs = [
-        Queue.prepare_data(run_job, args=(run.id, units, job_threads),
-                           job_id=keys.job_id(run.id, index), timeout=timeout,
-                           result_ttl=3600, failure_ttl=7 * 24 * 3600,
-                           description=f"run #{run.id} {run.session_name} part {index + 1}")
-        for index, (units, job_threads) in enumerate(plan)
-    ]
-    return [job.id for job in queue.enqueue_many(jobs)] if jobs else []
-
+    return [PlannedJob(units, max(1, min(threads, per_job, len(units)))) for units in jobs]

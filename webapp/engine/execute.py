@@ -16,6 +16,7 @@ from sessions import REGISTRY, Session, SessionError, SessionStopped, UnknownSes
 from sessions.messages import PreMessage, TextMessage
 from sessions.status import ProcStatus
 
+from ..database import begin_read_only
 from ..extensions import db
 from ..models import MINKE_MODELS, Host, MinkeSession, Run
 from . import failures, locks
@@ -23,6 +24,7 @@ from .connections import address_of, build_connection, config_key, effective_con
 from .progress import UNFINISHED, fail_sessions, finish_run_if_done
 from .record import EngineRecord
 from .runtime import WorkerRuntime
+from .secrets import SecretError, unseal
 from .writer import ResultWriter
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ class _Planned:
     host_id: int | None
 
 
-def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -> None:
+def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
+                secrets: str | None = None) -> None:
     state = app.extensions["minke"]
     runtime: WorkerRuntime = state.runtime
     config = app.config
@@ -68,12 +71,13 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int) -
     run = db.session.get(Run, run_id)
     try:
         session_cls = REGISTRY.get(run.session_name)
-    except UnknownSession as exc:
+        # the password fields' values live in this job's memory only: never stored
+        data = {**(run.data or {}), **unseal(config["SECRET_KEY"], secrets)}
+    except (UnknownSession, SecretError) as exc:
         rows = db.session.scalars(sa.select(MinkeSession).where(MinkeSession.id.in_(ids))).all()
-        fail_sessions(rows, f"{exc} in this worker: check MINKE_SESSION_MODULES",
-                      state.publisher, state.redis)
+        hint = ": check MINKE_SESSION_MODULES" if isinstance(exc, UnknownSession) else ""
+        fail_sessions(rows, f"{exc} in this worker{hint}", state.publisher, state.redis)
         return
-    data = dict(run.data or {})
     # everything the units need, loaded here at once: the units themselves only touch the
     # database when a session uses its object
     planned, targets = _load_plan(config, session_cls, data, ids)
@@ -235,7 +239,5 @@ def _load_object(planned: _Planned) -> Any:
     model = MINKE_MODELS.get(planned.object_type)
     if model is None:
         return None
-    if not db.session().in_transaction():
-        # a plain (deferred) BEGIN on SQLite: the unit only reads; the writer thread stores
-        db.session.connection(execution_options={"minke_read_only": True})
+    begin_read_only()  # the unit only reads; the writer thread stores
     return db.session.get(model, planned.object_id)

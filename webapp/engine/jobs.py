@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import current_app
 
 
-def run_job(run_id: int, units: list[list[int]], threads: int) -> None:
+def run_job(run_id: int, units: list[list[int]], threads: int, secrets: str | None = None) -> None:
     """Work through ``units`` (lists of session ids) of run ``run_id`` with ``threads`` threads.
 
+    ``secrets`` are the run's sealed password-field values (:mod:`.secrets`).
     Needs the app context the Minke worker pushes around every job.
     """
     from .execute import execute_job
 
-    execute_job(current_app._get_current_object(), run_id, units, threads)
+    execute_job(current_app._get_current_object(), run_id, units, threads, secrets)

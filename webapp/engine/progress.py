@@ -10,6 +10,7 @@ from rq.job import Job
 
 from sessions.status import FINAL_PROC_STATES, ProcStatus
 
+from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, utcnow
 from . import events, keys, locks
@@ -84,21 +85,25 @@ def fail_sessions(rows: list[MinkeSession], reason: str, publisher: Publisher,
 
 
 def reap_dead_workers(redis: Redis, publisher: Publisher) -> int:
-    """Fail the unfinished sessions of workers whose heartbeat stopped; return how many."""
-    rows = db.session.scalars(
-        sa.select(MinkeSession).where(MinkeSession.proc_status.in_(UNFINISHED),
-                                      MinkeSession.worker_id.is_not(None))
-    ).all()
-    dead = {w for w in {row.worker_id for row in rows} if not redis.exists(keys.worker_alive(w))}
-    failed = [row for row in rows if row.worker_id in dead]
+    """Fail the unfinished sessions of workers whose heartbeat stopped; return how many.
+
+    Looks in a read-only transaction: a writing one starts only when a worker is dead.
+    """
+    begin_read_only()
+    workers = set(db.session.scalars(
+        sa.select(MinkeSession.worker_id).distinct()
+        .where(MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id.is_not(None))))
+    db.session.rollback()
+    dead = sorted(w for w in workers if not redis.exists(keys.worker_alive(w)))
+    failed = 0
     for worker_id in dead:
         logger.warning("worker %s is gone; failing its sessions", worker_id)
-        fail_sessions([r for r in failed if r.worker_id == worker_id],
-                      f"the worker {worker_id} died while working on this session "
+        rows = db.session.scalars(sa.select(MinkeSession).where(
+            MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id == worker_id)).all()
+        failed += len(rows)
+        fail_sessions(rows, f"the worker {worker_id} died while working on this session "
                       "(killed, crashed or out of memory)", publisher, redis)
-    if not dead:
-        db.session.rollback()
-    return len(failed)
+    return failed
 
 
 def fail_lost_jobs(redis: Redis, publisher: Publisher) -> int:

@@ -93,7 +93,7 @@ class EngineRecord:
             note_seq = self._next_seq() if changes else None
             self._emit(lambda seq: ops.SessionFinished(
                 self.session_id, seq, proc_status.value, self.session_status, utcnow(),
-                self.session_data, changes, note_seq,
+                changes, note_seq,
             ))
 
     # -- SessionRecord --------------------------------------------------------------------

@@ -93,7 +93,6 @@ class SessionFinished:
     proc_status: str
     session_status: str | None
     end_time: Any
-    session_data: dict
     object_update: tuple[type, int, dict] | None = None
     note_seq: int | None = None  # for the message saying the object_update failed
 
@@ -293,8 +292,7 @@ class ResultWriter:
             if op.object_update and not self._update_object(op, rows, out):
                 session_status = "error"
             rows.finished.append({"id": sid, "proc_status": op.proc_status,
-                                  "session_status": session_status, "end_time": op.end_time,
-                                  "session_data": op.session_data})
+                                  "session_status": session_status, "end_time": op.end_time})
             out.append(_status_event(sid, op.seq, op.proc_status, session_status,
                                      end_time=op.end_time))
         else:
