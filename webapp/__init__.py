@@ -11,9 +11,9 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
-    from . import auth, cli, database, engine, runs, web
+    from . import auth, cli, database, engine, history, objects, runs
     from .config import DEV_SECRET_KEY, Config, env_overrides
-    from .extensions import db, migrate, socketio
+    from .extensions import csrf, db, migrate, socketio
 
     app = Flask(
         __name__,
@@ -35,10 +35,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app)
     migrate.init_app(app, db, render_as_batch=True,
                      directory=os.path.join(app.root_path, "..", "migrations"))
+    csrf.init_app(app)
     auth.init_app(app)
     engine.init_app(app)
     socketio.init_app(app, async_mode="threading", message_queue=app.config["REDIS_URL"])
     runs.init_app(app)
-    web.init_app(app)
+    objects.init_app(app)
+    history.init_app(app)
     cli.init_app(app)
     return app

@@ -1,4 +1,4 @@
-"""The pages: hosts, runs and their results."""
+"""History: past runs with filters, each object's sessions, re-runs and exports."""
 
 from __future__ import annotations
 

@@ -1,0 +1,194 @@
+"""Past runs and sessions as queries: who may see what, filters, pages, counts per status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from sessions.status import ProcStatus
+
+from ..extensions import db
+from ..models import MinkeSession, Run, User
+from ..objects.badges import badge_key
+from ..objects.listing import like_pattern
+from ..runs.access import VIEW_ALL_RUNS
+
+PAGE_SIZE = 50
+
+RUN_STATES = {
+    "running": "running",
+    "finished": "finished",
+    "succeeded": "finished, all succeeded",
+    "unsuccessful": "with failures",
+}
+"""Run status filter values and their labels."""
+
+
+def sees_all_runs(user: User) -> bool:
+    return user.has_permissions([VIEW_ALL_RUNS])
+
+
+def visible_runs(user: User) -> sa.Select:
+    """``SELECT run`` of the runs ``user`` may see: their own, or all with ``view_all_runs``."""
+    query = sa.select(Run)
+    return query if sees_all_runs(user) else query.where(Run.user_id == user.id)
+
+
+def visible_sessions(user: User) -> sa.Select:
+    query = sa.select(MinkeSession)
+    return query if sees_all_runs(user) else query.where(MinkeSession.user_id == user.id)
+
+
+def _unsuccessful() -> Any:
+    """A session that did not complete with success or warning."""
+    ms = MinkeSession
+    return sa.or_(ms.proc_status.in_([ProcStatus.FAILED.value, ProcStatus.STOPPED.value,
+                                      ProcStatus.CANCELED.value]),
+                  sa.and_(ms.proc_status == ProcStatus.COMPLETED.value,
+                          ms.session_status == "error"))
+
+
+def unsuccessful(session: MinkeSession) -> bool:
+    """Python twin of :func:`_unsuccessful` for loaded sessions."""
+    return badge_key(session.proc_status, session.session_status) in (
+        "failed", "stopped", "canceled", "error")
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    user: int | None = None
+    session: str = ""
+    status: str = ""
+    object: str = ""
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> RunFilters:
+        user = args.get("user", "")
+        status = args.get("status", "")
+        return cls(user=int(user) if user.isdigit() else None,
+                   session=args.get("session", "").strip()[:200],
+                   status=status if status in RUN_STATES else "",
+                   object=args.get("object", "").strip()[:200],
+                   since=_date(args.get("since", "")), until=_date(args.get("until", "")))
+
+    def as_args(self) -> dict[str, str]:
+        args = {"user": str(self.user or ""), "session": self.session, "status": self.status,
+                "object": self.object, "since": self.since.isoformat() if self.since else "",
+                "until": self.until.isoformat() if self.until else ""}
+        return {k: v for k, v in args.items() if v}
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def filtered_runs(user: User, filters: RunFilters) -> sa.Select:
+    query = visible_runs(user)
+    ms = MinkeSession
+    if filters.user is not None:
+        query = query.where(Run.user_id == filters.user)
+    if filters.session:
+        query = query.where(Run.session_name == filters.session)
+    if filters.since:
+        query = query.where(Run.created_at >= dt.datetime.combine(filters.since, dt.time()))
+    if filters.until:
+        end = dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time())
+        query = query.where(Run.created_at < end)
+    if filters.object:
+        pattern = like_pattern(filters.object)
+        query = query.where(sa.exists().where(
+            ms.run_id == Run.id, sa.func.lower(ms.object_label).like(pattern, escape="\\")))
+    if filters.status == "running":
+        query = query.where(Run.finished_at.is_(None))
+    elif filters.status == "finished":
+        query = query.where(Run.finished_at.is_not(None))
+    elif filters.status == "succeeded":
+        query = query.where(Run.finished_at.is_not(None),
+                            ~sa.exists().where(ms.run_id == Run.id, _unsuccessful()))
+    elif filters.status == "unsuccessful":
+        query = query.where(sa.exists().where(ms.run_id == Run.id, _unsuccessful()))
+    return query
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run: Run
+    counts: Counter
+    """Sessions per badge key."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """A page of runs (:class:`RunRow`) or of one object's sessions."""
+
+    rows: list[Any]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+
+def run_page(user: User, filters: RunFilters, *, number: int = 1,
+             size: int = PAGE_SIZE) -> HistoryPage:
+    """A page of runs, newest first, with their sessions counted per status (3 queries)."""
+    query = filtered_runs(user, filters)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    number = min(max(1, number), max(1, math.ceil(total / size)))
+    runs = list(db.session.scalars(query.order_by(Run.id.desc())
+                                   .limit(size).offset((number - 1) * size)))
+    counts = status_counts([run.id for run in runs])
+    return HistoryPage([RunRow(run, counts.get(run.id, Counter())) for run in runs],
+                   total, number, size)
+
+
+def status_counts(run_ids: list[int]) -> dict[int, Counter]:
+    """Sessions per badge key for each run, in one query."""
+    if not run_ids:
+        return {}
+    ms = MinkeSession
+    result: dict[int, Counter] = {}
+    for run_id, proc, outcome, n in db.session.execute(
+            sa.select(ms.run_id, ms.proc_status, ms.session_status, sa.func.count())
+            .where(ms.run_id.in_(run_ids))
+            .group_by(ms.run_id, ms.proc_status, ms.session_status)):
+        result.setdefault(run_id, Counter())[badge_key(proc, outcome)] += n
+    return result
+
+
+def recent_runs(user: User, limit: int = 10) -> list[RunRow]:
+    return run_page(user, RunFilters(), size=limit).rows
+
+
+def object_sessions(user: User, object_type: str, object_id: int, *, number: int = 1,
+                    size: int = PAGE_SIZE) -> HistoryPage:
+    """A page of one object's sessions the user may see, newest first, and their count."""
+    query = visible_sessions(user).where(MinkeSession.object_type == object_type,
+                                         MinkeSession.object_id == object_id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    number = min(max(1, number), max(1, math.ceil(total / size)))
+    sessions = list(db.session.scalars(query.order_by(MinkeSession.id.desc())
+                                       .limit(size).offset((number - 1) * size)))
+    return HistoryPage(sessions, total, number, size)
+
+
+def users_with_runs() -> list[User]:
+    """Users for the history's user filter."""
+    return list(db.session.scalars(sa.select(User).order_by(User.name)))

@@ -1,0 +1,233 @@
+"""Object lists as queries: filter, sort, paginate, and each row's latest session.
+
+A page costs the same number of queries whatever its size: one count, one
+query for the page's rows with their latest session (a correlated ``max(id)``
+per row over ``ix_minke_session_object``, evaluated for the page's rows only),
+plus one per eager-loaded relationship.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Host, HostGroup, MinkeSession
+from ..models.hosts import host_group_members
+from .badges import BADGES, badge_condition, badge_key
+from .specs import ListSpec
+
+PAGE_SIZES = (10, 25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a list: search text, host group, disabled flag, latest status."""
+
+    q: str = ""
+    group: int | None = None
+    disabled: str = ""
+    """``""`` all, ``"no"`` enabled only, ``"yes"`` disabled only."""
+    status: str = ""
+    """A badge key (``"error"``, ``"none"`` for never run…) or ``""`` for any."""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> Filters:
+        """Read filters from query or form arguments, ignoring values that make no sense."""
+        group = args.get("group", "")
+        disabled = args.get("disabled", "")
+        status = args.get("status", "")
+        return cls(q=args.get("q", "").strip()[:200],
+                   group=int(group) if group.isdigit() else None,
+                   disabled=disabled if disabled in ("yes", "no") else "",
+                   status=status if status in BADGES else "")
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as the query arguments that reproduce them (empty ones left out)."""
+        args = {"q": self.q, "group": str(self.group or ""), "disabled": self.disabled,
+                "status": self.status}
+        return {k: v for k, v in args.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_args())
+
+
+@dataclass(frozen=True)
+class Order:
+    """Sorting: a column key and a direction."""
+
+    key: str
+    descending: bool = False
+
+    @classmethod
+    def from_args(cls, spec: ListSpec, args: Mapping[str, str]) -> Order:
+        key = args.get("sort", "")
+        column = spec.column(key)
+        if column is None or column.sort is None:
+            key = spec.columns[0].key
+        return cls(key, args.get("dir") == "desc")
+
+    def toggled(self, key: str) -> Order:
+        """The order a click on column ``key``'s header asks for."""
+        return Order(key, not self.descending if key == self.key else False)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One object of a page with what the list shows beside it."""
+
+    obj: Any
+    extra: Mapping[str, Any]
+    run_id: int | None
+    """The run of the latest session (``None``: never run)."""
+    proc_status: str | None
+    session_status: str | None
+
+    @property
+    def label(self) -> str:
+        """How the object is named (its ``minke_label``, else its name)."""
+        return str(getattr(self.obj, "minke_label", None) or getattr(self.obj, "name", self.obj))
+
+    @property
+    def badge(self) -> str:
+        return badge_key(self.proc_status, self.session_status)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.extra[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.number * self.size)
+
+
+def matching_ids(spec: ListSpec, filters: Filters) -> sa.Select:
+    """``SELECT id`` of the objects the filters let through."""
+    model = spec.model
+    query = sa.select(model.id)
+    if filters.q and spec.search:
+        pattern = like_pattern(filters.q)
+        query = query.where(sa.or_(*(sa.func.lower(col).like(pattern, escape="\\")
+                                     for col in spec.search)))
+    if filters.group is not None:
+        query = query.where(_in_group(spec, filters.group))
+    if filters.disabled:
+        query = query.where(_disabled_is(spec, filters.disabled == "yes"))
+    if filters.status and spec.has_status:
+        query = query.where(_latest_status_is(spec, filters.status))
+    return query
+
+
+def like_pattern(text: str) -> str:
+    """A ``LIKE … ESCAPE '\\'`` pattern matching ``text`` (lower-cased) anywhere."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _disabled_is(spec: ListSpec, wanted: bool) -> Any:
+    """The object is (not) disabled: its own flag, else its host's."""
+    own = getattr(spec.model, "disabled", None)
+    if own is not None:
+        return own if wanted else sa.not_(own)
+    if not spec.host_path:
+        return sa.true()
+    flag = Host.disabled if wanted else sa.not_(Host.disabled)
+    return spec.model.id.in_(sa.select(spec.model.id).join(*spec.host_path).where(flag))
+
+
+def _in_group(spec: ListSpec, group_id: int) -> Any:
+    members = sa.select(host_group_members.c.host_id).where(
+        host_group_members.c.group_id == group_id)
+    if spec.model is HostGroup:
+        return HostGroup.id == group_id
+    if spec.model is Host:
+        return Host.id.in_(members)
+    if not spec.host_path:
+        return sa.false()
+    return spec.model.id.in_(
+        sa.select(spec.model.id).join(*spec.host_path).where(Host.id.in_(members)))
+
+
+def _latest_status_is(spec: ListSpec, key: str) -> Any:
+    ms = MinkeSession
+    ran = sa.select(ms.object_id).where(ms.object_type == spec.model_name)
+    if key == "none":
+        return spec.model.id.not_in(ran)
+    latest = (sa.select(sa.func.max(ms.id).label("id"))
+              .where(ms.object_type == spec.model_name).group_by(ms.object_id).subquery())
+    return spec.model.id.in_(
+        sa.select(ms.object_id).join(latest, ms.id == latest.c.id).where(badge_condition(key)))
+
+
+def count_matching(spec: ListSpec, filters: Filters) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(matching_ids(spec, filters).subquery())) or 0
+
+
+def list_page(spec: ListSpec, filters: Filters, order: Order, *, number: int = 1,
+              size: int = DEFAULT_PAGE_SIZE) -> Page:
+    """One page of the list, each row with its latest session's statuses."""
+    model = spec.model
+    size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    total = count_matching(spec, filters)
+    number = min(max(1, number), max(1, math.ceil(total / size)))
+    sort = spec.column(order.key).sort
+    ordering = (sort.desc() if order.descending else sort.asc(),
+                model.id.desc() if order.descending else model.id.asc())
+    page_ids = (matching_ids(spec, filters).order_by(*ordering)
+                .limit(size).offset((number - 1) * size).subquery())
+    query = (sa.select(model, *spec.extra).join(page_ids, model.id == page_ids.c.id)
+             .order_by(*ordering).options(*spec.eager))
+    ms = MinkeSession
+    if spec.has_status:
+        latest = (sa.select(sa.func.max(ms.id))
+                  .where(ms.object_type == spec.model_name, ms.object_id == model.id)
+                  .correlate(model).scalar_subquery())
+        query = (query.add_columns(ms.run_id, ms.proc_status, ms.session_status)
+                 .outerjoin(ms, ms.id == latest))
+    else:
+        query = query.add_columns(sa.null(), sa.null(), sa.null())
+    rows = []
+    for obj, *values in db.session.execute(query):
+        extra = {expr.name: value for expr, value in zip(spec.extra, values, strict=False)}
+        run_id, proc, outcome = values[len(spec.extra):]
+        rows.append(Row(obj, extra, run_id, proc, outcome))
+    return Page(rows, total, number, size)
+
+
+def host_groups() -> list[HostGroup]:
+    """Every host group, for the group filter."""
+    return list(db.session.scalars(sa.select(HostGroup).order_by(HostGroup.name)))
+
+
+
+def list_args(filters: Filters, order: Order, size: int, **changes: Any) -> dict[str, Any]:
+    """Query arguments of the list with ``changes`` (page, sort…) applied, for links."""
+    args: dict[str, Any] = {**filters.as_args(), "sort": order.key,
+                            "dir": "desc" if order.descending else "asc", "size": size}
+    args.update(changes)
+    return {k: v for k, v in args.items() if v not in ("", None)}

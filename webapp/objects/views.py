@@ -1,0 +1,97 @@
+"""Home, object lists and starting a run on the objects picked in a list."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..engine.dispatch import DispatchError, PermissionDenied, form_data, start_run
+from ..history.queries import recent_runs
+from .listing import PAGE_SIZES, Filters, Order, count_matching, host_groups, list_args, list_page
+from .prepare import render_prepare, session_form
+from .selection import (
+    Selection,
+    SessionNotAllowed,
+    choose_session,
+    grouped_sessions,
+    resolve,
+    runnable_sessions,
+)
+from .specs import VIEW_HOSTS, ListSpec, list_specs
+
+bp = Blueprint("objects", __name__)
+
+
+
+def _spec(slug: str) -> ListSpec:
+    spec = list_specs().get(slug)
+    if spec is None:
+        abort(404)
+    if not current_user.has_permissions([VIEW_HOSTS]):
+        abort(403)
+    return spec
+
+
+@bp.get("/")
+@login_required
+def home():
+    specs = list_specs().values() if current_user.has_permissions([VIEW_HOSTS]) else ()
+    return render_template("objects/home.html",
+                           counts=[(spec, count_matching(spec, Filters())) for spec in specs],
+                           runs=recent_runs(current_user))
+
+
+@bp.get("/objects/<slug>/")
+@login_required
+def object_list(slug: str):
+    spec = _spec(slug)
+    filters = Filters.from_args(request.args)
+    order = Order.from_args(spec, request.args)
+    page = list_page(spec, filters, order, number=request.args.get("page", 1, type=int),
+                     size=request.args.get("size", 0, type=int))
+    args = partial(list_args, filters, order, page.size)
+    return render_template(
+        "objects/list.html", spec=spec, page=page, filters=filters, order=order,
+        page_sizes=PAGE_SIZES, list_args=args,
+        page_url=lambda n: url_for(".object_list", slug=slug, **args(page=n)),
+        groups=host_groups() if spec.can_filter_group else [],
+        sessions=grouped_sessions(runnable_sessions(current_user, spec)))
+
+
+@bp.post("/objects/<slug>/run")
+@login_required
+def run(slug: str):
+    spec = _spec(slug)
+    if not request.form.get("session"):
+        flash("Choose a session to run.", "error")
+        return redirect(url_for(".object_list", slug=slug))
+    try:
+        session_cls = choose_session(current_user, spec, request.form.get("session"))
+    except SessionNotAllowed:
+        abort(403)
+    selection = Selection.from_form(request.form)
+    if selection.empty:
+        flash("Tick the objects to run the session on, or select all matching ones.", "error")
+        return redirect(url_for(".object_list", slug=slug, **selection.filters.as_args()))
+    submitted = request.form.get("step") == "run"
+    form = session_form(session_cls, request.form if submitted else None)
+    needs_page = (form is not None or session_cls.confirm or selection.all_matching
+                  or spec.run_model != spec.model_name)
+    if needs_page and not (submitted and (form is None or form.validate())):
+        return render_prepare(spec, session_cls, selection, form), 400 if submitted else 200
+    objects = resolve(spec, selection)
+    if not objects:
+        flash("None of the chosen objects is left to run the session on.", "error")
+        return redirect(url_for(".object_list", slug=slug))
+    try:
+        run = start_run(current_app.extensions["minke"], session_cls, objects,
+                        user=current_user._get_current_object(),
+                        data=form_data(form) if form is not None else None)
+    except PermissionDenied:
+        abort(403)
+    except DispatchError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".object_list", slug=slug))
+    return redirect(url_for("runs.detail", run_id=run.id))
