@@ -6,6 +6,10 @@ password, sshd keys and logs. Redis is the one at ``$REDIS_URL`` (default
 demo. Four demo hosts are real sshd servers on 127.0.0.201-204.
 ``--check`` starts everything in a throw-away state directory, fetches the
 login page, prints OK and shuts down.
+
+The demo also shows a model of the user's own: ``Site`` (scripts/demo_sites.py,
+its table from scripts/demo_sites_migrations/), two sites per demo host whose
+directories are real ones under ``var/sites/``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from scripts.workers import wait_registered
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOSTS = 4
 DEMO_FIRST_ADDRESS = 201  # 127.0.0.201…: clear of the tests' 127.0.0.2–21
+DEMO_MODULE = "scripts.demo_sites"  # the user-style module with the Site model and its sessions
+DEMO_MIGRATIONS = "scripts/demo_sites_migrations"
+DEMO_SITES = {"shop": 120_000, "blog": 30_000}  # per host: site name -> bytes of its data file
 WEB_THREADS = 50
 
 log = logging.getLogger("minke.demo")
@@ -52,10 +59,26 @@ def read_or_create(path: Path, make: Any) -> str:
     return path.read_text().strip()
 
 
-def set_up_database(env: dict[str, str], sshd: LoopbackSSHD, password: str) -> str:
-    """Migrate, then create or update the demo group, hosts and admin; a note on the password."""
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+def make_site_root(root: Path, size: int) -> Path:
+    """A site's directory with an index page and a data file of ``size`` bytes, readable
+    by every user (the demo hosts log in as another user on this same machine)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for directory in [root, *root.parents][:3]:  # root, its host's dir, sites/
+        directory.chmod(0o755)
+    (root / "index.html").write_text(f"<h1>{root.name}</h1>\n")
+    (root / "data.bin").write_bytes(b"x" * size)
+    for path in root.iterdir():
+        path.chmod(0o644)
+    return root
+
+
+def set_up_database(env: dict[str, str], sshd: LoopbackSSHD, password: str,
+                    sites_dir: Path) -> str:
+    """Migrate, then create or update the demo group, hosts, sites and admin; a note on the
+    password."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade", "heads"],
                    cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    from scripts.demo_sites import Site
     from webapp import create_app
     from webapp.extensions import db
     from webapp.models import (
@@ -69,7 +92,9 @@ def set_up_database(env: dict[str, str], sshd: LoopbackSSHD, password: str) -> s
     )
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
-                      "REDIS_URL": env["REDIS_URL"], "SECRET_KEY": env["SECRET_KEY"]})
+                      "REDIS_URL": env["REDIS_URL"], "SECRET_KEY": env["SECRET_KEY"],
+                      "MINKE_SESSION_MODULES": env["MINKE_SESSION_MODULES"],
+                      "MINKE_MIGRATION_DIRS": env["MINKE_MIGRATION_DIRS"]})
     with app.app_context():
         def one(model: Any, **by: Any) -> Any:
             return db.session.scalar(db.select(model).filter_by(**by))
@@ -83,6 +108,11 @@ def set_up_database(env: dict[str, str], sshd: LoopbackSSHD, password: str) -> s
             if group not in host.groups:
                 host.groups.append(group)
             db.session.add(host)
+            db.session.flush()
+            for name, size in DEMO_SITES.items():
+                site = one(Site, host_id=host.id, name=name) or Site(host=host, name=name)
+                site.root = str(make_site_root(sites_dir / host.name / name, size * i))
+                db.session.add(site)
         if one(Permission, name=ADMIN_PERMISSION) is None:
             db.session.add(Permission(name=ADMIN_PERMISSION,
                                       description=BUILTIN_PERMISSIONS[ADMIN_PERMISSION]))
@@ -180,6 +210,10 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     env = {**os.environ, "SECRET_KEY": secret_key, "REDIS_URL": redis_url,
            "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    modules = [m for m in os.environ.get("MINKE_SESSION_MODULES", "").split(",") if m.strip()]
+    dirs = [d for d in os.environ.get("MINKE_MIGRATION_DIRS", "").split(",") if d.strip()]
+    env["MINKE_SESSION_MODULES"] = ",".join(dict.fromkeys([*modules, DEMO_MODULE]))
+    env["MINKE_MIGRATION_DIRS"] = ",".join(dict.fromkeys([*dirs, DEMO_MIGRATIONS]))
     if args.check:  # a queue of its own: a running demo's jobs are not ours to take
         env["MINKE_QUEUE"] = f'"minke-check-{os.getpid()}"'
     os.environ.update(env)
@@ -187,7 +221,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     sshd = LoopbackSSHD(DEMO_HOSTS, state / "sshd", first_address=DEMO_FIRST_ADDRESS)
     stack.enter_context(sshd)
     password = read_or_create(state / "admin_password", lambda: secrets.token_urlsafe(12))
-    note = set_up_database(env, sshd, password)
+    note = set_up_database(env, sshd, password, state / "sites")
 
     processes: dict[str, tuple[subprocess.Popen, Path]] = {}
 
@@ -223,7 +257,10 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     print("Run a session from the command line (in another shell, from this directory):")
     key = " SECRET_KEY=$(cat var/secret_key)" if own_key else ""
     print(f"  export DATABASE_URL={database_url} REDIS_URL={redis_url}{key}")
-    print("  .venv/bin/flask --app wsgi minke run UptimeSession --group demo\n")
+    print(f"  export MINKE_SESSION_MODULES={env['MINKE_SESSION_MODULES']} "
+          f"MINKE_MIGRATION_DIRS={env['MINKE_MIGRATION_DIRS']}")
+    print("  .venv/bin/flask --app wsgi minke run UptimeSession --group demo")
+    print("  .venv/bin/flask --app wsgi minke run SiteSize --objects Site --where host=demo1\n")
     print(f"Logs: {logs}/web.log, {logs}/worker.log. Stop with Ctrl-C.")
     while True:
         for name, (proc, path) in processes.items():

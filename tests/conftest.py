@@ -17,7 +17,7 @@ from webapp.models import Base, Role, User
 
 pytest_plugins = ["tests.services"]
 
-SAMPLE_SESSION_MODULES = "tests.sample_sessions"
+SAMPLE_SESSION_MODULES = "tests.sample_sessions,scripts.demo_sites"  # + a user model: Site
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,7 @@ def app_config(database_url: str, redis_url: str, tmp_path_factory) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "MINKE_SESSION_MODULES": SAMPLE_SESSION_MODULES,
+        "MINKE_MIGRATION_DIRS": "scripts/demo_sites_migrations",
         "MINKE_QUEUE": f"minke-test-{os.getpid()}",  # concurrent test runs never share jobs
         "MINKE_CONNECT_TIMEOUT": 5,
     }
@@ -52,7 +53,7 @@ def _schema(app_config: dict) -> None:
         with db.engine.begin() as connection:
             Base.metadata.drop_all(connection)
             connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
 
 

@@ -11,9 +11,9 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
-    from . import auth, cli, database, engine, history, objects, runs
+    from . import auth, cli, database, engine, history, migrations, objects, runs
     from .config import DEV_SECRET_KEY, Config, env_overrides
-    from .extensions import csrf, db, migrate, socketio
+    from .extensions import csrf, socketio
 
     app = Flask(
         __name__,
@@ -33,8 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise RuntimeError("set SECRET_KEY: the development key must not be used in production")
 
     database.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True,
-                     directory=os.path.join(app.root_path, "..", "migrations"))
+    migrations.init_app(app)
     csrf.init_app(app)
     auth.init_app(app)
     engine.init_app(app)

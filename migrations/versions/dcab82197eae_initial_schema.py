@@ -12,7 +12,7 @@ import sqlalchemy as sa
 # revision identifiers, used by Alembic.
 revision = 'dcab82197eae'
 down_revision = None
-branch_labels = None
+branch_labels = ('minke',)  # our line; users' models have branches of their own
 depends_on = None
 
 

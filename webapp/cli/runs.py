@@ -20,9 +20,10 @@ from ..engine.control import stop_run
 from ..engine.dispatch import DispatchError, EnqueueError, start_run, validate_data
 from ..engine.progress import reap_dead_workers
 from ..extensions import db
-from ..models import MINKE_MODELS, CommandResult, Host, HostGroup, MinkeSession, Run, User
+from ..models import CommandResult, MinkeSession, Run, User
 from ..output import iter_output, tail
 from ..reports import run_report, run_succeeded
+from ..selection import SelectionError, select_objects
 from . import fail_usage, minke
 
 COLOURS = {"success": "green", "warning": "yellow", "error": "red", "failed": "red",
@@ -40,49 +41,36 @@ def _parse_data(pairs: tuple[str, ...]) -> dict[str, str]:
     return data
 
 
-def _objects(session_cls, host_names, group_names, object_refs) -> list:
-    objects: list = []
-    if host_names or group_names:
-        if "Host" not in session_cls.work_on_names():
-            fail_usage(f"{session_cls.__name__} works on {', '.join(session_cls.work_on_names())},"
-                       " not on hosts: use --object MODEL:ID")
-        hosts = db.session.scalars(sa.select(Host).where(Host.name.in_(host_names))).all()
-        missing = sorted(set(host_names) - {h.name for h in hosts})
-        if missing:
-            fail_usage(f"unknown host: {', '.join(missing)}")
-        objects += sorted(hosts, key=lambda h: host_names.index(h.name))
-        for name in group_names:
-            group = db.session.scalar(sa.select(HostGroup).where(HostGroup.name == name))
-            if group is None:
-                fail_usage(f"unknown host group: {name}")
-            objects += [h for h in group.hosts if not h.disabled and h not in objects]
-    for ref in object_refs:
-        model_name, _, ident = ref.partition(":")
-        model = MINKE_MODELS.get(model_name)
-        if model is None or not ident.isdigit():
-            fail_usage(f"--object expects MODEL:ID with a minke model "
-                       f"({', '.join(sorted(MINKE_MODELS))}), not {ref!r}")
-        obj = db.session.get(model, int(ident))
-        if obj is None:
-            fail_usage(f"no {model_name} with id {ident}")
-        objects.append(obj)
-    if not objects:
-        fail_usage("name at least one --host, --group or --object")
-    return objects
+def _objects(session_cls, host_names, group_names, object_refs, model_name, conditions) -> list:
+    """The objects the options name (webapp.selection); a usage error when there are none."""
+    if not (host_names or group_names or object_refs or model_name or conditions):
+        fail_usage("name at least one --host, --group, --object or --objects")
+    try:
+        return select_objects(hosts=host_names, groups=group_names, refs=object_refs,
+                              model=model_name, where=conditions,
+                              work_on=session_cls.work_on_names())
+    except SelectionError as exc:
+        fail_usage(f"{session_cls.__name__}: {exc}")
 
 
 @minke.command("run")
 @click.argument("session")
 @click.option("--host", "hosts", multiple=True, help="Host name (repeatable).")
 @click.option("--group", "groups", multiple=True, help="All enabled hosts of a group.")
-@click.option("--object", "object_refs", multiple=True, help="MODEL:ID of another minke model.")
+@click.option("--object", "object_refs", multiple=True,
+              help="MODEL:ID of an object of any minke model, e.g. Site:3 (repeatable).")
+@click.option("--objects", "model_name", metavar="MODEL",
+              help="All objects of a minke model matching every --where, e.g. Site.")
+@click.option("--where", "conditions", multiple=True, metavar="FIELD=VALUE",
+              help="With --objects: a field equal to a value; host=NAME is the object's host "
+                   "(repeatable, all must hold).")
 @click.option("--data", "pairs", multiple=True, help="Form field as key=value (repeatable).")
 @click.option("--user", "user_name", help="Run as this user (checks their permissions).")
 @click.option("--concurrency", type=click.IntRange(1), help="Hosts worked on at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
 @click.option("--no-wait", is_flag=True, help="Print the run id and return at once.")
 def run_command(session, hosts, groups, object_refs, pairs, user_name, concurrency, as_json,
-                no_wait):
+                no_wait, model_name, conditions):
     """Run SESSION on hosts or objects through the workers and show results as they arrive.
 
     Exit status: 0 when every session ended success or warning, 1 otherwise,
@@ -98,7 +86,7 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
         user = db.session.scalar(sa.select(User).where(User.name == user_name))
         if user is None:
             fail_usage(f"unknown user: {user_name}")
-    objects = _objects(session_cls, list(hosts), groups, object_refs)
+    objects = _objects(session_cls, hosts, groups, object_refs, model_name, conditions)
     try:
         run = start_run(state, session_cls, objects, user=user, origin="cli",
                         data=validate_data(session_cls, _parse_data(pairs)),

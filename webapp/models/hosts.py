@@ -6,7 +6,15 @@ import datetime as dt
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    InstanceState,
+    Mapped,
+    Session,
+    mapped_column,
+    object_session,
+    relationship,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .base import Base, utcnow
 
@@ -25,17 +33,27 @@ class MinkeModel:
     """Mixin that makes a model something sessions can work on.
 
     Say how to reach the object's :class:`Host` with ``HOST_LOOKUP``, a
-    dotted attribute path::
+    dotted path of attributes (relationships) from the object to its host::
 
-        class Site(MinkeModel, Base):
+        from webapp.extensions import db
+        from webapp.models import Host, MinkeModel
+
+        class Site(MinkeModel, db.Model):
             __tablename__ = "site"
-            HOST_LOOKUP = "server.host"
-            ...
+            HOST_LOOKUP = "host"
 
-    Sessions name the model in ``work_on`` (``("Site",)`` or ``(Site,)``).
+            id: Mapped[int] = mapped_column(primary_key=True)
+            host_id: Mapped[int] = mapped_column(sa.ForeignKey("host.id"))
+            host: Mapped[Host] = relationship()
+            root: Mapped[str] = mapped_column(sa.String(255))
+
+    Defining the class registers it in :data:`MINKE_MODELS` under its class
+    name; sessions name it in ``work_on`` (``("Site",)`` or ``(Site,)``).
+    Its table is created by a migration of the user's own (docs/user-models.md).
     """
 
     HOST_LOOKUP: ClassVar[str] = "host"
+    """Dotted attribute path from an object to its :class:`Host` (``""``: it is one)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,6 +73,59 @@ class MinkeModel:
     def minke_label(self) -> str:
         """How the object is named in run results."""
         return str(getattr(self, "name", None) or f"{type(self).__name__} {self.id}")
+
+    def save(self) -> None:
+        """Store the object's changed fields now, as django-minke's ``Model.save()`` did.
+        Commits.
+
+        In a running session (``self.minkeobj.save()`` after
+        :meth:`~sessions.Session.update_field`) the changed columns are written
+        at once in a transaction of their own, so they are kept even if the
+        session fails or is stopped afterwards. Without ``save()`` a session's
+        changes to its object are stored when the session ends, unless it was
+        stopped.
+
+        Elsewhere (a script, ``flask shell``) the object is added to its
+        database session and that session is committed, with everything else
+        pending in it.
+
+        :raises sqlalchemy.exc.DBAPIError: when the database refuses a value.
+        """
+        from ..extensions import db  # the extensions import the models
+
+        session = object_session(self) or db.session()
+        state = sa.inspect(self)
+        if state.persistent and _holds_read_only_transaction(session):
+            _store_changes(self, state)
+            return
+        session.add(self)
+        session.commit()
+
+
+def _holds_read_only_transaction(session: Session) -> bool:
+    """Whether ``session`` is in a transaction begun by ``webapp.database.begin_read_only``
+    (as the engine's session threads are): such a transaction may not write on SQLite."""
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().get_execution_options().get("minke_read_only"))
+
+
+def _store_changes(obj: MinkeModel, state: InstanceState) -> None:
+    """Write the changed columns of ``obj`` on a connection of their own and mark them
+    stored, leaving the object's own (read-only) transaction as it is."""
+    mapper = state.mapper
+    changes = {
+        attr.key: attr.value for attr in state.attrs
+        if attr.key in mapper.column_attrs and attr.history.has_changes()
+    }
+    if not changes:
+        return
+    key = {mapper.get_property_by_column(column).key: value
+           for column, value in zip(mapper.primary_key, state.identity, strict=True)}
+    with Session(state.session.get_bind(mapper=mapper)) as writer, writer.begin():
+        writer.execute(sa.update(mapper.class_).filter_by(**key).values(**changes))
+    for name, value in changes.items():
+        set_committed_value(obj, name, value)
 
 
 class HostGroup(Base):
