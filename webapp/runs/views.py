@@ -1,13 +1,33 @@
-"""The run page."""
+"""The run page, what it fetches to catch up, the output views and stopping."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_required
 
+from ..engine.control import stop_run
 from ..extensions import db
-from ..models import Run
-from .access import can_view_run
+from ..models import MinkeSession, Run
+from ..output import iter_output
+from .access import can_stop_run, can_view_run
+from .ansi import ansi_to_html
+from .feed import STATUS_KEYS, begin_snapshot, load_changes, load_run_page, parse_after, run_counts
+from .forms import StopForm
+from .fragments import session_changes
+from .groups import group_output
+from .output_pages import STREAMS, command_of_run, output_page
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
@@ -19,8 +39,127 @@ def _visible_run(run_id: int) -> Run:
     return run
 
 
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
 @bp.get("/<int:run_id>")
 @login_required
 def detail(run_id: int):
+    begin_snapshot()
     run = _visible_run(run_id)
-    return render_template("runs/detail.html", run=run)
+    sessions = load_run_page(run.id)
+    counts = dict.fromkeys(STATUS_KEYS, 0)
+    for view in sessions:
+        counts[view.status_key] += 1
+    return render_template("runs/detail.html", run=run, sessions=sessions, counts=counts,
+                           status_keys=STATUS_KEYS, can_stop=can_stop_run(current_user, run))
+
+
+@bp.route("/<int:run_id>/events", methods=["GET", "POST"])
+@login_required
+def events(run_id: int):
+    """What sessions stored after the sequence numbers a page has: ``?after=12:5,13:0``
+    or, for many sessions, a POSTed ``{"after": {"12": 5, "13": 0}}``."""
+    try:
+        if request.method == "POST":
+            body = request.get_json(silent=True) or {}
+            after = {int(sid): int(seq) for sid, seq in dict(body.get("after", {})).items()}
+        else:
+            after = parse_after(request.args.get("after", ""))
+    except (TypeError, ValueError):
+        return jsonify(error="after: expected session:seq pairs"), 400
+    begin_snapshot()
+    run = _visible_run(run_id)
+    changes = load_changes(run.id, after)
+    return jsonify(sessions=[session_changes(view, run.id) for view in changes],
+                   summary=run_counts(run.id), finished=run.finished_at is not None)
+
+
+@bp.get("/<int:run_id>/grouped")
+@login_required
+def grouped(run_id: int):
+    begin_snapshot()
+    run = _visible_run(run_id)
+    template = "runs/_groups.html" if request.args.get("fragment") else "runs/grouped.html"
+    return render_template(template, run=run, grouping=group_output(run.id),
+                           counts=run_counts(run.id), status_keys=STATUS_KEYS)
+
+
+@bp.get("/<int:run_id>/output/<int:command_id>")
+@login_required
+def output(run_id: int, command_id: int):
+    """One stream of a command: its tail, with earlier pages fetched on demand."""
+    stream = request.args.get("stream", "stdout")
+    if stream not in STREAMS:
+        abort(404)
+    begin_snapshot()
+    run = _visible_run(run_id)
+    command = command_of_run(run.id, command_id) or abort(404)
+    page = output_page(command.id, stream)
+    return render_template("runs/output.html", run=run, command=command, stream=stream,
+                           page=page, session=db.session.get(MinkeSession, command.session_id))
+
+
+@bp.get("/<int:run_id>/output/<int:command_id>/page")
+@login_required
+def output_earlier(run_id: int, command_id: int):
+    """The page of output before chunk ``before``, as escaped HTML."""
+    stream = request.args.get("stream", "stdout")
+    before = request.args.get("before", type=int)
+    if stream not in STREAMS or before is None:
+        abort(400)
+    begin_snapshot()
+    run = _visible_run(run_id)
+    command = command_of_run(run.id, command_id) or abort(404)
+    page = output_page(command.id, stream, before=before)
+    return jsonify(html=str(ansi_to_html(page.text)), first_seq=page.first_seq, more=page.more)
+
+
+@bp.get("/<int:run_id>/output/<int:command_id>/download")
+@login_required
+def output_download(run_id: int, command_id: int):
+    """The whole stream as a text file, streamed from the database chunk by chunk."""
+    stream = request.args.get("stream", "stdout")
+    if stream not in STREAMS:
+        abort(404)
+    begin_snapshot()  # never the write lock while a slow client downloads
+    run = _visible_run(run_id)
+    command = command_of_run(run.id, command_id) or abort(404)
+    name = f"run{run.id}-session{command.session_id}-command{command.seq}-{stream}.txt"
+    return Response(stream_with_context(iter_output(command.id, stream)),
+                    mimetype="text/plain",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/<int:run_id>/stop", methods=["GET", "POST"])
+@login_required
+def stop(run_id: int):
+    """Stop the run or one session (``session``): softly, or at once with ``kill``.
+
+    GET asks for confirmation (the page's own button asks in a dialog and posts).
+    """
+    run = _visible_run(run_id)
+    if not can_stop_run(current_user, run):
+        abort(403)
+    form = StopForm()
+    if request.method == "GET":
+        form.session.data = request.args.get("session", type=int)
+    session = None
+    if form.session.data is not None:
+        session = db.session.get(MinkeSession, form.session.data)
+        if session is None or session.run_id != run.id:
+            abort(404)
+    if request.method == "GET":
+        return render_template("runs/stop.html", run=run, form=form, session=session)
+    if not form.validate():
+        abort(400)
+    level = stop_run(current_app.extensions["minke"], run, session_id=form.session.data,
+                     kill=form.kill.data)
+    if _wants_json():
+        return jsonify(level=level)
+    what = f"{session.object_label}" if session else f"run #{run.id}"
+    flash(f"Stopping {what}: " + ("running commands are interrupted." if level > 1 else
+                                  "running commands finish, nothing new starts."), "info")
+    return redirect(url_for(".detail", run_id=run.id))

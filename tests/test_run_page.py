@@ -1,0 +1,245 @@
+"""The run page through the test client: rows, messages by kind, escaping, catch-up,
+output views, the grouped view and stopping (real SSH runs, executed in-process)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web_client import controls, csrf_token, isolated_client, login
+from webapp.extensions import db
+from webapp.models import CommandResult, MinkeSession
+from webapp.runs.ansi import ansi_to_html, strip_ansi
+from webapp.runs.groups import fold
+
+pytestmark = pytest.mark.integration
+
+ADMIN = ("minke.admin",)
+
+
+@pytest.fixture
+def client(app):
+    return isolated_client(app)
+
+
+@pytest.fixture
+def ada(make_user):
+    return make_user("ada", "minke.run_messagessession", "minke.run_echosession",
+                     "minke.run_messagekindssession", "minke.run_bigoutputsession",
+                     "minke.run_sleepsession")
+
+
+def logged_in(client, name):
+    assert login(client, name).status_code == 302
+    return client
+
+
+def session_ids(run):
+    return [s.id for s in sorted(run.sessions, key=lambda s: s.id)]
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+
+def test_run_page_shows_a_row_per_object_with_messages_by_kind(client, ada, make_hosts,
+                                                               execute_run):
+    hosts = make_hosts(2)
+    run = execute_run("MessagesSession", hosts, user=ada)
+    html = logged_in(client, "ada").get(f"/runs/{run.id}").get_data(as_text=True)
+    for sid in session_ids(run):
+        assert f'id="s-{sid}"' in html
+    assert html.count('data-status="warning"') >= 2  # both rows (+ the badge templates)
+    assert "<th scope=\"row\">h00</th>" in html and "<th scope=\"row\">h01</th>" in html
+    # pre: escaped in a <pre>; table: a header row; levels in words
+    assert "<pre>plain &lt;b&gt;pre&lt;/b&gt; text</pre>" in html
+    assert '<th scope="col">mount</th>' in html and "<td>42%</td>" in html
+    assert '<strong class="msg-level">warning:</strong>' in html
+    assert '<strong class="msg-level">error:</strong>' in html
+    parsed = controls(html)
+    assert not parsed.unlabelled()
+    assert parsed.headers >= 7
+
+
+def test_execution_messages_show_command_exit_code_and_output(client, ada, make_hosts,
+                                                              execute_run):
+    run = execute_run("MessageKindsSession", make_hosts(1), user=ada)
+    html = logged_in(client, "ada").get(f"/runs/{run.id}").get_data(as_text=True)
+    assert '<code class="cmdline">$ echo listed</code>' in html
+    assert "exit 0" in html
+    assert '<pre class="out-stdout">listed\n</pre>' in html
+    assert "a &lt;text&gt; message" in html
+
+
+def test_remote_output_is_escaped_and_its_colours_rendered(client, ada, make_hosts, execute_run):
+    message = "\\033[1;31mred\\033[0m <img src=x onerror=alert(1)>"
+    run = execute_run("EchoSession", make_hosts(1), data={"message": message}, user=ada)
+    html = logged_in(client, "ada").get(f"/runs/{run.id}").get_data(as_text=True)
+    assert "<img" not in html
+    assert '<span class="ansi-bold ansi-fg-1">red</span> &lt;img src=x onerror=alert(1)&gt;' in html
+    assert "\x1b" not in html
+
+
+def test_the_page_of_a_run_of_somebody_else_needs_view_all_runs(client, ada, make_user,
+                                                                make_hosts, execute_run):
+    run = execute_run("EchoSession", make_hosts(1), data={"message": "hi"}, user=ada)
+    make_user("bob")
+    make_user("carol", "minke.view_all_runs")
+    bob = logged_in(isolated_client(client.application), "bob")
+    assert bob.get(f"/runs/{run.id}").status_code == 403
+    assert bob.get(f"/runs/{run.id}/events?after=1:0").status_code == 403
+    assert bob.get(f"/runs/{run.id}/grouped").status_code == 403
+    carol = logged_in(isolated_client(client.application), "carol")
+    page = carol.get(f"/runs/{run.id}")
+    assert page.status_code == 200
+    assert "stop-session" not in page.get_data(as_text=True)  # may see, not stop
+    assert client.get(f"/runs/{run.id}").status_code == 302  # anonymous: to the login page
+
+
+# -- catching up --------------------------------------------------------------------------
+
+
+def test_events_after_zero_return_everything_a_session_stored(client, ada, make_hosts,
+                                                              execute_run):
+    run = execute_run("MessageKindsSession", make_hosts(1), user=ada)
+    sid = session_ids(run)[0]
+    logged_in(client, "ada")
+    data = client.get(f"/runs/{run.id}/events?after={sid}:0").get_json()
+    (change,) = data["sessions"]
+    assert change["status"] == "warning" or change["status"] in ("success", "error")
+    assert change["final"] is True
+    assert len(change["messages"]) == 3
+    assert all(m["html"].startswith(f'<li id="m-{sid}-') for m in change["messages"])
+    assert [c["html"].count("$ echo listed") for c in change["commands"]] == [1, 1]
+    assert "".join(p["data"] for p in change["output"]) == "listed\nlisted again\n"
+    seqs = [m["seq"] for m in change["messages"]] + [c["seq"] for c in change["commands"]]
+    assert change["seq"] >= max(seqs)
+    assert data["summary"][change["status"]] == 1 and data["finished"] is True
+
+    again = client.get(f"/runs/{run.id}/events?after={sid}:{change['seq']}").get_json()
+    (same,) = again["sessions"]
+    assert same["messages"] == [] and same["output"] == []
+    # the latest command comes again (its exit code may be news), nothing else
+    assert [c["seq"] for c in same["commands"]] == [max(c["seq"] for c in change["commands"])]
+
+
+def test_events_can_be_posted_for_many_sessions_and_ignore_other_runs(client, ada, make_hosts,
+                                                                      execute_run):
+    hosts = make_hosts(3)
+    run = execute_run("MessagesSession", hosts, user=ada)
+    other = execute_run("MessagesSession", hosts[:1], user=ada)
+    ids = session_ids(run)
+    logged_in(client, "ada")
+    token = csrf_token(client, f"/runs/{run.id}")
+    after = {str(sid): 0 for sid in [*ids, *session_ids(other)]}
+    response = client.post(f"/runs/{run.id}/events", json={"after": after},
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+    assert sorted(c["id"] for c in response.get_json()["sessions"]) == ids
+
+
+@pytest.mark.parametrize("after", ["x", "1:y", "1:2:3x"])
+def test_events_refuse_malformed_sequence_numbers(client, ada, make_hosts, execute_run, after):
+    run = execute_run("MessagesSession", make_hosts(1), user=ada)
+    logged_in(client, "ada")
+    assert client.get(f"/runs/{run.id}/events?after={after}").status_code == 400
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def test_big_output_opens_on_its_tail_pages_back_and_downloads_whole(client, ada, make_hosts,
+                                                                     execute_run):
+    run = execute_run("BigOutputSession", make_hosts(1), data={"seconds": 300}, user=ada)
+    command = db.session.scalar(db.select(CommandResult).join(MinkeSession)
+                                .where(MinkeSession.run_id == run.id))
+    lines = 300 * 1024 // 16
+    logged_in(client, "ada")
+    page = client.get(f"/runs/{run.id}/output/{command.id}").get_data(as_text=True)
+    assert f"{lines - 1:015d}" in page and f"{0:015d}" not in page
+    first_seq = re.search(r'data-first-seq="(\d+)"', page).group(1)
+    shown = set(re.findall(r"\d{15}", page))
+    while True:
+        earlier = client.get(f"/runs/{run.id}/output/{command.id}/page",
+                             query_string={"before": first_seq}).get_json()
+        shown |= set(re.findall(r"\d{15}", earlier["html"]))
+        if not earlier["more"]:
+            break
+        first_seq = earlier["first_seq"]
+    assert len(shown) == lines
+    download = client.get(f"/runs/{run.id}/output/{command.id}/download", buffered=True)
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    body = download.get_data(as_text=True)
+    assert body.count("\n") == lines and body.endswith(f"{lines - 1:015d}\n")
+    stderr = client.get(f"/runs/{run.id}/output/{command.id}/download?stream=stderr",
+                        buffered=True)
+    assert stderr.get_data(as_text=True) == "done\n"
+    assert client.get(f"/runs/{run.id + 1}/output/{command.id}").status_code == 404
+
+
+# -- grouped output ---------------------------------------------------------------------
+
+
+def test_grouped_view_gathers_identical_output_and_folds_names(client, ada, make_hosts,
+                                                               execute_run):
+    hosts = make_hosts(6)
+    hosts[2].port = 1  # nothing listens: its session fails and stands out
+    db.session.commit()
+    run = execute_run("EchoSession", hosts, data={"message": "same"}, user=ada)
+    html = logged_in(client, "ada").get(f"/runs/{run.id}/grouped").get_data(as_text=True)
+    blocks = re.findall(r'<code class="nodeset">([^<]+)</code>', html)
+    assert blocks == ["h[00-01,03-05]", "h02"]
+    assert '<pre class="group-text">same\n</pre>' in html
+    assert html.count("differs from the largest group") == 1
+    fragment = client.get(f"/runs/{run.id}/grouped?fragment=1").get_data(as_text=True)
+    assert "<html" not in fragment and "h[00-01,03-05]" in fragment
+
+
+@pytest.mark.parametrize(("names", "folded"), [
+    (["web01", "web02", "web03", "web05"], "web[01-03,05]"),
+    (["demo1", "demo2", "demo3", "demo4"], "demo[1-4]"),
+    (["web9", "web10"], "web10,web9"),
+    (["db", "rack1-node2", "rack1-node3"], "db,rack1-node[2-3]"),
+    (["b000", "b199"], "b[000,199]"),
+    (["x.example.org"], "x.example.org"),
+])
+def test_fold_names_into_ranges(names, folded):
+    assert fold(names) == folded
+
+
+def test_ansi_to_html_escapes_and_drops_other_escapes():
+    html = ansi_to_html("<b>\x1b[32mok\x1b[0m\x1b]0;title\x07\x1b[2K\x07 \x1b[38;5;196mx")
+    assert str(html) == ('&lt;b&gt;<span class="ansi-fg-2">ok</span> '
+                         '<span style="color:rgb(255,0,0)">x</span>')
+    assert strip_ansi("\x1b[1mbold\x1b[0m") == "bold"
+
+
+# -- stopping ---------------------------------------------------------------------------
+
+
+def test_stop_needs_permission_and_csrf_and_cancels_waiting_sessions(client, ada, make_user,
+                                                                     make_hosts, app):
+    from sessions import REGISTRY
+    from webapp.engine.dispatch import start_run
+
+    run = start_run(app.extensions["minke"], REGISTRY.get("SleepSession"), make_hosts(2),
+                    user=ada, data={"seconds": 30})
+    run_id = run.id
+    make_user("bob", "minke.view_all_runs")
+    bob = logged_in(isolated_client(app), "bob")
+    token = csrf_token(bob, f"/runs/{run_id}")
+    assert bob.post(f"/runs/{run_id}/stop", data={"csrf_token": token}).status_code == 403
+
+    logged_in(client, "ada")
+    confirm = client.get(f"/runs/{run_id}/stop")
+    assert confirm.status_code == 200 and "Stop run #" in confirm.get_data(as_text=True)
+    assert client.post(f"/runs/{run_id}/stop", data={}).status_code == 400  # no CSRF token
+    token = csrf_token(client, f"/runs/{run_id}")
+    answer = client.post(f"/runs/{run_id}/stop", data={"csrf_token": token},
+                         headers={"Accept": "application/json"})
+    assert answer.get_json() == {"level": 1}
+    db.session.expire_all()
+    assert {s.proc_status for s in db.session.scalars(
+        db.select(MinkeSession).where(MinkeSession.run_id == run_id))} == {"canceled"}
+    page = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert 'id="stop-run" class="stop-run" hidden' in page

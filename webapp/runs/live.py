@@ -1,0 +1,58 @@
+"""Socket.IO: logged-in users only; a browser joins the room of a run it may see.
+
+The workers publish each run's events into the room ``run:<id>`` through the
+Redis message queue (webapp/engine/events.py); this process only admits
+clients and puts them in rooms. A refused join answers ``{"ok": false}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, join_room, leave_room
+
+from ..engine.events import run_room
+from ..extensions import db, socketio
+from ..models import Run
+from .access import can_view_run
+
+
+def connect(auth: Any = None) -> None:
+    if not current_user.is_authenticated:
+        raise ConnectionRefusedError("login required")
+
+
+def _run_id(data: Any) -> int | None:
+    try:
+        return int(data["run"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def join(data: Any) -> dict[str, Any]:
+    """Join the room of run ``data["run"]`` when the user may see the run."""
+    run_id = _run_id(data)
+    run = db.session.get(Run, run_id) if run_id is not None else None
+    if run is None or not current_user.is_authenticated or not can_view_run(current_user, run):
+        return {"ok": False, "error": "no such run, or not yours to see"}
+    join_room(run_room(run.id))
+    return {"ok": True}
+
+
+def leave(data: Any) -> dict[str, Any]:
+    run_id = _run_id(data)
+    if run_id is not None:
+        leave_room(run_room(run_id))
+    return {"ok": True}
+
+
+def register() -> None:
+    """Add the handlers to the Socket.IO server the app factory just created.
+
+    Called after ``socketio.init_app``: every app (the tests make many) gets
+    a new server, which starts without handlers.
+    """
+    socketio.on_event("connect", connect)
+    socketio.on_event("join", join)
+    socketio.on_event("leave", leave)
