@@ -114,23 +114,38 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
 
 
 def _follow(state, run_id: int, *, live: bool) -> None:
-    """Print events of the run until it is finished."""
-    last_id, labels, warned = "0", {}, False
+    """Print events of the run until it is finished.
+
+    Waits on the run's event stream with no transaction open; every
+    ``POLL_SECONDS`` it also reads the stored run (read-only, in case the
+    ``run.finished`` event was trimmed away) and reaps dead workers. The
+    sessions' labels are read once, and each batch of events is printed with
+    one write: a run of many hosts must not cost a query or a write per line.
+    """
+    last_id, warned = "0", False
+    labels = _labels(run_id) if live else {}
     next_poll = time.monotonic() + POLL_SECONDS
     while True:
         last_id, batch = events.read_events(state.redis, run_id, last_id, block_ms=500)
+        lines: list[str] = []
+        finished = False
         for event in batch:
             if event["event"] == events.RUN_FINISHED:
-                return
+                finished = True
+                break
             if live:
-                _print_event(event, labels)
+                lines += _event_lines(event, labels)
+        if lines:
+            click.echo("\n".join(lines))
+        if finished:
+            return
         if time.monotonic() >= next_poll:
             next_poll = time.monotonic() + POLL_SECONDS
             reap_dead_workers(state.redis, state.publisher)
             begin_read_only()
-            finished = db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id))
+            finished_at = db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id))
             db.session.rollback()
-            if finished:
+            if finished_at:
                 return
             if not warned and not Worker.all(queue=state.queue):
                 warned = True
@@ -138,28 +153,29 @@ def _follow(state, run_id: int, *, live: bool) -> None:
                            "`flask --app wsgi minke worker`", err=True)
 
 
-def _label(session_id: int, labels: dict) -> str:
-    if session_id not in labels:
-        begin_read_only()
-        labels[session_id] = db.session.scalar(
-            sa.select(MinkeSession.object_label).where(MinkeSession.id == session_id)) or "?"
-        db.session.rollback()
-    return labels[session_id]
+def _labels(run_id: int) -> dict[int, str]:
+    """The object label of every session of the run, by session id (one read)."""
+    begin_read_only()
+    rows = db.session.execute(sa.select(MinkeSession.id, MinkeSession.object_label)
+                              .where(MinkeSession.run_id == run_id))
+    labels = {session_id: label or "?" for session_id, label in rows}
+    db.session.rollback()
+    return labels
 
 
-def _print_event(event: dict, labels: dict) -> None:
+def _event_lines(event: dict, labels: dict[int, str]) -> list[str]:
+    """The lines (styled) that show ``event``; none for events the CLI does not show."""
     kind = event["event"]
+    label = labels.get(event.get("session"), "?")
     if kind == events.SESSION_STATUS and event["proc_status"] != "running":
         status = event.get("session_status") or event["proc_status"]
         shown = status if event["proc_status"] == "completed" else event["proc_status"]
-        click.echo(click.style(f"{_label(event['session'], labels)}: {shown}",
-                               fg=COLOURS.get(shown), bold=True))
-    elif kind == events.SESSION_MESSAGE:
+        return [click.style(f"{label}: {shown}", fg=COLOURS.get(shown), bold=True)]
+    if kind == events.SESSION_MESSAGE:
         text = BaseMessage.render(event["kind"], event["payload"])
-        prefix = f"{_label(event['session'], labels)} | "
         colour = {"warning": "yellow", "error": "red"}.get(event["level"])
-        for line in text.splitlines() or [""]:
-            click.echo(click.style(prefix + line, fg=colour))
+        return [click.style(f"{label} | {line}", fg=colour) for line in text.splitlines() or [""]]
+    return []
 
 
 def _print_summary(run: Run) -> None:
