@@ -1,0 +1,200 @@
+"""The run page in Chromium against the app under gunicorn, a real worker and sshd:
+rows turn final live, output, reconnects, stopping, screenshots."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from sessions import REGISTRY
+from webapp.engine.dispatch import start_run
+from webapp.extensions import db
+from webapp.models import MinkeSession
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+RUNNER = ("minke.view_hosts", "minke.run_echosession", "minke.run_sleepsession",
+          "minke.run_chattysession", "minke.run_bigoutputsession")
+
+
+@pytest.fixture
+def ada(make_user):
+    return make_user("ada", *RUNNER)
+
+
+@pytest.fixture
+def page_errors(browser_page):
+    """Script errors and server errors the page met (a 400 of a bad form is no error)."""
+    errors: list[str] = []
+    browser_page.on("pageerror", lambda error: errors.append(str(error)))
+    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
+                    "Failed to load resource" not in m.text else None)
+    browser_page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                    if r.status >= 500 or r.status in (401, 403) else None)
+    return errors
+
+
+def launch(app, session_name, hosts, user, data=None):
+    run = start_run(app.extensions["minke"], REGISTRY.get(session_name), hosts, user=user,
+                    data=data)
+    return run.id
+
+
+def rows(page):
+    return page.locator("#results tbody tr")
+
+
+def test_rows_turn_to_success_live_with_their_output(app, worker, make_hosts, ada, browser_page,
+                                                     web_login, page_errors, artifacts):
+    page = browser_page
+    web_login(page, "ada")
+    run_id = launch(app, "SleepSession", make_hosts(3), ada, {"seconds": 1})
+    page.goto(f"/runs/{run_id}")
+    expect(page.get_by_role("status").filter(has_text="live")).to_be_visible()
+    expect(rows(page)).to_have_count(3)
+    for label in ("h00", "h01", "h02"):
+        row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=label))
+        expect(row.locator(".badge")).to_have_text("success", timeout=20_000)
+        expect(row.locator("ul.cmds")).to_contain_text("$ sleep 1; echo slept")
+        expect(row.locator("ul.cmds")).to_contain_text("exit 0")
+    expect(page.locator("#run-state")).to_have_text("finished")
+    expect(page.locator("#count-done")).to_have_text("3")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="h01"))
+    row.get_by_text("Output of h01").click()
+    expect(row.locator(".term-out")).to_have_text("slept\n")
+    expect(row.get_by_label("Follow the output")).to_be_checked()
+    assert not page_errors
+
+
+def row_of(page, label):
+    return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=label,
+                                                                exact=True))
+
+
+def test_dashboard_flow_select_form_confirm_and_watch(app, worker, make_hosts, ada, browser_page,
+                                                      web_login, page_errors):
+    page = browser_page
+    make_hosts(3)
+    web_login(page, "ada")
+    page.goto("/objects/host/")
+    for label in ("h00", "h02"):
+        page.get_by_label(f"Select {label}").check()
+    session = page.get_by_role("combobox", name="Session", exact=True)
+    assert session.locator("optgroup[label='Testing'] option").all_inner_texts() == [
+        "echo session"]
+    session.select_option("EchoSession")
+    page.get_by_role("button", name="Run…").click()
+    page.get_by_role("button", name="Run").click()  # the message is missing
+    expect(page.get_by_role("alert")).to_contain_text("please correct the fields")
+    page.get_by_label("Message").fill("hello <world>")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    expect(rows(page)).to_have_count(2)
+    for label in ("h00", "h02"):
+        row = row_of(page, label)
+        expect(row.locator(".badge")).to_have_text("success", timeout=20_000)
+        expect(row.locator(".term-out")).to_have_text("hello <world>\n")
+    assert not page_errors
+
+
+def test_stop_asks_then_stops_softly_then_kills(app, worker, make_hosts, ada, browser_page,
+                                                web_login, page_errors):
+    page = browser_page
+    web_login(page, "ada")
+    run_id = start_run(app.extensions["minke"], REGISTRY.get("SleepSession"), make_hosts(3),
+                       user=ada, data={"seconds": 60}, concurrency=2).id
+    page.goto(f"/runs/{run_id}")
+    expect(row_of(page, "h00").locator(".badge")).to_have_text("running", timeout=15_000)
+    expect(row_of(page, "h01").locator(".badge")).to_have_text("running", timeout=15_000)
+    expect(row_of(page, "h02").locator(".badge")).to_have_text("queued")
+
+    page.get_by_role("button", name="Stop run").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Stop run #")
+    dialog.get_by_role("button", name="Keep running").click()
+    expect(dialog).to_be_hidden()
+    expect(row_of(page, "h00").locator(".badge")).to_have_text("running")
+
+    page.get_by_role("button", name="Stop run").click()
+    dialog.get_by_role("button", name="Stop", exact=True).click()
+    expect(row_of(page, "h00").locator(".badge")).to_have_text("stopping")
+    page.wait_for_timeout(1000)
+    expect(row_of(page, "h00").locator(".badge")).to_have_text("stopping")  # sleep 60 goes on
+
+    page.get_by_role("button", name=re.compile("^Kill run")).click()
+    for label in ("h00", "h01"):
+        expect(row_of(page, label).locator(".badge")).to_have_text("stopped", timeout=10_000)
+    expect(row_of(page, "h02").locator(".badge")).to_have_text("canceled")
+    expect(page.locator("#run-state")).to_have_text("finished")
+    expect(page.locator("#stop-run")).to_be_hidden()
+    assert not page_errors
+
+
+def test_one_session_stops_alone(app, worker, make_hosts, ada, browser_page, web_login):
+    page = browser_page
+    web_login(page, "ada")
+    run_id = launch(app, "SleepSession", make_hosts(2), ada, {"seconds": 3})
+    page.goto(f"/runs/{run_id}")
+    expect(row_of(page, "h01").locator(".badge")).to_have_text("running", timeout=15_000)
+    row_of(page, "h01").get_by_role("button", name="Stop h01").click()
+    page.get_by_role("dialog").get_by_role("button", name="Stop", exact=True).click()
+    row_of(page, "h01").get_by_role("button", name="Kill h01: interrupt running commands now"
+                                    ).click()
+    expect(row_of(page, "h01").locator(".badge")).to_have_text("stopped", timeout=10_000)
+    expect(row_of(page, "h00").locator(".badge")).to_have_text("success", timeout=10_000)
+
+
+def stored(run_id):
+    """Per object label: the message ids and the terminal text the page should show."""
+    db.session.rollback()
+    result = {}
+    for session in db.session.scalars(db.select(MinkeSession)
+                                      .where(MinkeSession.run_id == run_id)):
+        ids = [f"m-{session.id}-{m.seq}" for m in session.messages]
+        output = "".join(c.stdout + c.stderr for c in session.commands)
+        result[session.object_label] = (ids, output)
+    db.session.rollback()
+    return result
+
+
+def shown(page):
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+        '#results tbody tr')].map(row => [row.querySelector('th').textContent,
+        [[...row.querySelectorAll('ul.msgs > li')].map(li => li.id),
+         [...row.querySelectorAll('.term-out')].map(pre => pre.textContent).join('')]]))""")
+
+
+@pytest.mark.parametrize("drop", ["transport", "offline"])
+def test_a_dropped_connection_loses_and_repeats_nothing(app, worker, make_hosts, ada,
+                                                        browser_page, web_login, page_errors,
+                                                        drop):
+    page = browser_page
+    web_login(page, "ada")
+    run_id = launch(app, "ChattySession", make_hosts(3), ada)
+    page.goto(f"/runs/{run_id}")
+    expect(page.locator("#live-state")).to_have_text("live")
+    page.wait_for_function("() => minkeRunPage.stats.events > 50", timeout=20_000)
+    if drop == "transport":  # the connection breaks: the client reconnects by itself
+        page.evaluate("() => minkeRunPage.socket.io.engine.close()")
+        page.wait_for_timeout(700)
+    else:  # the browser goes offline for a while
+        page.context.set_offline(True)
+        page.evaluate("() => minkeRunPage.socket.io.engine.close()")
+        page.wait_for_timeout(1500)
+        page.context.set_offline(False)
+    expect(page.locator("#run-state")).to_have_text("finished", timeout=30_000)
+    expect(page.locator("#live-state")).to_have_text("live")
+    page.wait_for_function("() => document.querySelectorAll('.badge[data-status=success]')"
+                           ".length >= 3")
+    page.wait_for_timeout(500)  # the last catch-up answer
+    want = stored(run_id)
+    got = shown(page)
+    assert set(got) == set(want)
+    for label, (ids, output) in want.items():
+        assert got[label][0] == ids, label  # every message once, in order
+        assert got[label][1] == output, label
+    stats = page.evaluate("() => minkeRunPage.stats")
+    assert stats["catchUps"] >= 2  # at least: after the first join, after the reconnect
+    assert not [e for e in page_errors if "ERR_INTERNET_DISCONNECTED" not in e]
