@@ -30,7 +30,7 @@ def _run_id(data: Any) -> int | None:
         return None
 
 
-def join(data: Any) -> dict[str, Any]:
+def join(data: Any = None) -> dict[str, Any]:
     """Join the room of run ``data["run"]`` when the user may see the run."""
     run_id = _run_id(data)
     run = db.session.get(Run, run_id) if run_id is not None else None
@@ -40,7 +40,7 @@ def join(data: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
-def leave(data: Any) -> dict[str, Any]:
+def leave(data: Any = None) -> dict[str, Any]:
     run_id = _run_id(data)
     if run_id is not None:
         leave_room(run_room(run_id))
