@@ -16,7 +16,7 @@ from webapp.models import MinkeSession
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 RUNNER = ("minke.view_hosts", "minke.run_echosession", "minke.run_sleepsession",
-          "minke.run_chattysession", "minke.run_bigoutputsession")
+          "minke.run_chattysession", "minke.run_bigoutputsession", "minke.run_messagessession")
 
 
 @pytest.fixture
@@ -198,3 +198,34 @@ def test_a_dropped_connection_loses_and_repeats_nothing(app, worker, make_hosts,
     stats = page.evaluate("() => minkeRunPage.stats")
     assert stats["catchUps"] >= 2  # at least: after the first join, after the reconnect
     assert not [e for e in page_errors if "ERR_INTERNET_DISCONNECTED" not in e]
+
+
+def test_screenshots_of_the_run_pages_light_and_dark(app, worker, make_hosts, ada, make_user,
+                                                     browser_page, web_login, artifacts,
+                                                     page_errors):
+    """Not a check of looks: pictures for people to look at (the artifacts directory)."""
+    page = browser_page
+    make_user("eve", "minke.admin")
+    hosts = make_hosts(6)
+    hosts[4].port = 1  # unreachable: an error row and an odd group
+    db.session.commit()
+    echo = launch(app, "EchoSession", hosts, ada,
+                  {"message": "\\033[1;32mready\\033[0m disk \\033[33m71%\\033[0m <ok>"})
+    kinds = launch(app, "MessagesSession", hosts[:2], ada)
+    web_login(page, "eve")
+    page.goto(f"/runs/{echo}")
+    expect(page.locator("#run-state")).to_have_text("finished", timeout=30_000)
+    row_of(page, "h01").get_by_text("Output of h01").click()
+    command_link = row_of(page, "h02").get_by_role("link", name="stdout")
+    shots = {"run": f"/runs/{echo}", "messages": f"/runs/{kinds}",
+             "grouped": f"/runs/{echo}/grouped", "output": command_link.get_attribute("href")}
+    page.goto(f"/runs/{kinds}")
+    expect(page.locator("#run-state")).to_have_text("finished", timeout=30_000)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for name, url in shots.items():
+            page.goto(url)
+            if name == "run":
+                row_of(page, "h01").get_by_text("Output of h01").click()
+            page.screenshot(path=str(artifacts / f"run-page-{name}-{scheme}.png"), full_page=True)
+    assert not page_errors
