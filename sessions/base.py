@@ -8,8 +8,13 @@ from typing import Any, ClassVar
 
 from wtforms import Form
 
-from .errors import InvalidMinkeSetup, SessionRegistrationError, SessionStopped
-from .formatting import format_command
+from .errors import (
+    CommandFormatError,
+    InvalidMinkeSetup,
+    SessionRegistrationError,
+    SessionStopped,
+)
+from .formatting import check_template, format_command
 from .messages import coerce_message
 from .record import SessionRecord
 from .registry import REGISTRY, model_name
@@ -75,11 +80,27 @@ class SessionRegistration(type):
         if required and not getattr(cls, required):
             base = next(b for b in cls.__mro__ if b.__dict__.get("_requires") == required)
             raise SessionRegistrationError(cls, f"a {base.__name__} must define {required}")
+        cls.check_commands()
         if required == "sessions":
             for entry in cls.sessions:
                 if not isinstance(entry, SessionRegistration):
                     raise SessionRegistrationError(
                         cls, f"{entry!r} in sessions is no session class")
+
+    def check_commands(cls) -> None:
+        """Refuse a ``command``/``commands`` template with a placeholder where no quoting
+        can make a value safe (see :func:`sessions.formatting.check_template`)."""
+        templates = [getattr(cls, "command", None), *getattr(cls, "commands", ())]
+        names = set(cls.form()._fields) if cls.form is not None else set()
+        for model in cls.work_on:
+            if not isinstance(model, str):
+                names |= {name for name in dir(model) if not name.startswith("_")}
+        for template in templates:
+            if isinstance(template, str):
+                try:
+                    check_template(template, names)
+                except CommandFormatError as exc:
+                    raise SessionRegistrationError(cls, str(exc)) from None
 
     def permission_name(cls) -> str:
         """The run permission of this session: ``minke.run_<classname lowercase>``."""
@@ -252,33 +273,44 @@ class Session(metaclass=SessionRegistration):
     def format_cmd(self, cmd: str) -> str:
         """Fill ``cmd``'s ``{placeholders}`` from :attr:`data`, then from :attr:`minkeobj`.
 
-        Every value is shell-quoted (see :attr:`raw_placeholders`)::
+        Every value is shell-quoted for where it stands (bare, in ``'…'`` or
+        in ``"…"``); ``{name!raw}`` and the names in :attr:`raw_placeholders`
+        are inserted as they are. Braces that name nothing stay as written
+        (``awk '{print $5}'``, ``${HOME}``, ``find -exec {} \\;``); one that
+        looks like a misspelt field adds a warning message. The rules are in
+        :mod:`sessions.formatting`::
 
             self.format_cmd("ls {path}")   # data {"path": "a b; rm -rf /"}
             # -> "ls 'a b; rm -rf /'"
 
-        :raises CommandFormatError: for a placeholder that names nothing; it
+        :raises CommandFormatError: for a placeholder that was obviously meant
+            but names nothing, or stands where no quoting makes it safe; it
             ends the session as ``error``.
         """
-        return format_command(cmd, self.data, lambda: self.minkeobj, raw=self.raw_placeholders)
+        formatted = format_command(cmd, self.data, lambda: self.minkeobj,
+                                   raw=self.raw_placeholders)
+        for note in formatted.notes:
+            self.add_msg(note, "warning")
+        return formatted.command
 
     def run(self, cmd: str, **invoke_params: Any) -> CommandResult:
         """Run ``cmd`` on the remote host and store its result.
 
         Calls :meth:`fabric.Connection.run` with ``invoke_params`` (e.g.
         ``pty=True``, ``timeout=10``, ``env={...}``). A non-zero exit does not
-        raise: check ``result.ok`` or use :meth:`xrun`.
+        raise: the result is false (``if self.run("test -d /srv"):``), or use
+        :meth:`xrun`.
 
         :raises SessionStopped: when a stop was requested before the command
-            started, or a kill interrupted it.
+            started, or once it returned after a stop (soft or kill).
         """
         if self._db.stop_level:
-            raise SessionStopped("stop requested")
-        result = self.c.run(cmd, **invoke_params)
-        stored = self._db.add_result(result)
-        if self._db.stop_level > 1:
-            raise SessionStopped("killed")
-        return stored
+            raise SessionStopped("stopped before the command started")
+        result = self._db.add_result(self.c.run(cmd, **invoke_params))
+        if self._db.stop_level:
+            raise SessionStopped("killed" if self._db.stop_level > 1
+                                 else "stopped after the command returned")
+        return result
 
     def frun(self, cmd: str, **invoke_params: Any) -> CommandResult:
         """Like :meth:`run`, with ``cmd`` prepared by :meth:`format_cmd`."""
@@ -296,12 +328,14 @@ class Session(metaclass=SessionRegistration):
     ) -> bool:
         """Run ``cmd`` and store its output in ``field`` of :attr:`minkeobj`.
 
-        The value is the first group of ``regex`` (or its whole match when it
-        has no group) searched in stdout, or without ``regex`` the stdout
-        without its trailing newline. When the command failed, printed
-        nothing, or ``regex`` did not match, the field is set to ``None``, an
-        error message with the command is added and the status raised to
-        ``warning``. The caller's commit stores the object.
+        The value is stdout without its trailing newline or, when ``regex``
+        has a group, the first group of ``regex`` matched at the start of
+        stdout (:func:`re.match`). When the command failed, printed nothing,
+        or ``regex`` did not match, the field is set to ``None``, an error
+        message with the command is added and the status raised to
+        ``warning``. The change is stored when the session ends (call
+        ``self.minkeobj.save()`` as in django-minke: it works and changes
+        nothing more); a stopped session's changes are not stored.
 
         :returns: ``False`` if the field was set to ``None``, else ``True``.
         :raises AttributeError: if ``minkeobj`` has no attribute ``field``.
@@ -313,7 +347,7 @@ class Session(metaclass=SessionRegistration):
         if regex:
             if result.validate(regex):
                 groups = result.match.groups()
-                value = groups[0] if groups else result.match.group(0)
+                value = groups[0] if groups else result.stdout.rstrip("\n")
         elif result.ok and result.stdout:
             value = result.stdout.rstrip("\n")
         if value is None:

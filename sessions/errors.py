@@ -20,22 +20,28 @@ class InvalidMinkeSetup(MinkeError):
 
 
 class SessionError(MinkeError):
-    """Raise it in :meth:`Session.process` to end the session as ``error`` with this message.
+    """Raise it in :meth:`Session.process` to end the session as ``error``.
 
-    Example::
+    Every argument becomes an error message of the session: a string a
+    :class:`~sessions.PreMessage`, a command result an
+    :class:`~sessions.ExecutionMessage`, a list of rows a table (as
+    :meth:`Session.add_msg` takes them). Example::
 
-        if not result.ok:
-            raise SessionError("the backup directory is missing")
+        result = self.run("pg_dump app > /backup/app.sql")
+        if not result:
+            raise SessionError("the backup failed", result)
     """
 
 
 class CommandFormatError(SessionError):
-    """A command's ``{placeholder}`` names neither a form field nor a field of the object."""
+    """A command's ``{placeholder}`` cannot be filled: it names nothing although it was
+    obviously meant, or stands where no quoting can make its value safe."""
 
 
-class SessionStopped(MinkeError):
-    """Raised inside a session when a stop was requested; ends it as ``stopped``.
+class SessionStopped(BaseException):
+    """Raised inside a session when it was stopped; ends it as ``stopped``.
 
-    It derives from :class:`MinkeError`, not :class:`SessionError`, so that a
-    session's own ``except SessionError`` does not swallow a stop.
+    Like the ``KeyboardInterrupt`` django-minke raised, it is no
+    :class:`Exception`: a session's own ``except Exception`` (or ``except
+    SessionError``) never swallows a stop.
     """

@@ -3,43 +3,43 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import Any
+
+from fabric.runners import Result
 
 from .status import SessionStatus
 
 
-@dataclass
-class CommandResult:
-    """One command that ran on the remote host: what :meth:`Session.run` returns.
+class CommandResult(Result):
+    """One command that ran on the remote host: what :meth:`Session.run` and
+    ``self.c.run`` return.
 
-    It carries the same fields as the stored ``CommandResult`` row (command,
-    stdout, stderr, exit code, pty, status), so code written against
-    django-minke's ``models.CommandResult`` keeps working. A command whose
-    output is larger than the engine keeps in memory has ``truncated`` set:
-    ``stdout``/``stderr`` then hold the start of the output, and the full
-    output is stored and can be read back with ``flask minke output``.
+    A fabric/invoke ``Result`` (``stdout``, ``stderr``, ``exited``, ``ok``,
+    ``failed``, ``command``, ``pty``; true exactly when the command succeeded,
+    so ``if self.run("test -d /srv/app"):`` works) with the fields of
+    django-minke's ``CommandResult``: :attr:`status`, :meth:`validate` and
+    :attr:`match`. A command whose output is larger than the engine keeps in
+    memory has ``truncated`` set: ``stdout``/``stderr`` then hold the start of
+    the output; the full output is stored (``flask minke output``).
     """
 
-    command: str
-    stdout: str = ""
-    stderr: str = ""
-    exited: int | None = 0
-    pty: bool = False
-    truncated: bool = False
-    seq: int | None = None
-    match: re.Match[str] | None = field(default=None, repr=False, compare=False)
+    def __init__(self, command: str = "", stdout: str = "", stderr: str = "",
+                 exited: int | None = 0, *, connection: Any = None, truncated: bool = False,
+                 seq: int | None = None, **kwargs: Any) -> None:
+        super().__init__(connection=connection, command=command, stdout=stdout, stderr=stderr,
+                         exited=exited, **kwargs)
+        self.truncated = truncated
+        self.seq = seq
+        self.match: re.Match[str] | None = None
 
     @classmethod
-    def from_fabric(cls, result, *, truncated: bool = False) -> CommandResult:
-        """Build one from a fabric/invoke ``Result``."""
-        return cls(
-            command=result.command,
-            stdout=result.stdout,
-            stderr=result.stderr,
-            exited=result.exited,
-            pty=bool(result.pty),
-            truncated=truncated,
-        )
+    def from_fabric(cls, result: Any, *, truncated: bool = False) -> CommandResult:
+        """The same result as a :class:`CommandResult` (itself when it is one already)."""
+        if isinstance(result, cls):
+            return result
+        return cls(command=result.command, stdout=result.stdout, stderr=result.stderr,
+                   exited=result.exited, pty=bool(result.pty), truncated=truncated,
+                   connection=getattr(result, "connection", None))
 
     @property
     def exit_code(self) -> int | None:
@@ -47,19 +47,9 @@ class CommandResult:
         return self.exited
 
     @property
-    def return_code(self) -> int | None:
-        """Alias of :attr:`exit_code`, as invoke names it."""
-        return self.exited
-
-    @property
     def ok(self) -> bool:
         """``True`` when the command exited with 0."""
         return self.exited == 0
-
-    @property
-    def failed(self) -> bool:
-        """``True`` when the command exited non-zero or was interrupted."""
-        return not self.ok
 
     @property
     def status(self) -> SessionStatus:
@@ -71,11 +61,12 @@ class CommandResult:
         return SessionStatus.SUCCESS
 
     def validate(self, regex: str) -> bool:
-        """Search ``stdout`` for ``regex``; keep the match in :attr:`match`.
+        """Match ``regex`` at the start of ``stdout`` (:func:`re.match`, as django-minke
+        does); keep the match in :attr:`match`.
 
         :returns: ``True`` when the command succeeded and the pattern matched.
         """
-        self.match = re.search(regex, self.stdout) if self.ok else None
+        self.match = re.match(regex, self.stdout) if self.ok else None
         return self.match is not None
 
     def as_dict(self) -> dict:
@@ -88,3 +79,6 @@ class CommandResult:
             "status": self.status.value,
             "truncated": self.truncated,
         }
+
+    def __repr__(self) -> str:
+        return f"<CommandResult {self.command[:40]!r} exited={self.exited}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class SessionStatus(str, enum.Enum):
+class SessionStatus(enum.StrEnum):
     """Outcome of a session (or of one command): what the user's code reported."""
 
     SUCCESS = "success"
@@ -46,7 +46,7 @@ def raised_status(current: str | None, new: SessionStatus) -> SessionStatus:
     return new if new.rank > old.rank else old
 
 
-class ProcStatus(str, enum.Enum):
+class ProcStatus(enum.StrEnum):
     """Where a session is in its life cycle (set by the engine, never by user code)."""
 
     INITIALIZED = "initialized"
@@ -68,7 +68,7 @@ FINAL_PROC_STATES = frozenset(
 ACTIVE_PROC_STATES = frozenset({ProcStatus.RUNNING, ProcStatus.STOPPING})
 
 
-class MessageLevel(str, enum.Enum):
+class MessageLevel(enum.StrEnum):
     """Severity of a message."""
 
     INFO = "info"

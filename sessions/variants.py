@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .base import Session
-from .forms import CommandForm
+from .formatting import format_command
+from .forms import CommandForm, normalise_newlines
 
 
 class SingleCommandSession(Session):
@@ -31,6 +32,10 @@ class SingleCommandSession(Session):
 class CommandFormSession(SingleCommandSession):
     """Like :class:`SingleCommandSession`, with the command typed into a form.
 
+    The typed command is put into :attr:`command` as it is, then formatted
+    like any command: typing ``du -sh {root}`` on a Site runs ``du -sh``
+    with the site's root, quoted. Line ends typed in a browser (CRLF) become LF.
+
     Example::
 
         class AnyCommand(CommandFormSession):
@@ -41,6 +46,12 @@ class CommandFormSession(SingleCommandSession):
     form = CommandForm
     command = "{cmd}"
     raw_placeholders = ("cmd",)
+
+    def process(self) -> None:
+        typed = normalise_newlines(str(self.data.get("cmd") or ""))
+        template = format_command(self.command, {"cmd": typed}, lambda: None,
+                                  raw=self.raw_placeholders).command
+        self.xrun(template)
 
 
 class CommandChainSession(Session):

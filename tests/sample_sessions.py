@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 
 import fabric
-from wtforms import Form, IntegerField, StringField
+from wtforms import Form, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, NumberRange
 
 from sessions import (
@@ -76,7 +77,7 @@ class RefusingSession(Session):
 
 class UnknownPlaceholderSession(SingleCommandSession):
     work_on = ("Host",)
-    command = "echo {no_such_field}"
+    command = "echo {no_such_field!r}"  # a conversion: obviously meant as a placeholder
 
 
 class SleepSession(SingleCommandSession):
@@ -234,13 +235,15 @@ class FrunSession(Session):
         self.frun("echo {message} on {name} at {hostname}")
 
 
-class UpdateFieldWholeMatchSession(Session):
-    """A regex without a group stores its whole match."""
+class UpdateFieldRegexSession(Session):
+    """A regex is matched at the start of stdout; without a group it stores stdout."""
 
     work_on = ("Host",)
 
     def process(self):
-        self.update_field("verbose_name", "echo release 10.2 beta", regex=r"\d+\.\d+")
+        self.update_field("comment", "echo release 10.2 beta", regex=r"release")
+        self.update_field("username", "echo release 10.2 beta", regex=r"\d+\.\d+")
+        self.minkeobj.save()
 
 
 class UpdateUsernameSession(Session):
@@ -326,3 +329,132 @@ class ChattySession(Session):
             self.run("printf 'no newline yet'; sleep 0.05; printf ' done'")
             for i in range(300):
                 self.add_msg(f"message {i}")
+
+
+# -- written in the spec's style, as a user porting from django-minke writes them ---------
+
+
+class ShellBracesSession(SingleCommandSession):
+    """Braces that are shell syntax run as written; a field placeholder is still filled."""
+
+    work_on = ("Host",)
+    command = ("echo 'a b c' | awk '{print $2}'; echo \"${HOME:+has-home}\"; "
+               "find /etc/hostname -exec echo found {} \\;; echo {a,b}; echo {hostname}")
+
+
+class MisspeltFieldSession(SingleCommandSession):
+    work_on = ("Host",)
+    command = "echo {hostnme}"
+
+
+class OptionsForm(Form):
+    opts = StringField("Options")
+    path = StringField("Path")
+
+
+class RawOptionsSession(SingleCommandSession):
+    """``{opts!raw}`` inserts trusted options as shell words; ``{path}`` stays one word."""
+
+    work_on = ("Host",)
+    form = OptionsForm
+    command = "printf '<%s>' {opts!raw} {path}"
+
+
+class ResultTruthSession(Session):
+    """Results are false when the command failed, from self.run and self.c.run alike."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        if self.run("false"):
+            self.add_msg("a failed command was true", "error")
+        if not self.run("test -d /no/such/dir"):
+            self.add_msg("no such dir")
+        result = self.c.run("echo via c; echo oops >&2")
+        self.add_msg(f"{type(result).__name__} {result.status} {bool(result)} {result.ok}")
+
+
+class SwallowingSession(Session):
+    """Wraps every command in ``except Exception: pass`` — a stop must still end it."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        for _ in range(5):
+            try:
+                self.run("sleep 1; echo tick")
+            except Exception:
+                pass
+
+
+class PythonLoopSession(Session):
+    """Loops in Python without remote commands, swallowing exceptions."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.run("echo started")
+        while True:
+            try:
+                time.sleep(1)
+            except Exception:
+                pass
+
+
+class ChangeThenSleepSession(Session):
+    """Changes its object, then sleeps: a stopped session's changes are not stored."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.minkeobj.comment = "changed by a stopped session"
+        self.run("sleep 2")
+        self.run("echo never")
+
+
+class SessionErrorArgsSession(Session):
+    work_on = ("Host",)
+
+    def process(self):
+        result = self.run("echo partial; exit 2")
+        raise SessionError("the backup failed", result)
+
+
+class ConnectionStateSetterSession(Session):
+    """Leaves state on its connection: sudo password, env, cd and prefix."""
+
+    work_on = ("Host",)
+    parrallel_per_host = True
+
+    def process(self):
+        self.c.config.sudo.password = "leaked-password"
+        self.c.config.run.env = {"LEAKED_ENV": "leaked"}
+        self.c.command_cwds.append("/tmp")
+        self.c.command_prefixes.append("export LEAKED_PREFIX=leaked")
+        self.run('echo "$LEAKED_ENV $LEAKED_PREFIX $(pwd)"')
+
+
+class ConnectionStateCheckerSession(Session):
+    work_on = ("Host",)
+    parrallel_per_host = True
+
+    def process(self):
+        self.run('echo "[$LEAKED_ENV] [$LEAKED_PREFIX] $(pwd)"')
+        self.add_msg(f"sudo password: {self.c.config.sudo.password}")
+
+
+class TokenForm(Form):
+    token = PasswordField("Token", validators=[DataRequired()])
+    label = StringField("Label")
+
+
+class SecretTokenSession(Session):
+    """Uses a password field through the environment, never in a command line."""
+
+    work_on = ("Host",)
+    form = TokenForm
+
+    def process(self):
+        # checks the value without spelling it out: the command line is stored
+        self.xrun('test "${#TOKEN}" -eq 18 && case "$TOKEN" in *-value) echo token accepted;; '
+                  'esac', env={"TOKEN": self.data["token"]})

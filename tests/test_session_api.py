@@ -162,12 +162,16 @@ def test_update_field_stores_stdout_and_regex_group_in_the_host_row(execute_run,
     assert stored.verbose_name == "4.2.1"  # the first group of r"version (\S+)"
 
 
-def test_update_field_stores_the_whole_match_of_a_regex_without_group(execute_run, make_hosts):
+def test_update_field_matches_a_regex_at_the_start_and_stores_stdout_without_a_group(
+        execute_run, make_hosts):
     host = make_hosts(1)[0]
 
-    execute_run("UpdateFieldWholeMatchSession", [host])
+    session = only_session(execute_run("UpdateFieldRegexSession", [host]))
 
-    assert fresh_host(host.id).verbose_name == "10.2"
+    stored = fresh_host(host.id)
+    assert stored.comment == "release 10.2 beta"  # r"release" has no group: all of stdout
+    assert stored.username is None  # r"\d+\.\d+" is found, but not at the start
+    assert session.session_status == "warning"
 
 
 @pytest.mark.parametrize(("cmd", "regex"), [
@@ -325,15 +329,15 @@ def test_a_bug_fails_the_session_with_a_traceback(execute_run, make_hosts):
     assert "return 1 / 0" in traceback.text
 
 
-def test_unknown_placeholder_ends_the_session_as_error_before_any_command(execute_run,
-                                                                          make_hosts):
+def test_an_obviously_meant_unknown_placeholder_ends_the_session_as_error_before_any_command(
+        execute_run, make_hosts):
     session = only_session(execute_run("UnknownPlaceholderSession", make_hosts(1)))
 
     assert (session.proc_status, session.session_status) == ("completed", "error")
     assert session.commands == []
     [message] = session.messages
     assert message.level == "error"
-    assert "{no_such_field}" in message.text
+    assert "{no_such_field!r}" in message.text
 
 
 # -- messages ---------------------------------------------------------------------------

@@ -261,17 +261,34 @@ def test_format_cmd_supports_str_format_syntax(cmd, words):
 
 
 @pytest.mark.parametrize("cmd", [
+    "df -h | awk '{print $5}'",
+    'echo "${HOME}" ${PATH:-/bin}',
+    "find /tmp -name x -exec rm {} \\;",
+    "echo {a,b}.txt",
     "echo {no_such_field}",
     "echo {_private}",
+    "echo {save}",  # a method of the object is no field
     "echo {}",
     "echo {0}",
-    "echo {server.nope}",
     "echo {unclosed",
-    "echo closed}",
+    "if true; then echo x; fi; f() { echo y; }",
 ], ids=repr)
-def test_format_cmd_rejects_placeholders_that_name_nothing(cmd):
+def test_braces_that_name_nothing_stay_as_written(cmd):
     session = make_session(data={"message": "x"},
-                           obj=SimpleNamespace(_private="secret", server=SimpleNamespace()))
+                           obj=SimpleNamespace(_private="secret", save=lambda: None))
+
+    assert session.format_cmd(cmd) == cmd
+    assert session._db.messages == []
+
+
+@pytest.mark.parametrize("cmd", [
+    "echo {server.nope}",  # the path starts at a field: it was meant
+    "echo {nothing!r}",  # a conversion
+    "echo {nothing!raw}",
+    "echo {nothing:>5}",  # a format spec
+], ids=repr)
+def test_an_obviously_meant_placeholder_that_names_nothing_is_an_error(cmd):
+    session = make_session(obj=SimpleNamespace(server=SimpleNamespace()))
 
     with pytest.raises(CommandFormatError) as raised:
         session.format_cmd(cmd)
@@ -280,18 +297,56 @@ def test_format_cmd_rejects_placeholders_that_name_nothing(cmd):
     assert repr(cmd) in str(raised.value)
 
 
-def test_format_cmd_error_names_the_unknown_placeholder():
-    with pytest.raises(CommandFormatError, match=r"\{no_such_field\}"):
-        make_session(obj=SimpleNamespace()).format_cmd("echo {no_such_field}")
+def test_a_misspelt_field_stays_as_written_with_a_warning_naming_the_field():
+    session = make_session(obj=SimpleNamespace(root="/srv/site"))
+
+    assert session.format_cmd("du -sh {roots}") == "du -sh {roots}"
+
+    [warning] = session._db.messages
+    assert warning.level == "warning"
+    assert "{roots}" in warning.text() and "did you mean {root}?" in warning.text()
 
 
-def test_frun_runs_nothing_when_a_placeholder_is_unknown():
-    session = make_session(obj=SimpleNamespace())
+@pytest.mark.parametrize(("cmd", "advice"), [
+    ("echo `cat {path}`", "use $(…) instead of backticks"),
+    ("cat <<EOF\n{path}\nEOF", "outside the here-document"),
+    ("echo hi # see {path}", "remove it from the comment"),
+    ("echo \\{path}", "remove the backslash"),
+    ("echo $'{path}'", "instead of $'…'"),
+], ids=["backticks", "here-document", "comment", "backslash", "ansi-c"])
+def test_a_placeholder_where_no_quoting_is_safe_is_refused_saying_how_to_write_it(cmd, advice):
+    session = make_session(data={"path": "/tmp/x"})
+
+    with pytest.raises(CommandFormatError, match=r"\{path\}") as raised:
+        session.format_cmd(cmd)
+
+    assert advice in str(raised.value)
+
+
+def test_frun_runs_nothing_when_a_placeholder_is_refused():
+    session = make_session(data={"path": "/tmp/x"})
 
     with pytest.raises(CommandFormatError):
-        session.frun("echo {no_such_field}")
+        session.frun("echo `ls {path}`")
     assert session.c.commands == []
     assert session._db.results == []
+
+
+def test_name_raw_inserts_a_trusted_value_unquoted():
+    session = make_session(data={"opts": "-a -v", "src": "my dir/"})
+
+    assert session.format_cmd("rsync {opts!raw} {src} dst") == "rsync -a -v 'my dir/' dst"
+
+
+@pytest.mark.parametrize(("cmd", "expected"), [
+    ("echo '{a}'", "echo '; id #'\\''x'"),
+    ('echo "{a}"', 'echo "; id #\'x"'),
+    ("echo {a}", "echo '; id #'\"'\"'x'"),
+], ids=["single", "double", "bare"])
+def test_values_are_quoted_for_the_quotes_they_stand_in(cmd, expected):
+    session = make_session(data={"a": "; id #'x"})
+
+    assert session.format_cmd(cmd) == expected
 
 
 # -- message html ------------------------------------------------------------------------

@@ -118,12 +118,24 @@ class MinkeTransport(paramiko.Transport):
 class MinkeConnection(fabric.Connection):
     """A fabric connection that carries the record of the session using it.
 
-    Declared as a class attribute so that it is a real attribute: invoke's
-    ``DataProxy`` turns any other attribute assignment into a (deep-copied)
-    configuration value.
+    Its attributes are declared on the class so that they are real attributes:
+    invoke's ``DataProxy`` turns any other attribute assignment into a
+    (deep-copied) configuration value.
     """
 
     minke_sink: Any = None
+    minke_pristine: Any = None  # the configuration as built, for :meth:`forget_session`
+
+    def forget_session(self) -> None:
+        """Drop what a session changed on this connection before the next one uses it:
+        its configuration (``sudo.password``, ``run.env``…) and ``cd``/``prefix`` contexts.
+
+        A pooled connection serves sessions of other runs and other users.
+        """
+        if self.minke_pristine is None:
+            self.minke_pristine = self.config.clone()
+        self.config = self.minke_pristine.clone()
+        self._set(command_cwds=[], command_prefixes=[])
 
 
 def build_connection(host: Any, config: Mapping[str, Any]) -> MinkeConnection:

@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy.orm import selectinload
 
 from sessions import REGISTRY, Session, SessionError, SessionStopped, UnknownSession
-from sessions.messages import PreMessage, TextMessage
-from sessions.status import ProcStatus
+from sessions.messages import BaseMessage, PreMessage, TextMessage, coerce_message
+from sessions.status import ProcStatus, SessionStatus
 
 from ..database import begin_read_only
 from ..extensions import db
@@ -176,6 +176,7 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
             if connection is None:
                 connection = runtime.pool.acquire(
                     target.host_id, target.key, lambda: build_connection(target, target.config))
+            connection.forget_session()
             connection.minke_sink = record
             record.started(runtime.worker_id)
             runtime.stops.add(job.run_id, planned.session_id, record)
@@ -196,14 +197,15 @@ def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:
     """Run one session to its end; return True when the connection broke."""
     broken = False
     try:
-        cls(connection, record).process()
-        proc = ProcStatus.STOPPED if record.killed else ProcStatus.COMPLETED
-    except SessionStopped as exc:
-        record.add_message(TextMessage(f"session stopped: {exc}", "warning"))
+        with record.code.running():
+            cls(connection, record).process()
+        proc = ProcStatus.COMPLETED
+    except SessionStopped:
         proc = ProcStatus.STOPPED
-    except SessionError as exc:
-        record.add_message(TextMessage(str(exc), "error"))
-        record.session_status = "error"
+    except SessionError as exc:  # each argument a message, as add_msg takes it
+        for arg in exc.args or (type(exc).__name__,):
+            record.add_message(_error_message(arg))
+        record.session_status = SessionStatus.ERROR.value
         proc = ProcStatus.COMPLETED
     except Exception as exc:  # any failure ends this object's session, never the job
         reason, show_traceback = failures.describe(exc)
@@ -212,13 +214,24 @@ def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:
         record.add_message(TextMessage(reason, "error"))
         if show_traceback:
             record.add_message(PreMessage(failures.traceback_text(exc), "error"))
-        record.session_status = "error"
+        record.session_status = SessionStatus.ERROR.value
         broken = failures.is_connection_error(exc)
-        proc = ProcStatus.STOPPED if record.killed else ProcStatus.FAILED
-    if proc is ProcStatus.COMPLETED and record.session_status is None:
-        record.session_status = "success"
+        proc = ProcStatus.FAILED
+    if record.stop_level:  # a stop is never swallowed: whatever the code did, it was stopped
+        proc = ProcStatus.STOPPED
+        record.add_message(TextMessage(record.stop_message(), "warning"))
+        record.session_status = SessionStatus.ERROR.value
+    elif record.session_status is None:
+        record.session_status = SessionStatus.SUCCESS.value
     record.finish(proc)
     return broken
+
+
+def _error_message(arg: Any) -> BaseMessage:
+    try:
+        return coerce_message(arg, "error")
+    except TypeError:
+        return TextMessage(str(arg), "error")
 
 
 def _cancel(job: _Job, sessions: list[_Planned], reason: str,

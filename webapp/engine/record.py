@@ -15,6 +15,7 @@ from sessions.status import ProcStatus
 
 from ..models import utcnow
 from . import writer as ops
+from .interrupt import CodeGuard
 from .runner import MinkeRemote
 from .writer import ResultWriter
 
@@ -46,8 +47,8 @@ class EngineRecord:
         self._buffered = {"stdout": 0, "stderr": 0}
         self._bytes = {"stdout": 0, "stderr": 0}
         self._last_flush = time.monotonic()
-        self._finished: tuple[Any, CommandResult] | None = None  # the runner's last result
         self.killed = False
+        self.code = CodeGuard()
 
     @property
     def minkeobj(self) -> Any:
@@ -85,7 +86,8 @@ class EngineRecord:
         if self._command_seq is not None:
             self._close_command(None, exited=None)
         self._writer.unwatch(self)
-        changes = _object_changes(self._minkeobj)
+        # a stopped session's changes to its object are not stored
+        changes = None if proc_status is ProcStatus.STOPPED else _object_changes(self._minkeobj)
         with self._emit_lock:
             with self._lock:
                 self._done = True
@@ -116,10 +118,21 @@ class EngineRecord:
             if old == 0:
                 self._emit(lambda seq: ops.StatusChanged(self.session_id, seq,
                                                          ProcStatus.STOPPING.value))
-        if level >= 2 and runner is not None:
-            self.killed = True
-            runner.kill_remote()
+        if level >= 2:
+            if runner is not None:
+                self.killed = True
+                runner.kill_remote()
+            self.code.interrupt_soon()
         return level
+
+    def stop_message(self) -> str:
+        """Why the session ended ``stopped``."""
+        if self._stop_level < 2:
+            return "stopped on request: the session ended once its running command returned"
+        how = [what for what, done in (("its remote command was killed", self.killed),
+                                       ("its Python code was interrupted", self.code.interrupted))
+               if done]
+        return "killed on request" + (f": {' and '.join(how)}" if how else "")
 
     def add_message(self, message: BaseMessage) -> None:
         self._emit(lambda seq: ops.MessageAdded(
@@ -127,9 +140,7 @@ class EngineRecord:
 
     def add_result(self, result: Any) -> CommandResult:
         """The stored form of ``result``: the runner stored it when the command ended."""
-        if self._finished is not None and self._finished[0] is result:
-            return self._finished[1]
-        return CommandResult.from_fabric(result)  # not run through a MinkeRemote: nothing to store
+        return CommandResult.from_fabric(result)
 
     # -- output sink (called by the runner's reader threads) ------------------------------
 
@@ -143,10 +154,8 @@ class EngineRecord:
             self.killed = True
             runner.kill_remote()
 
-    def command_finished(self, runner: MinkeRemote, result: Any) -> None:
-        stored = CommandResult.from_fabric(result, truncated=runner.minke_truncated)
-        stored.seq = self._close_command(stored, exited=result.exited)
-        self._finished = (result, stored)
+    def command_finished(self, runner: MinkeRemote, result: CommandResult) -> None:
+        result.seq = self._close_command(result, exited=result.exited)
 
     def output(self, stream: str, text: str) -> None:
         with self._lock:
@@ -185,7 +194,7 @@ class EngineRecord:
         self._command_seq = None
         if command_seq is None:  # the runner never started (e.g. a connection error)
             return 0
-        values = stored.as_dict() if stored else {
+        values = stored.as_dict() if stored is not None else {
             "stdout": "", "stderr": "", "exit_code": exited, "status": "error", "truncated": False,
         }
         values.pop("pty", None)

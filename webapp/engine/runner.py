@@ -20,6 +20,9 @@ from typing import Any, Protocol
 
 from fabric.runners import Remote
 
+from sessions.errors import SessionStopped
+from sessions.results import CommandResult
+
 logger = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "MINKE_COMMAND_TOKEN"
@@ -30,6 +33,7 @@ WAIT_CHECK_SECONDS = 0.1  # how often wait() looks for a reader thread that died
 
 class OutputSink(Protocol):
     memory_limit: int
+    stop_level: int
 
     def command_started(self, runner: MinkeRemote, command: str) -> None: ...
 
@@ -46,6 +50,9 @@ class MinkeRemote(Remote):
     def start(self, command: str, shell: str, env: dict, timeout: int | None = None) -> None:
         self.minke_token = uuid.uuid4().hex
         self.minke_truncated = False
+        if self._sink is not None and self._sink.stop_level:
+            # also for commands a session runs through self.c directly
+            raise SessionStopped("stopped before the command started")
         if not self.using_pty:
             # every process of the command inherits the token, so a kill can find them all
             env = {**(env or {}), TOKEN_VARIABLE: self.minke_token}
@@ -54,13 +61,16 @@ class MinkeRemote(Remote):
         if sink is not None:
             sink.command_started(self, command)
 
-    def generate_result(self, **kwargs: Any) -> Any:
+    def generate_result(self, **kwargs: Any) -> CommandResult:
         # called for every command that ran to its end, before invoke raises for a
-        # failure or timeout: the sink stores it whoever ran it (Session.run or self.c.run)
-        result = super().generate_result(**kwargs)
+        # failure or timeout: the sink stores it whoever ran it (Session.run or self.c.run),
+        # and both get the same type of result
+        result = CommandResult(connection=self.context, truncated=self.minke_truncated, **kwargs)
         sink = self._sink
         if sink is not None:
             sink.command_finished(self, result)
+            if sink.stop_level:  # the session ends with the command it was running
+                raise SessionStopped("stopped after the command returned")
         return result
 
     def wait(self) -> None:
