@@ -37,7 +37,7 @@ let retryDelay = 0;
 let framePending = false;
 let runFinished = root.dataset.finished === "1";
 const pendingOutput = new Map(); // session state → pieces to write this frame
-const stats = { events: 0, batches: 0, catchUps: 0, dropped: 0 };
+const stats = { events: 0, batches: 0, catchUps: 0, answered: 0, dropped: 0 };
 
 // -- session state ----------------------------------------------------------------------
 
@@ -197,6 +197,7 @@ function placeById(list, html) {
 }
 
 function applyAnswer(request, data) {
+  stats.answered++;
   for (const change of data.sessions) {
     const s = session(change.id);
     if (s === null) continue;

@@ -1,0 +1,355 @@
+"""Speed through the browser (issue 12): headless Chromium (Debian's), HTTP and Socket.IO
+against the app under gunicorn (``-k gthread``, as ``scripts/start`` serves it), a real
+worker and real sshd hosts. Times are the browser's clock (``Date.now()``), the worker's
+for message timestamps: one machine, one clock.
+
+1. click: one host, warm worker. From the click on "Run…" in the host list (a submit
+   listener notes the time) until the run page's row is final (checked every animation
+   frame).
+   Target: < 300 ms median.
+2. fan-out: 200 hosts, cold connections (worker ``MINKE_POOL_IDLE_TTL=0``), "select all
+   matching", "Run…", from the click on "Confirm and run" until all 200 rows are final; plain fabric (thread pool of
+   50, new connection per host) in the same rounds. Target: ≤ 1.3x fabric.
+3. storm: a session adding 1000 messages/s for 10 s on the open run page; each message's
+   latency from its worker timestamp until it is in the page's DOM; lost and duplicated.
+   Target: p99 < 100 ms, 0 lost, 0 duplicated.
+4. big page: a finished run of 10,000 objects (rows stored directly) opens (load event);
+   filtering by status and the catch-up of 10,000 unfinished sessions after joining.
+   Target: opens < 1 s.
+5. big output: a session that printed 100 MB; its output view shows the tail.
+   Target: < 500 ms.
+
+    .venv/bin/python bench/web.py [--smoke] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "bench"  # noqa: A001
+
+from . import common
+from .bench_sessions import FANOUT_COMMAND
+from .common import Bench, BenchError, banner, fabric_connection, median, parser, table, verdict
+
+common.SUBNETS.setdefault("web", 6)  # this bench's loopback /24: 127.0.6.x
+
+from tests.web_services import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
+
+PASSWORD = "bench-password"
+FINAL = ("completed", "stopped", "canceled", "failed")
+# runs in every page before its own scripts: notes when every row of a run page is final,
+# and when each message element enters the DOM
+WATCH = """
+window.__bench = { t0: Number(sessionStorage.getItem("t0") || 0), messages: [] };
+document.addEventListener("DOMContentLoaded", () => {
+  const table = document.getElementById("results");
+  if (!table) return;
+  const rows = table.tBodies[0].rows;
+  const check = () => {
+    for (const row of rows) {
+      if (!%s.includes(row.dataset.proc)) { requestAnimationFrame(check); return; }
+    }
+    window.__bench.allFinal = Date.now();
+  };
+  requestAnimationFrame(check);
+  new MutationObserver((records) => {
+    const now = Date.now();
+    for (const record of records) for (const node of record.addedNodes) {
+      if (node.nodeType === 1 && node.matches("li.msg")) {
+        window.__bench.messages.push([node.textContent, now]);
+      }
+    }
+  }).observe(table, { childList: true, subtree: true });
+});
+""" % list(FINAL)  # noqa: UP031 - a JS literal in JS source
+
+
+class WebBench(Bench):
+    def app_config(self) -> dict:
+        config = super().app_config()
+        config["MINKE_SESSION_MODULES"] += ",bench.web_sessions"
+        return config
+
+
+def create_admin() -> None:
+    from webapp.extensions import db
+    from webapp.models import Role, User
+
+    user = User(name="admin", roles=[Role(name="admin", permissions=["minke.admin"])])
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    db.session.commit()
+
+
+def click_and_watch(page, hosts: str, *, all_matching: bool, timeout: float) -> dict:
+    """Select hosts on the host list, choose the fan-out session, confirm; wait for every
+    row to be final. ``hosts``: a search that lists them."""
+    page.goto(f"/objects/host/?q={hosts}")
+    if all_matching:
+        page.locator("#select-all-matching").check()
+    else:
+        page.locator("input[name=ids]").first.check()
+    page.get_by_role("combobox", name="Session", exact=True).select_option("FanoutSession")
+    note_submit = "form => form.addEventListener('submit', () => " \
+                  "sessionStorage.setItem('t0', Date.now()))"
+    page.locator("#run-form").evaluate(note_submit)
+    page.get_by_role("button", name="Run…").click()
+    page.wait_for_load_state()
+    if "/runs/" not in page.url:  # a confirmation page (all matching): the last click counts
+        page.locator("article.prepare form").evaluate(note_submit)
+        page.get_by_role("button", name="Confirm and run").click()
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    page.wait_for_function("() => window.__bench.allFinal", timeout=timeout * 1000)
+    times = page.evaluate("() => [window.__bench.t0, window.__bench.allFinal]")
+    statuses = page.evaluate("""() => [...document.querySelectorAll('#results tbody tr')]
+        .map(row => row.dataset.status)""")
+    if set(statuses) != {"success"}:
+        raise BenchError(f"not every row succeeded: {sorted(set(statuses))}")
+    return {"ms": times[1] - times[0], "rows": len(statuses),
+            "run": int(page.url.rsplit("/", 1)[1])}
+
+
+def run_fabric(bench: Bench, n: int, concurrency: int = 50) -> float:
+    def one(address: str) -> str:
+        connection = fabric_connection(bench.sshd, address)
+        try:
+            return connection.run(FANOUT_COMMAND, hide=True, in_stream=False).stdout
+        finally:
+            connection.close()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        outputs = list(pool.map(one, bench.addresses[:n]))
+    if any("load average" not in out for out in outputs):
+        raise BenchError("fabric: an output lacks 'load average'")
+    return (time.perf_counter() - t0) * 1000
+
+
+def storm(bench: Bench, page, rate: int, seconds: int) -> dict:
+    run = bench.dispatch("EventStormSession", bench.host_ids[:1],
+                         data={"rate": rate, "seconds": seconds, "delay": 1500})
+    page.goto(f"/runs/{run.run_id}")
+    page.wait_for_function("() => window.__bench.allFinal", timeout=(seconds + 60) * 1000)
+    page.wait_for_timeout(300)  # a last catch-up answer, if any
+    seen = page.evaluate("() => window.__bench.messages")
+    in_dom = page.evaluate("""() => [...document.querySelectorAll('#results li.msg')]
+        .map(li => li.textContent)""")
+    latencies, ticks = [], []
+    first_seen: dict[int, float] = {}
+    for text, at in seen:
+        _tick, number, stamp = text.split()
+        first_seen.setdefault(int(number), at - float(stamp) * 1000)
+    for text in in_dom:
+        ticks.append(int(text.split()[1]))
+    latencies = sorted(first_seen.values())
+    expected = rate * seconds
+    stats = page.evaluate("() => minkeRunPage.stats")
+    return {
+        "expected": expected, "distinct": len(set(ticks)),
+        "lost": expected - len(set(ticks) & set(range(expected))),
+        "duplicated": len(ticks) - len(set(ticks)),
+        "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "max": latencies[-1], "catch_ups": stats["catchUps"], "batches": stats["batches"],
+    }
+
+
+def big_run(bench: Bench, n: int, proc_status: str) -> int:
+    """A run of ``n`` objects stored directly: one message, one command, its output each."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+    from webapp.models import CommandResult, Message, MinkeSession, OutputChunk, Run, utcnow
+
+    now = utcnow()
+    final = proc_status == "completed"
+    run = Run(session_name="FanoutSession", object_type="Host", concurrency=50,
+              finished_at=now if final else None)
+    db.session.add(run)
+    db.session.flush()
+    ids = db.session.scalars(sa.insert(MinkeSession).returning(
+        MinkeSession.id, sort_by_parameter_order=True), [
+        {"run_id": run.id, "session_name": "FanoutSession", "object_type": "Host",
+         "object_id": i, "object_label": f"obj{i:05d}", "proc_status": proc_status,
+         "session_status": ("error" if i % 100 == 7 else "success") if final else None,
+         "start_time": now if final else None, "end_time": now if final else None}
+        for i in range(n)]).all()
+    if final:
+        db.session.execute(sa.insert(Message), [
+            {"session_id": sid, "seq": 4, "level": "info", "kind": "pre",
+             "payload": {"text": f"load average: 0.{sid % 100:02d}"}} for sid in ids])
+        commands = db.session.scalars(sa.insert(CommandResult).returning(
+            CommandResult.id, sort_by_parameter_order=True), [
+            {"session_id": sid, "seq": 1, "command": FANOUT_COMMAND, "stdout": "b\n",
+             "exit_code": 0, "status": "success", "stdout_bytes": 2} for sid in ids]).all()
+        db.session.execute(sa.insert(OutputChunk), [
+            {"command_id": cid, "stream": "stdout", "seq": 2, "data": "b\n"} for cid in commands])
+    run_id = run.id
+    db.session.commit()  # and no new transaction: on SQLite it would block the server
+    return run_id
+
+
+def open_page(page, url: str, ready: str | None = None) -> dict:
+    page.goto(url)
+    if ready:
+        page.wait_for_function(ready, timeout=60_000)
+    nav = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
+        return [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd,
+                performance.now()]; }""")
+    return {"ttfb": nav[0], "html": nav[1], "dcl": nav[2], "load": nav[3], "ready": nav[4]}
+
+
+def filter_ms(page, status: str) -> float:
+    return page.evaluate("""async (status) => {
+        const t0 = performance.now();
+        const select = document.getElementById('status-filter');
+        select.value = status;
+        select.dispatchEvent(new Event('change'));
+        document.body.offsetHeight;  // style and layout of the filtered table
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        return performance.now() - t0; }""", status)
+
+
+def main() -> int:
+    p = parser(__doc__.split("\n")[0])
+    args = p.parse_args()
+    smoke = args.smoke
+    rounds = args.rounds or (1 if smoke else 10)
+    fan_n = 5 if smoke else 200
+    fan_rounds = 1 if smoke else 3
+    rate, seconds = (1000, 1) if smoke else (1000, 10)
+    page_n = 1000 if smoke else 10_000
+    big_lines = 10_000 if smoke else 1_000_000
+    banner("web", args)
+    from playwright.sync_api import sync_playwright
+
+    with WebBench("web", args, fan_n) as bench, sync_playwright() as playwright:
+        create_admin()
+        server = start_server(bench.env(), bench.workdir / "gunicorn.log", threads=50)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=server.url,
+                                          viewport={"width": 1400, "height": 900})
+            context.add_init_script(WATCH)
+            page = context.new_page()
+            page.goto("/login")
+            page.get_by_label("User name").fill("admin")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(lambda url: "/login" not in url)
+            try:
+                results = measure(bench, page, rounds=rounds, fan_n=fan_n,
+                                  fan_rounds=fan_rounds, rate=rate, seconds=seconds,
+                                  page_n=page_n, big_lines=big_lines)
+            except Exception:
+                page.screenshot(path=str(bench.workdir.parent / "minke-bench-web-failed.png"))
+                print(f"   the page when it failed: {page.url}, "
+                      f"{bench.workdir.parent / 'minke-bench-web-failed.png'}")
+                raise
+        finally:
+            browser.close()
+            common.stop_process(server.proc, 10)
+    report(results, smoke=smoke, fan_n=fan_n, rate=rate, seconds=seconds, page_n=page_n,
+           big_lines=big_lines)
+    return 0
+
+
+def measure(bench: Bench, page, *, rounds: int, fan_n: int, fan_rounds: int, rate: int,
+            seconds: int, page_n: int, big_lines: int) -> dict:
+    from webapp.extensions import db
+    from webapp.models import CommandResult, MinkeSession
+
+    results: dict = {}
+    worker = bench.start_worker()  # warm: connections pooled between runs
+    click_and_watch(page, "b000", all_matching=False, timeout=30)  # opens the connection
+    results["click"] = [click_and_watch(page, "b000", all_matching=False, timeout=30)["ms"]
+                        for _ in range(rounds)]
+    results["storm"] = storm(bench, page, rate, seconds)
+
+    run = bench.dispatch("BigOutputSession", bench.host_ids[:1],
+                         data={"out_lines": big_lines, "err_lines": 100})
+    bench.wait_finished(run.run_id, timeout=600)
+    command_id = db.session.scalar(db.select(CommandResult.id).join(MinkeSession).where(
+        MinkeSession.run_id == run.run_id))
+    db.session.rollback()
+    results["output"] = [open_page(page, f"/runs/{run.run_id}/output/{command_id}")
+                         for _ in range(3)]
+    results["output_run"] = [open_page(page, f"/runs/{run.run_id}") for _ in range(3)]
+
+    bench.stop_worker(worker)
+    bench.start_worker(pool_idle_ttl=0)  # cold: every run opens its connections
+    results["fanout"], results["fabric"] = [], []
+    for _ in range(fan_rounds):
+        results["fanout"].append(click_and_watch(page, "b", all_matching=True,
+                                                 timeout=120)["ms"])
+        results["fabric"].append(run_fabric(bench, fan_n))
+
+    finished = big_run(bench, page_n, "completed")
+    results["big_page"] = [open_page(page, f"/runs/{finished}") for _ in range(3)]
+    results["filter"] = [filter_ms(page, "error"), filter_ms(page, "")]
+    queued = big_run(bench, page_n, "initialized")
+    results["big_queued"] = [open_page(page, f"/runs/{queued}",
+                                       "() => minkeRunPage.stats.answered >= 1")
+                             for _ in range(2)]
+    return results
+
+
+def report(r: dict, *, smoke: bool, fan_n: int, rate: int, seconds: int, page_n: int,
+           big_lines: int) -> None:
+    click = median(r["click"])
+    ratio = median(r["fanout"]) / median(r["fabric"])
+    storm_r = r["storm"]
+    page_load = median([x["load"] for x in r["big_page"]])
+    tail = median([x["load"] for x in r["output"]])
+    table("through the browser (ms; medians of the rounds)", ["measurement", "value", "target",
+                                                              "verdict"], [
+        [f"click → row final, 1 host, warm ({len(r['click'])} rounds)", click, "< 300",
+         verdict(click < 300, smoke)],
+        [f"click → {fan_n} rows final, cold ({len(r['fanout'])} rounds)",
+         median(r["fanout"]), "", ""],
+        [f"plain fabric, same {fan_n} hosts, 50 threads", median(r["fabric"]), "", ""],
+        ["  minke / fabric", f"{ratio:.2f}x", "≤ 1.3x", verdict(ratio <= 1.3, smoke)],
+        [f"storm {rate}/s × {seconds} s: latency p50", storm_r["p50"], "", ""],
+        ["  latency p99", storm_r["p99"], "< 100", verdict(storm_r["p99"] < 100, smoke)],
+        ["  latency max", storm_r["max"], "", ""],
+        ["  lost / duplicated", f"{storm_r['lost']} / {storm_r['duplicated']}", "0 / 0",
+         verdict(storm_r["lost"] == storm_r["duplicated"] == 0, smoke)],
+        [f"run page of {page_n} finished objects: load event", page_load, "< 1000",
+         verdict(page_load < 1000, smoke)],
+        [f"output view of {big_lines * 100 / 1e6:g} MB: load event (tail shown)", tail, "< 500",
+         verdict(tail < 500, smoke)],
+    ], notes=[
+        f"storm: {storm_r['expected']} messages, {storm_r['distinct']} shown, "
+        f"{storm_r['batches']} Socket.IO batches, {storm_r['catch_ups']} catch-up requests",
+        f"click rounds (ms): {', '.join(f'{x:.0f}' for x in r['click'])}",
+        "fan-out rounds minke / fabric (ms): "
+        + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(r["fanout"], r["fabric"], strict=True)),
+    ])
+    table("page timings (ms from navigation start; median)", ["page", "first byte", "html",
+                                                              "DOMContentLoaded", "load",
+                                                              "ready"], [
+        [f"run page, {page_n} finished objects",
+         *[median([x[k] for x in r["big_page"]]) for k in ("ttfb", "html", "dcl", "load",
+                                                           "ready")]],
+        [f"run page, {page_n} queued objects (ready: catch-up applied)",
+         *[median([x[k] for x in r["big_queued"]]) for k in ("ttfb", "html", "dcl", "load",
+                                                             "ready")]],
+        [f"output view, {big_lines * 100 / 1e6:g} MB stdout",
+         *[median([x[k] for x in r["output"]]) for k in ("ttfb", "html", "dcl", "load",
+                                                         "ready")]],
+        ["run page of that session",
+         *[median([x[k] for x in r["output_run"]]) for k in ("ttfb", "html", "dcl", "load",
+                                                             "ready")]],
+    ], notes=[f"filter {page_n} rows to 'error' and back: "
+              f"{r['filter'][0]:.0f} ms, {r['filter'][1]:.0f} ms (style, layout, two frames)"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
