@@ -131,7 +131,7 @@ def new_tag(name: str) -> str:
 
 def stop(bench: Bench, run_id: int) -> float:
     """One ``stop_run`` (soft the first time, kill the second); returns perf_counter before."""
-    from webapp.engine.control import stop_run
+    from webapp.engine.stops import stop_run
     from webapp.extensions import db
     from webapp.models import Run
 

@@ -16,9 +16,9 @@ from sessions.messages import BaseMessage
 
 from ..database import begin_read_only
 from ..engine import events
-from ..engine.control import stop_run
 from ..engine.dispatch import DispatchError, EnqueueError, start_run, validate_data
 from ..engine.progress import reap_dead_workers
+from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import CommandResult, MinkeSession, Run, User
 from ..output import iter_output, tail

@@ -1,90 +1,19 @@
-"""What a worker process keeps between jobs: connections, running sessions, background threads."""
+"""What a worker process keeps between jobs: connections, stop board, background threads."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from redis import Redis
 
-from . import keys, stops
+from . import keys
 from .pool import ConnectionPool
-from .stops import StopListener
+from .stops import StopBoard, StopListener
 
 logger = logging.getLogger(__name__)
-
-
-class StopBoard:
-    """The stop levels of the runs this process works on, and its running sessions' records.
-
-    A job watches its run while it works: :meth:`watch` loads the run's stop
-    requests from Redis, the stop listener passes every later one to :meth:`note`.
-    A record registered with :meth:`add` gets every stop of its session, one
-    noted before it was added included.
-    """
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._lock = threading.Lock()
-        self._records: dict[int, tuple[int, Any]] = {}
-        self._levels: dict[tuple[int, int | None], int] = {}
-        self._watchers: Counter[int] = Counter()
-
-    def watch(self, run_id: int) -> None:
-        with self._lock:
-            self._watchers[run_id] += 1
-        self._load(run_id)
-
-    def unwatch(self, run_id: int) -> None:
-        with self._lock:
-            self._watchers[run_id] -= 1
-            if self._watchers[run_id] <= 0:
-                del self._watchers[run_id]
-                self._levels = {k: v for k, v in self._levels.items() if k[0] != run_id}
-
-    def reload(self) -> None:
-        """Read the stop requests of every watched run again (the heartbeat calls it)."""
-        with self._lock:
-            runs = list(self._watchers)
-        for run_id in runs:
-            self._load(run_id)
-
-    def _load(self, run_id: int) -> None:
-        for session_id, level in stops.stop_levels(self._redis, run_id).items():
-            self.note(run_id, session_id, level)
-
-    def note(self, run_id: int, session_id: int | None, level: int) -> None:
-        """Record a stop request of a watched run and apply it to the records it concerns."""
-        with self._lock:
-            if run_id not in self._watchers:
-                return
-            key = (run_id, session_id)
-            self._levels[key] = max(level, self._levels.get(key, 0))
-            targets = [record for sid, (rid, record) in self._records.items()
-                       if rid == run_id and session_id in (None, sid)]
-        for record in targets:
-            record.apply_stop(level)
-
-    def level(self, run_id: int, session_id: int) -> int:
-        """The stop level of a session: the higher of its own and its run's."""
-        with self._lock:
-            return max(self._levels.get((run_id, None), 0),
-                       self._levels.get((run_id, session_id), 0))
-
-    def add(self, run_id: int, session_id: int, record: Any) -> None:
-        """Register a running session's record, applying any stop already noted."""
-        with self._lock:
-            self._records[session_id] = (run_id, record)
-        level = self.level(run_id, session_id)
-        if level:
-            record.apply_stop(level)
-
-    def remove(self, session_id: int) -> None:
-        with self._lock:
-            self._records.pop(session_id, None)
 
 
 class WorkerRuntime:

@@ -1,21 +1,39 @@
-"""Stop requests, through Redis, so they work from any process on any machine.
+"""Stopping runs and sessions: the one home of stops, from any process on any machine.
 
-A request raises a level (1 soft, 2 kill) in the run's stop hash and is
-announced on a pub/sub channel. A worker reads the hash of a run when it
-starts a job of it (and again every heartbeat, in case the listener missed
-an announcement while Redis was away) and learns of later requests from the
-channel, so that checking a session before it starts costs no round trip.
+:func:`stop_run` is what the CLI and the pages call. A request raises a
+level (1 soft, 2 kill) in the run's stop hash and is announced on a pub/sub
+channel. A worker reads the hash of a run when it starts a job of it (and
+again every heartbeat, in case the listener missed an announcement while
+Redis was away) and learns of later requests from the channel, so that
+checking a session before it starts costs no round trip: the worker's
+:class:`StopBoard` keeps the levels and hands each to the records of the
+sessions it concerns (``EngineRecord.apply_stop``: "stopping", and for a
+kill the running command and the session's code interrupted).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
+from sessions.status import ProcStatus
+
+from ..extensions import db
+from ..models import MinkeSession, Run
 from . import keys
+from .progress import fail_sessions, finish_run_if_done
+
+if TYPE_CHECKING:
+    from .state import MinkeState
 
 logger = logging.getLogger(__name__)
 RUN_FIELD = "run"
@@ -24,6 +42,39 @@ STOP_TTL = 7 * 24 * 3600
 
 def _field(session_id: int | None) -> str:
     return RUN_FIELD if session_id is None else f"s{session_id}"
+
+
+def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
+             kill: bool = False) -> int:
+    """Ask the workers to stop ``run`` (or one session); cancel jobs not yet started. Commits.
+
+    The first request is soft (running commands finish, nothing new starts),
+    the second — or one with ``kill`` — interrupts running commands.
+
+    :returns: the stop level now in force (1 soft, 2 kill).
+    """
+    level = request_stop(state.redis, run.id, session_id, kill=kill)
+    waiting: list[int] = []
+    for index in range(run.job_count):
+        try:
+            job = Job.fetch(keys.job_id(run.id, index), connection=state.redis)
+        except NoSuchJobError:
+            continue
+        if session_id is None and job.get_status() == JobStatus.QUEUED:
+            job.cancel()
+            waiting += [sid for unit in job.args[1] for sid in unit]
+    if session_id is not None:
+        waiting.append(session_id)
+    rows = db.session.scalars(sa.select(MinkeSession).where(
+        MinkeSession.run_id == run.id, MinkeSession.id.in_(waiting),
+        MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
+        MinkeSession.worker_id.is_(None))).all()
+    if rows:
+        fail_sessions(rows, "stopped before it started", state.publisher, state.redis,
+                      status=ProcStatus.CANCELED)
+    else:
+        finish_run_if_done(run.id, state.publisher)
+    return level
 
 
 def request_stop(redis: Redis, run_id: int, session_id: int | None = None, *,
@@ -75,3 +126,73 @@ class StopListener:
         self._thread.stop()
         self._thread.join(timeout=2)
         self._pubsub.close()
+
+
+class StopBoard:
+    """The stop levels of the runs this process works on, and its running sessions' records.
+
+    A job watches its run while it works: :meth:`watch` loads the run's stop
+    requests from Redis, the stop listener passes every later one to :meth:`note`.
+    A record registered with :meth:`add` gets every stop of its session, one
+    noted before it was added included.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._lock = threading.Lock()
+        self._records: dict[int, tuple[int, Any]] = {}
+        self._levels: dict[tuple[int, int | None], int] = {}
+        self._watchers: Counter[int] = Counter()
+
+    def watch(self, run_id: int) -> None:
+        with self._lock:
+            self._watchers[run_id] += 1
+        self._load(run_id)
+
+    def unwatch(self, run_id: int) -> None:
+        with self._lock:
+            self._watchers[run_id] -= 1
+            if self._watchers[run_id] <= 0:
+                del self._watchers[run_id]
+                self._levels = {k: v for k, v in self._levels.items() if k[0] != run_id}
+
+    def reload(self) -> None:
+        """Read the stop requests of every watched run again (the heartbeat calls it)."""
+        with self._lock:
+            runs = list(self._watchers)
+        for run_id in runs:
+            self._load(run_id)
+
+    def _load(self, run_id: int) -> None:
+        for session_id, level in stop_levels(self._redis, run_id).items():
+            self.note(run_id, session_id, level)
+
+    def note(self, run_id: int, session_id: int | None, level: int) -> None:
+        """Record a stop request of a watched run and apply it to the records it concerns."""
+        with self._lock:
+            if run_id not in self._watchers:
+                return
+            key = (run_id, session_id)
+            self._levels[key] = max(level, self._levels.get(key, 0))
+            targets = [record for sid, (rid, record) in self._records.items()
+                       if rid == run_id and session_id in (None, sid)]
+        for record in targets:
+            record.apply_stop(level)
+
+    def level(self, run_id: int, session_id: int) -> int:
+        """The stop level of a session: the higher of its own and its run's."""
+        with self._lock:
+            return max(self._levels.get((run_id, None), 0),
+                       self._levels.get((run_id, session_id), 0))
+
+    def add(self, run_id: int, session_id: int, record: Any) -> None:
+        """Register a running session's record, applying any stop already noted."""
+        with self._lock:
+            self._records[session_id] = (run_id, record)
+        level = self.level(run_id, session_id)
+        if level:
+            record.apply_stop(level)
+
+    def remove(self, session_id: int) -> None:
+        with self._lock:
+            self._records.pop(session_id, None)

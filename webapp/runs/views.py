@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from ..engine.control import stop_run
+from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import MinkeSession, Run
 from ..output import iter_output
@@ -25,7 +25,7 @@ from .access import can_stop_run, can_view_run
 from .ansi import ansi_to_html
 from .feed import STATUS_KEYS, begin_snapshot, load_changes, load_run_page, parse_after, run_counts
 from .forms import StopForm
-from .fragments import session_changes
+from .fragments import EMPTY_ROW, badges, session_changes
 from .groups import group_output
 from .output_pages import STREAMS, command_of_run, output_page
 
@@ -54,7 +54,8 @@ def detail(run_id: int):
     for view in sessions:
         counts[view.status_key] += 1
     return render_template("runs/detail.html", run=run, sessions=sessions, counts=counts,
-                           status_keys=STATUS_KEYS, can_stop=can_stop_run(current_user, run))
+                           status_keys=STATUS_KEYS, can_stop=can_stop_run(current_user, run),
+                           badges=badges(), empty_row=EMPTY_ROW)
 
 
 @bp.route("/<int:run_id>/events", methods=["GET", "POST"])
