@@ -1,7 +1,10 @@
 """One thread per job that stores what sessions report, in batches, then publishes it.
 
 Session threads never write to the database: they put operations on a
-bounded queue (which also bounds the memory a fast producer can use). The
+bounded queue. The output those operations carry is bounded by size too
+(``OUTPUT_IN_FLIGHT`` characters queued or in the batch being written): a
+fast command blocks its reader thread, and so its SSH channel, until the
+writer has stored what came before, however slow the database. The
 writer applies every operation waiting in one transaction, commits, and only
 then publishes the events, so anything a browser or the CLI sees is stored.
 Live output is coalesced to one event per session per ``flush_interval``
@@ -35,6 +38,8 @@ logger = logging.getLogger(__name__)
 LIVE_OUTPUT_LIMIT = 64 * 1024  # characters of output one live event carries at most
 BATCH_LIMIT = 500
 BATCH_WINDOW = 0.02  # seconds the writer waits for more operations before it writes a batch
+# output characters handed to the writer and not yet stored, at most (one chunk may exceed it)
+OUTPUT_IN_FLIGHT = 8 * 1024 * 1024
 
 
 @dataclass
@@ -142,6 +147,27 @@ class _Stop:
     """Put last on the queue: the writer stores what came before it, then ends."""
 
 
+class _OutputBudget:
+    """Characters of output handed to the writer and not yet stored; ``take`` waits for room."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._room = threading.Condition()
+
+    def take(self, size: int) -> None:
+        with self._room:
+            # an empty budget admits any chunk, so that one bigger than the limit cannot hang
+            self._room.wait_for(lambda: self._used == 0 or self._used + size <= self._limit)
+            self._used += size
+
+    def give_back(self, size: int) -> None:
+        if size:
+            with self._room:
+                self._used -= size
+                self._room.notify_all()
+
+
 class ResultWriter:
     """Stores and publishes the operations of one run's sessions in this process."""
 
@@ -154,6 +180,7 @@ class ResultWriter:
         self._run_id = run_id
         self._interval = flush_interval
         self._queue: queue.Queue = queue.Queue(maxsize)
+        self._budget = _OutputBudget(OUTPUT_IN_FLIGHT)
         self._command_ids: dict[tuple[int, int], int] = {}
         self._live: dict[int, _LiveOutput] = {}
         self._last_emit: dict[int, float] = {}
@@ -174,6 +201,8 @@ class ResultWriter:
         return self
 
     def put(self, op: Any) -> None:
+        if isinstance(op, OutputAppended):
+            self._budget.take(len(op.data))
         self._queue.put(op)
 
     def watch(self, record: Any) -> None:
@@ -207,17 +236,24 @@ class ResultWriter:
                 except queue.Empty:
                     first = None
                 batch = [] if first is None else [first]
+                chars = _output_chars(first)
                 # gather what arrives within BATCH_WINDOW: under load one transaction and one
-                # publication carry many sessions' reports instead of one each
+                # publication carry many sessions' reports instead of one each; at most half
+                # the output budget, so that readers fill the other half while this is written
                 deadline = time.monotonic() + BATCH_WINDOW
-                while batch and len(batch) < BATCH_LIMIT and not isinstance(batch[-1], _Stop):
+                while (batch and len(batch) < BATCH_LIMIT and chars < OUTPUT_IN_FLIGHT // 2
+                       and not isinstance(batch[-1], _Stop)):
                     try:
                         batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:
                         break
+                    chars += _output_chars(batch[-1])
                 stop = any(isinstance(op, _Stop) for op in batch)
                 ops = [op for op in batch if not isinstance(op, _Stop)]
-                self._write(ops, final=stop)
+                try:
+                    self._write(ops, final=stop)
+                finally:  # stored (or failed for good): their output leaves memory
+                    self._budget.give_back(chars)
                 if stop:
                     db.session.remove()
                     return
@@ -337,6 +373,10 @@ class ResultWriter:
         rows.chunks.append(((op.session_id, op.command_seq),
                             {"stream": op.stream, "seq": op.seq, "data": op.data}))
         self._live.setdefault(op.session_id, _LiveOutput()).add(op)
+
+
+def _output_chars(op: Any) -> int:
+    return len(op.data) if isinstance(op, OutputAppended) else 0
 
 
 @dataclass
