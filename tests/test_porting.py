@@ -18,6 +18,7 @@ from rq.job import Job
 from sessions import MemoryRecord, Session
 from tests.test_engine_stop import dispatch, sessions_of, wait_for
 from webapp.engine import keys
+from webapp.engine.progress import REAPER_SEQ
 from webapp.engine.secrets import unseal
 from webapp.extensions import db
 from webapp.models import Host, MinkeSession, Run
@@ -247,3 +248,40 @@ def _redis_bytes(client: redis.Redis) -> bytes:
         elif kind == b"list":
             found += repr(client.lrange(key, 0, -1)).encode()
     return found
+
+
+# -- 7. engine hygiene ------------------------------------------------------------------
+
+
+def test_a_failing_result_writer_fails_the_unfinished_sessions_with_the_reason(
+        execute_run, make_hosts, app):
+    """Fault injection: the database refuses every message row of the run."""
+    hosts = make_hosts(2)
+
+    def refuse_messages(conn, cursor, statement, parameters, context, executemany):
+        values = _flat(parameters)
+        # the session's own messages fail; the engine's last word (REAPER_SEQ) is let through
+        if statement.startswith("INSERT INTO message") and REAPER_SEQ not in values:
+            raise sa.exc.OperationalError(statement, parameters, Exception("disk full"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", refuse_messages)
+    try:
+        with pytest.raises(RuntimeError, match="storing results failed"):
+            execute_run("MessageKindsSession", hosts)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", refuse_messages)
+
+    db.session.rollback()
+    sessions = db.session.scalars(sa.select(MinkeSession)).all()
+    assert {s.proc_status for s in sessions} == {"failed"}
+    for session in sessions:
+        assert "storing the session's results failed" in session.messages[-1].text
+    assert db.session.scalar(sa.select(Run.finished_at)) is not None
+
+
+def _flat(parameters) -> list:
+    if isinstance(parameters, dict):
+        parameters = list(parameters.values())
+    if isinstance(parameters, list | tuple):
+        return [value for item in parameters for value in _flat(item)]
+    return [parameters]

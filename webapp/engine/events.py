@@ -16,6 +16,8 @@ from typing import Any
 import socketio
 from redis import Redis
 
+from sessions.messages import BaseMessage
+
 from . import keys
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,48 @@ STREAM_TTL = 24 * 3600
 
 def run_room(run_id: int) -> str:
     return f"run:{run_id}"
+
+
+# -- the events, built here only --------------------------------------------------------
+
+
+def status_event(session_id: int, seq: int, proc_status: str, session_status: str | None,
+                 *, start_time: Any = None, end_time: Any = None) -> dict[str, Any]:
+    """A session's proc status (and session status) changed."""
+    event = {"event": SESSION_STATUS, "session": session_id, "seq": seq,
+             "proc_status": str(proc_status),
+             "session_status": str(session_status) if session_status else None}
+    for name, value in (("start_time", start_time), ("end_time", end_time)):
+        if value is not None:
+            event[name] = value.isoformat()
+    return event
+
+
+def message_event(session_id: int, seq: int, level: str, kind: str,
+                  payload: dict[str, Any]) -> dict[str, Any]:
+    """A session added a message; ``html`` is its escaped rendering."""
+    return {"event": SESSION_MESSAGE, "session": session_id, "seq": seq, "level": str(level),
+            "kind": kind, "payload": payload,
+            "html": BaseMessage.render(kind, payload, as_html=True)}
+
+
+def command_event(session_id: int, seq: int, *, status: str, exit_code: int | None = None,
+                  command: str | None = None, command_seq: int | None = None) -> dict[str, Any]:
+    """A command started (``command``; its own ``seq``) or ended (``command_seq`` names it)."""
+    event: dict[str, Any] = {"event": SESSION_COMMAND, "session": session_id, "seq": seq,
+                             "exit_code": exit_code, "status": str(status)}
+    if command is not None:
+        event["command"] = command
+    if command_seq is not None:
+        event["command_seq"] = command_seq
+    return event
+
+
+def output_event(session_id: int, pieces: list[dict[str, Any]]) -> dict[str, Any]:
+    """Output of a session's commands: pieces (command_seq, stream, first_seq, seq, data,
+    omitted) in sequence order."""
+    return {"event": SESSION_OUTPUT, "session": session_id, "first_seq": pieces[0]["first_seq"],
+            "seq": pieces[-1]["seq"], "pieces": pieces}
 
 
 class Publisher:

@@ -112,12 +112,14 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         runtime.stops.unwatch(run_id)
         host_locks.close()
         writer.close()
-        if failure is not None:  # no session of the job may be left waiting or running
+        reason = (f"the worker's job failed: {failure!r}" if failure is not None
+                  else f"storing the session's results failed: {writer.failure}"
+                  if writer.failure is not None else None)
+        if reason:  # no session of the job may be left waiting or running
             db.session.rollback()
             rows = db.session.scalars(sa.select(MinkeSession).where(
                 MinkeSession.id.in_(ids), MinkeSession.proc_status.in_(UNFINISHED))).all()
-            fail_sessions(rows, f"the worker's job failed: {failure!r}", state.publisher,
-                          state.redis)
+            fail_sessions(rows, reason, state.publisher, state.redis)
     finish_run_if_done(run_id, state.publisher)
     if writer.failure is not None:
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from redis import Redis
 from rq.job import Job
 
-from sessions.status import FINAL_PROC_STATES, ProcStatus
+from sessions.status import FINAL_PROC_STATES, MessageLevel, ProcStatus, SessionStatus
 
 from ..database import begin_read_only
 from ..extensions import db
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 FINAL = [status.value for status in FINAL_PROC_STATES]
 UNFINISHED = [s.value for s in (ProcStatus.INITIALIZED, ProcStatus.RUNNING, ProcStatus.STOPPING)]
-REAPER_SEQ = 2_000_000_000  # sequence number of the engine's last word on a session
+REAPER_SEQ = 2_000_000_000  # sequence numbers of the engine's last word on a session (+1)
 
 
 def run_summary(run_id: int) -> dict[str, int]:
@@ -60,27 +60,29 @@ def fail_sessions(rows: list[MinkeSession], reason: str, publisher: Publisher,
     if not rows:
         return
     now = utcnow()
-    ids = [row.id for row in rows]
-    db.session.execute(
-        sa.update(MinkeSession).where(MinkeSession.id.in_(ids),
+    # only sessions still unfinished: a final state, once stored, never changes
+    ended = set(db.session.scalars(
+        sa.update(MinkeSession).where(MinkeSession.id.in_([row.id for row in rows]),
                                       MinkeSession.proc_status.in_(UNFINISHED))
-        .values(proc_status=status.value, session_status="error", end_time=now)
-    )
-    db.session.execute(sa.insert(Message), [
-        {"session_id": sid, "seq": REAPER_SEQ, "level": "error", "kind": "text",
-         "payload": {"text": reason}} for sid in ids])
+        .values(proc_status=status.value, session_status=SessionStatus.ERROR.value, end_time=now)
+        .returning(MinkeSession.id)))
+    rows = [row for row in rows if row.id in ended]
+    if rows:
+        db.session.execute(sa.insert(Message), [
+            {"session_id": row.id, "seq": REAPER_SEQ, "level": MessageLevel.ERROR.value,
+             "kind": "text", "payload": {"text": reason}} for row in rows])
     db.session.commit()
     for row in rows:
         if row.host_id is not None:
             locks.release(redis, row.host_id, row.run_id)
-    by_run: dict[int, list[int]] = {}
-    for row in rows:
-        by_run.setdefault(row.run_id, []).append(row.id)
-    for run_id, session_ids in by_run.items():
+    for run_id in sorted({row.run_id for row in rows}):
         publisher.publish_many(run_id, [
-            {"event": events.SESSION_STATUS, "session": sid, "seq": REAPER_SEQ,
-             "proc_status": status.value, "session_status": "error", "reason": reason}
-            for sid in session_ids])
+            event for row in rows if row.run_id == run_id
+            for event in (
+                events.message_event(row.id, REAPER_SEQ, MessageLevel.ERROR, "text",
+                                     {"text": reason}),
+                events.status_event(row.id, REAPER_SEQ + 1, status, SessionStatus.ERROR,
+                                    end_time=now))])
         finish_run_if_done(run_id, publisher)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from sessions.messages import BaseMessage
+from sessions.status import ProcStatus
 
 from ..extensions import db
 from ..models import CommandResult, Message, MinkeSession, OutputChunk
@@ -136,11 +136,7 @@ class _LiveOutput:
         last.add(op.seq, op.data)
 
     def event(self, session_id: int) -> dict:
-        return {
-            "event": events.SESSION_OUTPUT, "session": session_id,
-            "first_seq": self.pieces[0].first_seq, "seq": self.pieces[-1].seq,
-            "pieces": [vars(piece) for piece in self.pieces],
-        }
+        return events.output_event(session_id, [vars(piece) for piece in self.pieces])
 
 
 class _Stop:
@@ -297,31 +293,27 @@ class ResultWriter:
             return
         self._flush_live(sid, out)
         if isinstance(op, SessionStarted):
-            rows.started.append({"id": sid, "proc_status": "running",
+            rows.started.append({"id": sid, "proc_status": ProcStatus.RUNNING.value,
                                  "start_time": op.start_time, "worker_id": op.worker_id})
-            out.append(_status_event(sid, op.seq, "running", None, start_time=op.start_time))
+            out.append(events.status_event(sid, op.seq, ProcStatus.RUNNING, None,
+                                           start_time=op.start_time))
         elif isinstance(op, StatusChanged):
             rows.status.append({"id": sid, "proc_status": op.proc_status})
-            out.append(_status_event(sid, op.seq, op.proc_status, None))
+            out.append(events.status_event(sid, op.seq, op.proc_status, None))
         elif isinstance(op, MessageAdded):
             rows.messages.append({"session_id": sid, "seq": op.seq, "level": op.level,
                                   "kind": op.kind, "payload": op.payload})
-            out.append({
-                "event": events.SESSION_MESSAGE, "session": sid, "seq": op.seq,
-                "level": op.level, "kind": op.kind, "payload": op.payload,
-                "html": BaseMessage.render(op.kind, op.payload, as_html=True),
-            })
+            out.append(events.message_event(sid, op.seq, op.level, op.kind, op.payload))
         elif isinstance(op, CommandStarted):
             rows.commands.append(((sid, op.seq), {
                 "session_id": sid, "seq": op.seq, "command": op.command, "pty": op.pty,
                 "status": "running"}))
-            out.append({"event": events.SESSION_COMMAND, "session": sid, "seq": op.seq,
-                        "command": op.command, "exit_code": None, "status": "running"})
+            out.append(events.command_event(sid, op.seq, command=op.command, status="running"))
         elif isinstance(op, CommandFinished):
             rows.command_results.append(((sid, op.command_seq), op.values))
-            out.append({"event": events.SESSION_COMMAND, "session": sid, "seq": op.seq,
-                        "command_seq": op.command_seq,
-                        "exit_code": op.values["exit_code"], "status": op.values["status"]})
+            out.append(events.command_event(sid, op.seq, command_seq=op.command_seq,
+                                            exit_code=op.values["exit_code"],
+                                            status=op.values["status"]))
         elif isinstance(op, SessionFinished):
             session_status = op.session_status
             # rare (a session changed its object): stored at once, in a savepoint of its own
@@ -329,8 +321,8 @@ class ResultWriter:
                 session_status = "error"
             rows.finished.append({"id": sid, "proc_status": op.proc_status,
                                   "session_status": session_status, "end_time": op.end_time})
-            out.append(_status_event(sid, op.seq, op.proc_status, session_status,
-                                     end_time=op.end_time))
+            out.append(events.status_event(sid, op.seq, op.proc_status, session_status,
+                                           end_time=op.end_time))
         else:
             raise TypeError(f"unknown operation {op!r}")
 
@@ -390,10 +382,3 @@ class _Rows:
     started: list[dict] = field(default_factory=list)
     status: list[dict] = field(default_factory=list)
     finished: list[dict] = field(default_factory=list)
-
-
-def _status_event(session_id: int, seq: int, proc_status: str, session_status: str | None,
-                  **times: Any) -> dict:
-    return {"event": events.SESSION_STATUS, "session": session_id, "seq": seq,
-            "proc_status": proc_status, "session_status": session_status,
-            **{k: v.isoformat() for k, v in times.items() if v is not None}}
