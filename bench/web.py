@@ -8,8 +8,9 @@ for message timestamps: one machine, one clock.
    frame).
    Target: < 300 ms median.
 2. fan-out: 200 hosts, cold connections (worker ``MINKE_POOL_IDLE_TTL=0``), "select all
-   matching", "Run…", from the click on "Confirm and run" until all 200 rows are final; plain fabric (thread pool of
-   50, new connection per host) in the same rounds. Target: ≤ 1.3x fabric.
+   matching", "Run…", from the click on "Confirm and run" until all 200 rows are final;
+   plain fabric (thread pool of 50, new connection per host) in the same rounds.
+   Target: ≤ 1.3x fabric.
 3. storm: a session adding 1000 messages/s for 10 s on the open run page; each message's
    latency from its worker timestamp until it is in the page's DOM; lost and duplicated.
    Target: p99 < 100 ms, 0 lost, 0 duplicated.
@@ -44,6 +45,7 @@ common.SUBNETS.setdefault("web", 6)  # this bench's loopback /24: 127.0.6.x
 from tests.web_services import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
 
 PASSWORD = "bench-password"
+PARTS = ("click", "storm", "output", "fanout", "page")
 FINAL = ("completed", "stopped", "canceled", "failed")
 # runs in every page before its own scripts: notes when every row of a run page is final,
 # and when each message element enters the DOM
@@ -219,7 +221,10 @@ def filter_ms(page, status: str) -> float:
 
 def main() -> int:
     p = parser(__doc__.split("\n")[0])
+    p.add_argument("--only", default=",".join(PARTS),
+                   help=f"comma-separated parts to measure (default: all of {','.join(PARTS)})")
     args = p.parse_args()
+    parts = set(args.only.split(","))
     smoke = args.smoke
     rounds = args.rounds or (1 if smoke else 10)
     fan_n = 5 if smoke else 200
@@ -245,7 +250,7 @@ def main() -> int:
             page.get_by_role("button", name="Log in").click()
             page.wait_for_url(lambda url: "/login" not in url)
             try:
-                results = measure(bench, page, rounds=rounds, fan_n=fan_n,
+                results = measure(bench, page, parts, rounds=rounds, fan_n=fan_n,
                                   fan_rounds=fan_rounds, rate=rate, seconds=seconds,
                                   page_n=page_n, big_lines=big_lines)
             except Exception:
@@ -261,94 +266,94 @@ def main() -> int:
     return 0
 
 
-def measure(bench: Bench, page, *, rounds: int, fan_n: int, fan_rounds: int, rate: int,
-            seconds: int, page_n: int, big_lines: int) -> dict:
+def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
+            fan_rounds: int, rate: int, seconds: int, page_n: int, big_lines: int) -> dict:
     from webapp.extensions import db
     from webapp.models import CommandResult, MinkeSession
 
     results: dict = {}
     worker = bench.start_worker()  # warm: connections pooled between runs
-    click_and_watch(page, "b000", all_matching=False, timeout=30)  # opens the connection
-    results["click"] = [click_and_watch(page, "b000", all_matching=False, timeout=30)["ms"]
-                        for _ in range(rounds)]
-    results["storm"] = storm(bench, page, rate, seconds)
-
-    run = bench.dispatch("BigOutputSession", bench.host_ids[:1],
-                         data={"out_lines": big_lines, "err_lines": 100})
-    bench.wait_finished(run.run_id, timeout=600)
-    command_id = db.session.scalar(db.select(CommandResult.id).join(MinkeSession).where(
-        MinkeSession.run_id == run.run_id))
-    db.session.rollback()
-    results["output"] = [open_page(page, f"/runs/{run.run_id}/output/{command_id}")
-                         for _ in range(3)]
-    results["output_run"] = [open_page(page, f"/runs/{run.run_id}") for _ in range(3)]
-
-    bench.stop_worker(worker)
-    bench.start_worker(pool_idle_ttl=0)  # cold: every run opens its connections
-    results["fanout"], results["fabric"] = [], []
-    for _ in range(fan_rounds):
-        results["fanout"].append(click_and_watch(page, "b", all_matching=True,
-                                                 timeout=120)["ms"])
-        results["fabric"].append(run_fabric(bench, fan_n))
-
-    finished = big_run(bench, page_n, "completed")
-    results["big_page"] = [open_page(page, f"/runs/{finished}") for _ in range(3)]
-    results["filter"] = [filter_ms(page, "error"), filter_ms(page, "")]
-    queued = big_run(bench, page_n, "initialized")
-    results["big_queued"] = [open_page(page, f"/runs/{queued}",
-                                       "() => minkeRunPage.stats.answered >= 1")
-                             for _ in range(2)]
+    if "click" in parts:
+        click_and_watch(page, "b000", all_matching=False, timeout=30)  # opens the connection
+        results["click"] = [click_and_watch(page, "b000", all_matching=False, timeout=30)["ms"]
+                            for _ in range(rounds)]
+    if "storm" in parts:
+        results["storm"] = storm(bench, page, rate, seconds)
+    if "output" in parts:
+        run = bench.dispatch("BigOutputSession", bench.host_ids[:1],
+                             data={"out_lines": big_lines, "err_lines": 100})
+        bench.wait_finished(run.run_id, timeout=600)
+        command_id = db.session.scalar(db.select(CommandResult.id).join(MinkeSession).where(
+            MinkeSession.run_id == run.run_id))
+        db.session.rollback()
+        results["output"] = [open_page(page, f"/runs/{run.run_id}/output/{command_id}")
+                             for _ in range(3)]
+        results["output_run"] = [open_page(page, f"/runs/{run.run_id}") for _ in range(3)]
+    if "fanout" in parts:
+        bench.stop_worker(worker)
+        bench.start_worker(pool_idle_ttl=0)  # cold: every run opens its connections
+        results["fanout"], results["fabric"] = [], []
+        for _ in range(fan_rounds):
+            results["fanout"].append(click_and_watch(page, "b", all_matching=True,
+                                                     timeout=120)["ms"])
+            results["fabric"].append(run_fabric(bench, fan_n))
+    if "page" in parts:
+        finished = big_run(bench, page_n, "completed")
+        results["big_page"] = [open_page(page, f"/runs/{finished}") for _ in range(3)]
+        results["filter"] = [filter_ms(page, "error"), filter_ms(page, "")]
+        queued = big_run(bench, page_n, "initialized")
+        results["big_queued"] = [open_page(page, f"/runs/{queued}",
+                                           "() => minkeRunPage.stats.answered >= 1")
+                                 for _ in range(2)]
     return results
 
 
 def report(r: dict, *, smoke: bool, fan_n: int, rate: int, seconds: int, page_n: int,
            big_lines: int) -> None:
-    click = median(r["click"])
-    ratio = median(r["fanout"]) / median(r["fabric"])
-    storm_r = r["storm"]
-    page_load = median([x["load"] for x in r["big_page"]])
-    tail = median([x["load"] for x in r["output"]])
-    table("through the browser (ms; medians of the rounds)", ["measurement", "value", "target",
-                                                              "verdict"], [
-        [f"click → row final, 1 host, warm ({len(r['click'])} rounds)", click, "< 300",
-         verdict(click < 300, smoke)],
-        [f"click → {fan_n} rows final, cold ({len(r['fanout'])} rounds)",
-         median(r["fanout"]), "", ""],
-        [f"plain fabric, same {fan_n} hosts, 50 threads", median(r["fabric"]), "", ""],
-        ["  minke / fabric", f"{ratio:.2f}x", "≤ 1.3x", verdict(ratio <= 1.3, smoke)],
-        [f"storm {rate}/s × {seconds} s: latency p50", storm_r["p50"], "", ""],
-        ["  latency p99", storm_r["p99"], "< 100", verdict(storm_r["p99"] < 100, smoke)],
-        ["  latency max", storm_r["max"], "", ""],
-        ["  lost / duplicated", f"{storm_r['lost']} / {storm_r['duplicated']}", "0 / 0",
-         verdict(storm_r["lost"] == storm_r["duplicated"] == 0, smoke)],
-        [f"run page of {page_n} finished objects: load event", page_load, "< 1000",
-         verdict(page_load < 1000, smoke)],
-        [f"output view of {big_lines * 100 / 1e6:g} MB: load event (tail shown)", tail, "< 500",
-         verdict(tail < 500, smoke)],
-    ], notes=[
-        f"storm: {storm_r['expected']} messages, {storm_r['distinct']} shown, "
-        f"{storm_r['batches']} Socket.IO batches, {storm_r['catch_ups']} catch-up requests",
-        f"click rounds (ms): {', '.join(f'{x:.0f}' for x in r['click'])}",
-        "fan-out rounds minke / fabric (ms): "
-        + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(r["fanout"], r["fabric"], strict=True)),
-    ])
-    table("page timings (ms from navigation start; median)", ["page", "first byte", "html",
-                                                              "DOMContentLoaded", "load",
-                                                              "ready"], [
-        [f"run page, {page_n} finished objects",
-         *[median([x[k] for x in r["big_page"]]) for k in ("ttfb", "html", "dcl", "load",
-                                                           "ready")]],
-        [f"run page, {page_n} queued objects (ready: catch-up applied)",
-         *[median([x[k] for x in r["big_queued"]]) for k in ("ttfb", "html", "dcl", "load",
-                                                             "ready")]],
-        [f"output view, {big_lines * 100 / 1e6:g} MB stdout",
-         *[median([x[k] for x in r["output"]]) for k in ("ttfb", "html", "dcl", "load",
-                                                         "ready")]],
-        ["run page of that session",
-         *[median([x[k] for x in r["output_run"]]) for k in ("ttfb", "html", "dcl", "load",
-                                                             "ready")]],
-    ], notes=[f"filter {page_n} rows to 'error' and back: "
-              f"{r['filter'][0]:.0f} ms, {r['filter'][1]:.0f} ms (style, layout, two frames)"])
+    rows, notes = [], []
+    if "click" in r:
+        click = median(r["click"])
+        rows.append([f"click → row final, 1 host, warm ({len(r['click'])} rounds)", click,
+                     "< 300", verdict(click < 300, smoke)])
+        notes.append(f"click rounds (ms): {', '.join(f'{x:.0f}' for x in r['click'])}")
+    if "fanout" in r:
+        ratio = median(r["fanout"]) / median(r["fabric"])
+        rows += [[f"click → {fan_n} rows final, cold ({len(r['fanout'])} rounds)",
+                  median(r["fanout"]), "", ""],
+                 [f"plain fabric, same {fan_n} hosts, 50 threads", median(r["fabric"]), "", ""],
+                 ["  minke / fabric", f"{ratio:.2f}x", "≤ 1.3x", verdict(ratio <= 1.3, smoke)]]
+        notes.append("fan-out rounds minke / fabric (ms): " + ", ".join(
+            f"{a:.0f}/{b:.0f}" for a, b in zip(r["fanout"], r["fabric"], strict=True)))
+    if "storm" in r:
+        st = r["storm"]
+        rows += [[f"storm {rate}/s × {seconds} s: latency p50", st["p50"], "", ""],
+                 ["  latency p99", st["p99"], "< 100", verdict(st["p99"] < 100, smoke)],
+                 ["  latency max", st["max"], "", ""],
+                 ["  lost / duplicated", f"{st['lost']} / {st['duplicated']}", "0 / 0",
+                  verdict(st["lost"] == st["duplicated"] == 0, smoke)]]
+        notes.append(f"storm: {st['expected']} messages, {st['distinct']} shown, "
+                     f"{st['batches']} Socket.IO batches, {st['catch_ups']} catch-up requests")
+    if "big_page" in r:
+        load = median([x["load"] for x in r["big_page"]])
+        rows.append([f"run page of {page_n} finished objects: load event", load, "< 1000",
+                     verdict(load < 1000, smoke)])
+        notes.append(f"filter {page_n} rows to 'error' and back: {r['filter'][0]:.0f} ms, "
+                     f"{r['filter'][1]:.0f} ms (style, layout, two frames)")
+    if "output" in r:
+        tail = median([x["load"] for x in r["output"]])
+        rows.append([f"output view of {big_lines * 100 / 1e6:g} MB: load event (tail shown)",
+                     tail, "< 500", verdict(tail < 500, smoke)])
+    table("through the browser (ms; medians of the rounds)",
+          ["measurement", "value", "target", "verdict"], rows, notes=notes)
+    timings = [(f"run page, {page_n} finished objects", "big_page"),
+               (f"run page, {page_n} queued objects (ready: catch-up applied)", "big_queued"),
+               (f"output view, {big_lines * 100 / 1e6:g} MB stdout", "output"),
+               ("run page of that session", "output_run")]
+    keys = ("ttfb", "html", "dcl", "load", "ready")
+    table("page timings (ms from navigation start; median)",
+          ["page", "first byte", "html", "DOMContentLoaded", "load", "ready"],
+          [[name, *[median([x[k] for x in r[part]]) for k in keys]]
+           for name, part in timings if part in r])
 
 
 if __name__ == "__main__":

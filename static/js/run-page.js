@@ -22,7 +22,9 @@ const table = document.getElementById("results");
 const liveState = document.getElementById("live-state");
 const badgeTemplates = document.getElementById("tpl-badges").content;
 const controlsTemplate = document.getElementById("tpl-term-controls").content;
+const resultsTemplate = document.getElementById("tpl-results").content;
 
+const CELL = { status: 2, proc: 3, duration: 4, results: 5 }; // the row macro's cells
 const FINAL = new Set(["completed", "stopped", "canceled", "failed"]);
 const TERM_LIMIT = 200_000; // characters a session's terminal keeps; older output is dropped
 const HELD_LIMIT = 200_000; // characters of output a paused terminal holds back
@@ -136,7 +138,7 @@ function showDuration(row) {
   const start = parseTime(row.dataset.start);
   if (start === null) return;
   const end = parseTime(row.dataset.end) ?? Date.now();
-  row.querySelector(".col-duration").textContent = formatDuration(Math.max(0, end - start) / 1000);
+  row.cells[CELL.duration].textContent = formatDuration(Math.max(0, end - start) / 1000);
 }
 
 const ticking = new Set(document.querySelectorAll('tr[data-proc="running"], tr[data-proc="stopping"]'));
@@ -154,12 +156,12 @@ function setStatus(s, { status, proc, start, end }) {
     countChange(s.status, status);
     s.status = status;
     row.dataset.status = status;
-    row.querySelector(".col-status").replaceChildren(badge(status));
+    row.cells[CELL.status].replaceChildren(badge(status));
   }
   if (proc && proc !== s.proc) {
     s.proc = proc;
     row.dataset.proc = proc;
-    row.querySelector(".col-proc").textContent = proc;
+    row.cells[CELL.proc].textContent = proc;
   }
   if (start) row.dataset.start = start;
   if (end) row.dataset.end = end;
@@ -196,6 +198,16 @@ function placeById(list, html) {
   else list.append(element);
 }
 
+/** The lists a row's details go in; rows of big runs get them when first filled. */
+function results(row) {
+  const cell = row.cells[CELL.results];
+  if (!cell.firstElementChild) {
+    cell.append(resultsTemplate.cloneNode(true));
+    cell.querySelector("summary").textContent = `Output of ${row.querySelector("th").textContent}`;
+  }
+  return cell;
+}
+
 function applyAnswer(request, data) {
   stats.answered++;
   for (const change of data.sessions) {
@@ -204,19 +216,22 @@ function applyAnswer(request, data) {
     if (s.statusRecv < request) { // no newer status arrived live since the request
       setStatus(s, { status: change.status, proc: change.proc_status, start: change.start, end: change.end });
     }
-    const row = s.row;
-    const messages = row.querySelector("ul.msgs");
-    for (const m of change.messages) placeById(messages, m.html);
-    const commands = row.querySelector("ul.cmds");
-    const terminal = row.querySelector(".term-body");
-    for (const c of change.commands) {
-      placeById(commands, c.html);
-      const block = fragment(c.term);
-      if (block && !document.getElementById(block.id)) terminal.append(block);
+    if (change.messages.length || change.commands.length) {
+      const cell = results(s.row);
+      const messages = cell.querySelector("ul.msgs");
+      for (const m of change.messages) placeById(messages, m.html);
+      const commands = cell.querySelector("ul.cmds");
+      const terminal = cell.querySelector(".term-body");
+      for (const c of change.commands) {
+        placeById(commands, c.html);
+        const block = fragment(c.term);
+        if (block && !document.getElementById(block.id)) terminal.append(block);
+        terminal.parentElement.hidden = false;
+      }
     }
     if (change.output.length) queueOutput(s, change.output);
     s.seq = Math.max(s.seq, change.seq);
-    row.dataset.seq = String(s.seq);
+    s.row.dataset.seq = String(s.seq);
     if (s.requested === request) s.requested = 0;
     if (s.requested === 0) {
       const held = s.buffer;
@@ -276,6 +291,7 @@ function writeOutput(s, pieces) {
     s.termSize = (s.termSize || 0) + piece.data.length;
   }
   const body = s.row.querySelector(".term-body");
+  if (body === null) return;
   while (s.termSize > TERM_LIMIT) { // keep the newest output: drop the oldest spans
     const oldest = body.querySelector(".term-out > span");
     if (!oldest) break;
@@ -407,6 +423,21 @@ function joined() {
   }
   schedule();
 }
+
+// -- rows of big runs: details fetched when they come into view ----------------------------
+
+const lazyRows = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    const row = entry.target;
+    lazyRows.unobserve(row);
+    row.classList.remove("lazy");
+    const s = session(Number(row.id.slice(2)));
+    if (!s.requested) markNeeds(s);
+  }
+  schedule();
+}, { rootMargin: "400px 0px" });
+for (const row of table.querySelectorAll("tbody tr.lazy")) lazyRows.observe(row);
 
 // -- terminal controls, filter ------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from ..objects.badges import badge_key
 PREVIEW_CHARS = 4000  # output of one command shown on the run page when it opens
 CHANGES_CHARS = 64 * 1024  # output of one command sent to a page catching up
 RECENT_CHUNKS = 8  # the newest chunks of a command read for its tail
+DETAILED_ROWS = 200  # rows of a run page rendered with their details; the rest on demand
 _ID_BATCH = 5000  # ids per IN (...) list
 
 
@@ -83,6 +84,7 @@ class SessionView:
     start_time: dt.datetime | None
     end_time: dt.datetime | None
     seq: int = 0  # the watermark: the highest sequence number of what is shown
+    detailed: bool = True  # messages, commands and output loaded (else shown on demand)
     messages: list[MessageView] = field(default_factory=list)
     commands: list[CommandView] = field(default_factory=list)
 
@@ -133,11 +135,19 @@ def begin_snapshot() -> None:
     db.session.connection(execution_options=options)
 
 
-def load_run_page(run_id: int) -> list[SessionView]:
-    """Every session of the run with its messages, commands and output tails, in id order."""
-    session_ids = sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
+def load_run_page(run_id: int, *, detailed: int = DETAILED_ROWS) -> list[SessionView]:
+    """Every session of the run in id order; the first ``detailed`` with their messages,
+    commands and output tails (the others have ``seq`` 0: the page fetches them when they
+    come into view)."""
     views = _sessions(sa.select(*_SESSION_COLUMNS).where(MinkeSession.run_id == run_id))
-    _fill(views, session_ids, {}, PREVIEW_CHARS)
+    first = dict(list(views.items())[:detailed])
+    if len(first) == len(views):
+        _fill(views, sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id), {},
+              PREVIEW_CHARS)
+    elif first:
+        _fill(first, list(first), {}, PREVIEW_CHARS)
+    for view in views.values():
+        view.detailed = view.id in first
     return list(views.values())
 
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import get_template_attribute
+from markupsafe import Markup
 
-from .feed import SessionView
+from .feed import STATUS_KEYS, SessionView
 
 MACROS = "runs/_macros.html"
+
+
+def badges() -> dict[str, Markup]:
+    """The badge of every status, rendered once per page by the shared badge macro."""
+    badge_for = get_template_attribute("macros/badges.html", "badge_for")
+    return {key: badge_for(key) for key in STATUS_KEYS}
+
+
+EMPTY_ROW = SessionView(0, "", "", None, "queued", None, None, None)
+"""Stands for a row whose details are not loaded: renders the empty lists they go in."""
 
 
 def _iso(value: Any) -> str | None:
