@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -196,6 +197,16 @@ def proc_memory(pid: int) -> dict[str, int]:
     return values
 
 
+def reset_peak_memory(pid: int) -> bool:
+    """Reset VmHWM of ``pid`` to its current RSS (``clear_refs`` 5, Linux ≥ 4.0); whether it
+    could, so that VmHWM after a run is that run's peak and not an earlier one's."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def as_utc_timestamp(value: dt.datetime | None) -> float | None:
     """A stored naive-UTC datetime as a Unix timestamp."""
     if value is None:
@@ -235,8 +246,10 @@ class CliResult:
     returncode: int
     stdout: str
     stderr: str
-    seconds: float
+    seconds: float  # from before the subprocess is started until its exit is seen
     peak_rss: int
+    wall_start: float = 0.0  # time.time() before the subprocess is started
+    cpu: float = 0.0  # the child's user + system CPU seconds
 
     def check(self, what: str) -> CliResult:
         if self.returncode != 0:
@@ -365,7 +378,7 @@ class Bench:
         from webapp.extensions import db
         from webapp.models import Host
 
-        rows = [{"name": f"b{i:03d}", "hostname": address, "port": self.sshd.port,
+        rows = [{"name": host_name(i), "hostname": address, "port": self.sshd.port,
                  "username": self.sshd.user, "config": self.sshd.host_config(),
                  "verbose_name": "", "comment": "", "disabled": False}
                 for i, address in enumerate(self.sshd.addresses)]
@@ -443,28 +456,68 @@ class Bench:
         if worker in self.workers:
             self.workers.remove(worker)
 
-    def cli(self, *args: str, timeout: float = 600) -> CliResult:
-        """Run ``flask --app wsgi minke ARGS``: exit code, output, seconds, the child's peak RSS."""
+    def cli(self, *args: str, timeout: float = 600, env: dict[str, str] | None = None,
+            on_start: Any = None) -> CliResult:
+        """Run ``flask --app wsgi minke ARGS`` as a user does (its own interpreter, the bench's
+        environment, output to files): exit code, output, wall seconds, the child's peak RSS.
+
+        ``env`` adds variables; ``on_start(pid)`` is called once the child runs (py-spy)."""
         out_path = self.workdir / "cli.out"
         err_path = self.workdir / "cli.err"
+        child_env = {**self.env(), **(env or {})}
+        wall_start = time.time()
         t0 = time.perf_counter()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "wsgi", "minke", *args], cwd=REPO_ROOT,
-                env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+                env=child_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            if on_start is not None:
+                on_start(proc.pid)
             deadline = time.monotonic() + timeout
-            while True:
+            while True:  # wait4 also gives the child's peak RSS; polled every 2 ms
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
                 if time.monotonic() > deadline:
                     proc.kill()
+                    proc.wait()
                     raise BenchError(f"minke {' '.join(args)} took over {timeout} s")
-                time.sleep(0.005)
+                time.sleep(0.002)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         return CliResult(proc.returncode, out_path.read_text(errors="replace"),
-                         err_path.read_text(errors="replace"), seconds, usage.ru_maxrss * 1024)
+                         err_path.read_text(errors="replace"), seconds, usage.ru_maxrss * 1024,
+                         wall_start, usage.ru_utime + usage.ru_stime)
+
+    def cli_startup(self) -> CliResult:
+        """``flask --app wsgi minke sessions``: what every CLI call pays before it does
+        anything (interpreter, imports, ``create_app``, session modules) and at exit."""
+        return self.cli("sessions", timeout=120).check("minke sessions")
+
+    def cli_run(self, session_name: str, *selection: str, timeout: float = 600,
+                **minke: Any) -> tuple[CliResult, int]:
+        """``flask minke run SESSION SELECTION…`` as a user types it; the result and run id.
+
+        ``minke`` sets config of the CLI process (``worker_threads=50``)."""
+        env = {key: value for key, value in self.env(**minke).items()
+               if key.startswith("MINKE_")}
+        result = self.cli("run", session_name, *selection, timeout=timeout, env=env)
+        match = re.search(r"^run #(\d+):", result.stdout, re.MULTILINE)
+        if result.returncode != 0 or match is None:
+            raise BenchError(f"minke run {session_name} {' '.join(selection)} exited "
+                             f"{result.returncode}:\n{result.stdout[-1500:]}\n"
+                             f"{result.stderr[-1500:]}")
+        return result, int(match.group(1))
+
+    def create_group(self, name: str, host_ids: Sequence[int]) -> None:
+        """A ``HostGroup`` of these hosts (for ``minke run --group``)."""
+        from webapp.extensions import db
+        from webapp.models import Host, HostGroup
+
+        group = HostGroup(name=name, comment="", config={})
+        group.hosts = list(db.session.scalars(sa.select(Host).where(Host.id.in_(list(host_ids)))))
+        db.session.add(group)
+        db.session.commit()
 
     # -- runs
 
@@ -559,6 +612,11 @@ class Bench:
                              f"and a message each, got {rows['statuses']}, {ok_commands} good "
                              f"commands, {rows['messages']} messages")
         return rows
+
+
+def host_name(index: int) -> str:
+    """The name of the bench's ``index``-th host (``b000``…)."""
+    return f"b{index:03d}"
 
 
 def fabric_connection(sshd: LoopbackSSHD, address: str):
