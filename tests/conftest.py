@@ -15,15 +15,18 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Base, Role, User
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.web_services"]
 
 SAMPLE_SESSION_MODULES = "tests.sample_sessions,scripts.demo_sites"  # + a user model: Site
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """``DATABASE_URL`` when set (PostgreSQL), else an SQLite file for this test run."""
-    return os.environ.get("DATABASE_URL") or (
+    """``TEST_DATABASE_URL`` when set (PostgreSQL), else an SQLite file for this test run.
+
+    Never ``DATABASE_URL``: that is the user's database, and the tests drop every table.
+    """
+    return os.environ.get("TEST_DATABASE_URL") or (
         "sqlite:///" + str(tmp_path_factory.mktemp("db") / "minke-test.db")
     )
 

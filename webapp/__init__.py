@@ -12,7 +12,7 @@ from flask import Flask
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
     from . import auth, cli, database, engine, history, migrations, objects, runs
-    from .config import DEV_SECRET_KEY, Config, env_overrides
+    from .config import DEV_SECRET_KEY, Config, env_overrides, instance_secret_key
     from .extensions import csrf, socketio
 
     app = Flask(
@@ -30,7 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.instance_path, "minke.db"
         )
     if app.config["SECRET_KEY"] == DEV_SECRET_KEY and not (app.debug or app.testing):
-        raise RuntimeError("set SECRET_KEY: the development key must not be used in production")
+        # never the development key outside debugging and tests: one of this installation
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     database.init_app(app)
     migrations.init_app(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,3 +59,22 @@ def env_overrides(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         except ValueError:
             overrides[key] = raw
     return overrides
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """The key in ``<instance>/secret_key``, generated (readable by its owner only) the first
+    time, with a notice: processes on other machines (web, workers) need the same key in
+    ``SECRET_KEY``."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        with open(path) as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    print(f"minke: SECRET_KEY is not set; generated one in {path} (web processes and workers "
+          "on other machines need the same value in SECRET_KEY)", file=sys.stderr)
+    return key
