@@ -10,7 +10,7 @@ minke = AppGroup("minke", help="Manage hosts, users and sessions; run sessions; 
 
 
 def init_app(app: Flask) -> None:
-    from . import accounts, hosts, maintenance, runs, worker  # noqa: F401  (register commands)
+    from . import accounts, history, hosts, maintenance, runs, worker  # noqa: F401  (register commands)
 
     app.cli.add_command(minke)
 

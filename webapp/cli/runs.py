@@ -25,9 +25,8 @@ from ..output import iter_output, tail
 from ..reports import run_report, run_succeeded
 from ..selection import SelectionError, select_objects
 from . import fail_usage, minke
+from .history import COLOURS, outcome, print_summary
 
-COLOURS = {"success": "green", "warning": "yellow", "error": "red", "failed": "red",
-           "canceled": "magenta", "stopped": "magenta"}
 POLL_SECONDS = 2.0
 
 
@@ -109,7 +108,7 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
     if as_json:
         click.echo(json.dumps(run_report(run), indent=2))
     else:
-        _print_summary(run)
+        print_summary(run)
     sys.exit(0 if run_succeeded(run) else 1)
 
 
@@ -168,23 +167,13 @@ def _event_lines(event: dict, labels: dict[int, str]) -> list[str]:
     kind = event["event"]
     label = labels.get(event.get("session"), "?")
     if kind == events.SESSION_STATUS and event["proc_status"] != "running":
-        status = event.get("session_status") or event["proc_status"]
-        shown = status if event["proc_status"] == "completed" else event["proc_status"]
+        shown = outcome(event["proc_status"], event.get("session_status"))
         return [click.style(f"{label}: {shown}", fg=COLOURS.get(shown), bold=True)]
     if kind == events.SESSION_MESSAGE:
         text = BaseMessage.render(event["kind"], event["payload"])
         colour = {"warning": "yellow", "error": "red"}.get(event["level"])
         return [click.style(f"{label} | {line}", fg=colour) for line in text.splitlines() or [""]]
     return []
-
-
-def _print_summary(run: Run) -> None:
-    counts: dict[str, int] = {}
-    for s in run.sessions:
-        key = s.session_status if s.proc_status == "completed" else s.proc_status
-        counts[key] = counts.get(key, 0) + 1
-    parts = [click.style(f"{n} {k}", fg=COLOURS.get(k)) for k, n in sorted(counts.items())]
-    click.echo(f"run #{run.id} finished: " + ", ".join(parts))
 
 
 @minke.command("stop")
