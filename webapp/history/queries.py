@@ -11,12 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sessions import REGISTRY
+from sessions.registry import UnknownSession
 from sessions.status import ProcStatus
 
 from ..extensions import db
 from ..models import MinkeSession, Run, User
 from ..objects.badges import badge_key
-from ..objects.listing import like_pattern
+from ..objects.listing import contains
 from ..runs.access import VIEW_ALL_RUNS
 
 PAGE_SIZE = 50
@@ -30,14 +32,23 @@ RUN_STATES = {
 """Run status filter values and their labels."""
 
 
+def session_title(name: str) -> str:
+    """A session's verbose name for pages (its class name when no longer registered)."""
+    try:
+        return str(REGISTRY.get(name).verbose_name or name)
+    except UnknownSession:
+        return name
+
+
 def sees_all_runs(user: User) -> bool:
     return user.has_permissions([VIEW_ALL_RUNS])
 
 
-def visible_runs(user: User) -> sa.Select:
-    """``SELECT run`` of the runs ``user`` may see: their own, or all with ``view_all_runs``."""
+def visible_runs(user: User | None) -> sa.Select:
+    """``SELECT run`` of the runs ``user`` may see: their own, or all with ``view_all_runs``
+    (``None``: the command line, which sees all)."""
     query = sa.select(Run)
-    return query if sees_all_runs(user) else query.where(Run.user_id == user.id)
+    return query if user is None or sees_all_runs(user) else query.where(Run.user_id == user.id)
 
 
 def visible_sessions(user: User) -> sa.Select:
@@ -93,7 +104,7 @@ def _date(text: str) -> dt.date | None:
         return None
 
 
-def filtered_runs(user: User, filters: RunFilters) -> sa.Select:
+def filtered_runs(user: User | None, filters: RunFilters) -> sa.Select:
     query = visible_runs(user)
     ms = MinkeSession
     if filters.user is not None:
@@ -106,9 +117,8 @@ def filtered_runs(user: User, filters: RunFilters) -> sa.Select:
         end = dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time())
         query = query.where(Run.created_at < end)
     if filters.object:
-        pattern = like_pattern(filters.object)
-        query = query.where(sa.exists().where(
-            ms.run_id == Run.id, sa.func.lower(ms.object_label).like(pattern, escape="\\")))
+        query = query.where(sa.exists().where(ms.run_id == Run.id,
+                                              contains(ms.object_label, filters.object)))
     if filters.status == "running":
         query = query.where(Run.finished_at.is_(None))
     elif filters.status == "finished":
@@ -146,7 +156,7 @@ class HistoryPage:
         return max(1, math.ceil(self.total / self.size))
 
 
-def run_page(user: User, filters: RunFilters, *, number: int = 1,
+def run_page(user: User | None, filters: RunFilters, *, number: int = 1,
              size: int = PAGE_SIZE) -> HistoryPage:
     """A page of runs, newest first, with their sessions counted per status (3 queries)."""
     query = filtered_runs(user, filters)
