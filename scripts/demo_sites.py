@@ -42,6 +42,11 @@ class Site(MinkeModel, db.Model):
     def __repr__(self) -> str:
         return f"<Site {self.name} on host #{self.host_id}>"
 
+    @property
+    def minke_label(self) -> str:
+        """Sites of different hosts share names: results say which host's it is."""
+        return f"{self.name} on {self.host.name}"
+
 
 @sites
 class SiteDiskUsage(SingleCommandSession):

@@ -98,7 +98,7 @@ def test_site_is_a_minke_model_reaching_its_host_through_host_lookup(app, make_h
 
     assert MINKE_MODELS["Site"] is Site
     assert site.get_host() == host
-    assert site.minke_label == "shop"
+    assert site.minke_label == "shop on h00"
 
 
 def test_the_site_table_comes_from_the_demo_migration_branch(app):
@@ -201,7 +201,7 @@ def test_update_field_and_save_store_each_sites_size(runner, make_hosts, make_si
 
     assert code == 0, reports
     assert sorted((r["host"], r["object"]) for r in reports) == sorted(
-        (s.host.name, s.name) for s in sites)
+        (s.host.name, f"{s.name} on {s.host.name}") for s in sites)
     db.session.expire_all()
     stored = {s.id: db.session.get(Site, s.id).size for s in sites}
     assert stored == {s.id: local_du(s.root) for s in sites}
