@@ -458,3 +458,17 @@ class SecretTokenSession(Session):
         # checks the value without spelling it out: the command line is stored
         self.xrun('test "${#TOKEN}" -eq 18 && case "$TOKEN" in *-value) echo token accepted;; '
                   'esac', env={"TOKEN": self.data["token"]})
+
+
+class DynamicFormSession(SingleCommandSession):
+    """Builds its form in get_form(), as the spec allows instead of a form attribute."""
+
+    work_on = ("Host",)
+    command = "echo {count} {greeting}"
+
+    @classmethod
+    def get_form(cls):
+        return type("CountForm", (Form,), {
+            "count": IntegerField("Count", validators=[NumberRange(min=1, max=3)]),
+            "greeting": StringField("Greeting", default="hi"),
+        })

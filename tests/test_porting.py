@@ -100,6 +100,22 @@ def test_a_typed_command_is_formatted_with_the_objects_fields_and_crlf_becomes_l
     assert command.stdout == f"{host.name} it's; id\n{host.hostname} {host.name}\n"
 
 
+def test_a_form_built_by_get_form_validates_the_input_and_fills_the_command(
+        runner, make_hosts, worker):
+    make_hosts(1)
+
+    refused = runner.invoke(args=["minke", "run", "DynamicFormSession", "--host", "h00",
+                                  "--data", "count=9"])
+    assert refused.exit_code == 2 and "count" in refused.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Run)) == 0  # nothing queued
+    db.session.rollback()
+
+    ran = runner.invoke(args=["minke", "run", "DynamicFormSession", "--host", "h00", "--json",
+                              "--data", "count=2", "--data", "greeting=hello there"])
+    [report] = json.loads(ran.output)
+    assert report["commands"][0]["stdout"] == "2 hello there\n"
+
+
 # -- 2. results -------------------------------------------------------------------------
 
 

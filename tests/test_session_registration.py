@@ -323,20 +323,6 @@ def test_get_form_returns_form():
     assert CommandFormSession.get_form() is CommandForm
 
 
-def test_get_form_can_be_overridden_to_build_the_form_dynamically():
-    class Greet(Session):
-        work_on = ("Host",)
-
-        @classmethod
-        def get_form(cls):
-            return type("GreetForm", (Form,), {"greeting": StringField(default="hi")})
-
-    form_cls = Greet.get_form()
-
-    assert Greet.form is None
-    assert "greeting" in form_cls().data
-
-
 # -- defaults -----------------------------------------------------------------------------
 
 
