@@ -257,7 +257,7 @@ def test_one_hosts_sites_run_one_after_another_while_hosts_run_in_parallel(
     (("SiteDiskUsage", "--objects", "Host"), "works on Site, not on Host"),
     (("SiteDiskUsage", "--host", "h00"), "not on hosts"),
     (("SiteDiskUsage", "--objects", "Site", "--where", "colour=red"), "no field 'colour'"),
-    (("SiteDiskUsage", "--objects", "Site", "--where", "id=one"), "id='one': not a int"),
+    (("SiteDiskUsage", "--objects", "Site", "--where", "id=one"), "id='one': id is an integer"),
     (("SiteDiskUsage", "--objects", "Site", "--where", "host=nowhere"),
      "no Site matches host=nowhere"),
     (("SiteDiskUsage", "--object", "Site:999999"), "no Site with id 999999"),

@@ -139,7 +139,8 @@ def _convert(column: sa.Column, value: str, field: str) -> Any:
         if python_type in (int, float, Decimal):
             return python_type(value)
     except (ValueError, ArithmeticError):
-        raise SelectionError(f"{field}={value!r}: not a {python_type.__name__}") from None
+        wanted = {bool: "true or false", int: "an integer"}.get(python_type, "a number")
+        raise SelectionError(f"{field}={value!r}: {field} is {wanted}") from None
     if python_type is not str:
         raise SelectionError(f"cannot filter on {field}: its values are "
                              f"{python_type.__name__}, not text or numbers")
