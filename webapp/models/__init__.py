@@ -1,7 +1,7 @@
 """The data model; import models from here."""
 
 from .auth import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
-from .base import Base, utcnow
+from .base import Base, Installation, utcnow
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
 from .runs import CommandResult, Message, MinkeSession, OutputChunk, Run
 
@@ -13,6 +13,7 @@ __all__ = [
     "CommandResult",
     "Host",
     "HostGroup",
+    "Installation",
     "Message",
     "MinkeModel",
     "MinkeSession",

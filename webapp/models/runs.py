@@ -109,6 +109,8 @@ class CommandResult(Base):
     pty: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(20))
     truncated: Mapped[bool] = mapped_column(default=False)
+    token: Mapped[str | None] = mapped_column(sa.String(32))
+    """Carried by the command's processes on the host, so that any process can kill them."""
     stdout_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     stderr_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
