@@ -373,6 +373,13 @@ function receive(batch) {
     incoming.push(e);
   }
   stats.events += batch.length;
+  // a message or command is fetched rendered: ask now, not after the next frame
+  for (const e of batch) {
+    if (e.event !== "session.message" && e.event !== "session.command") continue;
+    const s = session(e.session);
+    if (s !== null && !s.needs && !s.requested && e.seq > s.seq) markNeeds(s);
+  }
+  if (!inFlight && needsCatchUp.size) catchUp();
   schedule();
 }
 
