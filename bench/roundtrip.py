@@ -107,6 +107,7 @@ def cli_round(bench: Bench) -> dict:
         "session": end - start,
         "to_finished": finished - end,
         "to_exit": exited - finished,
+        "created_to_exit": exited - created,
     }
 
 
@@ -230,6 +231,8 @@ def report_cli(results: list[dict], args) -> None:
         ("  session start_time → end_time (command on the pooled connection)", "session"),
         ("  session end_time → Run.finished_at (writer, run bookkeeping)", "to_finished"),
         ("  Run.finished_at → CLI exit (event read, summary, interpreter exit)", "to_exit"),
+        ("  (Run inserted → CLI exit: the run without this call's own start-up)",
+         "created_to_exit"),
     ]
     rows = [(label, *spread([r[key] for r in results])) for label, key in parts]
     startup = median([r["startup"] for r in results])
