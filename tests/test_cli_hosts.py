@@ -97,7 +97,7 @@ def test_host_add_puts_the_host_in_an_existing_group_without_creating_it(runner)
         (["web1", "--hostname", "h", "--port", "0"], "invalid port '0'"),
         (["web1", "--hostname", "h", "--port", "ssh"], "invalid port 'ssh'"),
         (["web1", "--hostname", "h", "--config", "[1]"], "config must be a JSON object"),
-        (["web1", "--hostname", "h", "--config", "{oops"], "config is neither JSON nor YAML"),
+        (["web1", "--hostname", "h", "--config", "{oops"], "config is not valid JSON"),
         (["web1", "--hostname", "h", "--group", "bad/group"], "invalid group name 'bad/group'"),
         (["web1"], "Missing option '--hostname'"),
     ],
@@ -275,7 +275,7 @@ def test_group_add_stores_the_config_its_hosts_inherit_as_a_dict(runner):
         "add",
         "web",
         "--config",
-        '{"user": "deploy", "connect_kwargs": {"port": 2222}}',
+        '{"user": "deploy", "connect_kwargs": {"allow_agent": false}}',
         "--comment",
         "Web",
     )
@@ -283,7 +283,7 @@ def test_group_add_stores_the_config_its_hosts_inherit_as_a_dict(runner):
     db.session.expire_all()
     group = db.session.scalar(sa.select(HostGroup))
     assert (group.name, group.comment) == ("web", "Web")
-    assert group.config == {"user": "deploy", "connect_kwargs": {"port": 2222}}
+    assert group.config == {"user": "deploy", "connect_kwargs": {"allow_agent": False}}
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def test_config_is_a_dict_given_as_mapping_json_or_yaml(config, expected):
         ("[1, 2]", "must be a JSON object"),
         ('"text"', "must be a JSON object"),
         ("42", "must be a JSON object"),
-        ('{"user": ', "neither JSON nor YAML"),
+        ('{"user": ', "not valid JSON"),
         ("when: 2024-01-01", "cannot be stored as JSON"),
     ],
 )
@@ -86,7 +86,7 @@ def test_config_that_is_no_object_is_rejected(config, message):
 
 
 def test_added_host_and_group_keep_their_config_as_dicts(app):
-    inventory.add_group("web", config={"user": "deploy", "connect_kwargs": {"timeout": 5}})
+    inventory.add_group("web", config={"user": "deploy", "connect_kwargs": {"banner_timeout": 5}})
     inventory.add_host(
         "web1",
         "10.0.0.5",
@@ -104,7 +104,7 @@ def test_added_host_and_group_keep_their_config_as_dicts(app):
     assert (host.hostname, host.port, host.username) == ("10.0.0.5", 2222, "root")
     assert (host.comment, host.verbose_name, host.disabled) == ("front", "Web 1", False)
     assert host.config == {"forward_agent": True}
-    assert host.groups[0].config == {"user": "deploy", "connect_kwargs": {"timeout": 5}}
+    assert host.groups[0].config == {"user": "deploy", "connect_kwargs": {"banner_timeout": 5}}
 
 
 def test_adding_a_host_creates_its_missing_groups(app):

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 import yaml
 
+from .connection_config import ConfigError, check_config
 from .extensions import db
 from .models import Host, HostGroup
 
@@ -73,10 +75,24 @@ def validate_name(name: Any, what: str = "host") -> str:
 
 
 def validate_hostname(hostname: Any) -> str:
-    """Return the stripped host name or IP address; :raises InventoryError: when empty."""
+    """Return the stripped host name or IP address.
+
+    :raises InventoryError: when empty or holding whitespace or control characters
+        (a newline would end up in SSH and log lines).
+    """
     text = _text("hostname", hostname)
     if not text:
         raise InventoryError("hostname must not be empty")
+    _refuse_blanks("hostname", text)
+    return text
+
+
+def _refuse_blanks(name: str, text: str) -> str:
+    """``text``; :raises InventoryError: when it holds whitespace or control characters."""
+    bad = next((ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] in "CZ"), None)
+    if bad is not None:
+        raise InventoryError(f"{name} {text!r} must not contain whitespace or control "
+                             f"characters (found {bad!r})")
     return text
 
 
@@ -94,33 +110,42 @@ def validate_port(port: Any) -> int | None:
 
 
 def parse_config(config: Any) -> dict[str, Any]:
-    """Return ``config`` as a dict: a mapping, or a JSON or YAML object in a string.
+    """Return ``config`` as a checked connection config: a mapping, or a JSON or YAML
+    object in a string. Text starting with ``{`` or ``[`` is JSON, never YAML (which
+    would read ``{"user": "x",}`` too).
 
     ``None`` and ``""`` give ``{}``. Example: ``parse_config('{"user": "deploy"}')``.
 
-    :raises InventoryError: for unparsable text, anything but an object, or values
-        JSON cannot store.
+    :raises InventoryError: for unparsable text, anything but an object, values
+        JSON cannot store, or a config fabric cannot use (the message names the key,
+        see :func:`webapp.connection_config.check_config`).
     """
     if config is None or (isinstance(config, str) and not config.strip()):
         return {}
     value = config
-    if isinstance(config, str):
+    if isinstance(config, str) and config.lstrip()[:1] in ("{", "["):
         try:
-            value = yaml.safe_load(config)  # JSON is YAML, except for tabs: then try JSON
+            value = json.loads(config)
+        except ValueError as exc:
+            raise InventoryError(f"config is not valid JSON: {exc}") from None
+    elif isinstance(config, str):
+        try:
+            value = yaml.safe_load(config)
         except yaml.YAMLError as exc:
-            try:
-                value = json.loads(config)
-            except ValueError:
-                reason = str(exc).splitlines()[0]
-                raise InventoryError(f"config is neither JSON nor YAML: {reason}") from None
+            reason = str(exc).splitlines()[0]
+            raise InventoryError(f"config is neither JSON nor YAML: {reason}") from None
     if not isinstance(value, Mapping):
         raise InventoryError(
             f'config must be a JSON object such as {{"user": "deploy"}}, not {value!r}'
         )
     try:  # a round trip turns what the JSON column would choke on (YAML dates) into an error
-        return json.loads(json.dumps(dict(value)))
+        plain = json.loads(json.dumps(dict(value)))
     except (TypeError, ValueError) as exc:
         raise InventoryError(f"config cannot be stored as JSON: {exc}") from None
+    try:
+        return check_config(plain)
+    except ConfigError as exc:
+        raise InventoryError(str(exc)) from None
 
 
 def parse_group_names(groups: Any) -> list[str]:
@@ -144,7 +169,7 @@ _CONVERTERS = {
     "name": validate_name,
     "hostname": validate_hostname,
     "port": validate_port,
-    "username": lambda value: _text("username", value) or None,
+    "username": lambda value: _refuse_blanks("username", _text("username", value)) or None,
     "groups": parse_group_names,
     "comment": lambda value: _text("comment", value),
     "verbose_name": lambda value: _text("verbose_name", value),

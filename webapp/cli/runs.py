@@ -191,20 +191,29 @@ def stop_command(run_id: int, kill: bool, session_id: int | None) -> None:
     click.echo(f"run #{run_id}: {'kill' if level > 1 else 'stop'} requested")
 
 
+def _command_number(_ctx, _param, value: int) -> int:
+    if value == 0:
+        raise click.BadParameter("commands count from 1 (the first) or from -1 (the last)")
+    return value
+
+
 @minke.command("output")
 @click.argument("session_id", type=int)
 @click.option("--command", "index", type=int, default=1, show_default=True,
-              help="Which command of the session (1 = first).")
+              callback=_command_number,
+              help="Which command of the session: 1 = the first, -1 = the last, -2 …")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout",
               show_default=True)
-@click.option("--tail", "tail_size", type=int, help="Only the last N characters.")
+@click.option("--tail", "tail_size", type=click.IntRange(min=1),
+              help="Only the last N characters (N ≥ 1).")
 @click.option("-o", "--output", "target", type=click.File("w"), default="-",
               help="Write to this file instead of standard output.")
 def output_command(session_id: int, index: int, stream: str, tail_size: int | None, target):
     """Print (or save) the full output of a session's command, streamed from storage."""
+    order = CommandResult.seq if index > 0 else CommandResult.seq.desc()
     command = db.session.scalars(
         sa.select(CommandResult).where(CommandResult.session_id == session_id)
-        .order_by(CommandResult.seq).offset(index - 1).limit(1)).first()
+        .order_by(order).offset(abs(index) - 1).limit(1)).first()
     if command is None:
         fail_usage(f"session {session_id} has no command {index}")
     if tail_size is not None:
