@@ -165,6 +165,11 @@ def test_pagination(ada):
     assert re.findall(r"<strong>(x\d+)</strong>", third) == [f"x{i:05d}" for i in range(20, 25)]
     beyond = ada.get("/objects/host/?size=10&page=99").get_data(as_text=True)
     assert "21–25 of 25" in beyond
+    filtered = ada.get("/objects/host/?size=10&page=99&q=x0000").get_data(as_text=True)
+    assert "1–10 of 10" in filtered and "<strong>x00009</strong>" in filtered
+    filtered = ada.get("/objects/host/?size=10&page=3&q=x000").get_data(as_text=True)
+    assert "21–25 of 25" in filtered
+    assert "Nothing matches these filters" in ada.get("/objects/host/?q=zz").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("query", ["", "?q=x0&status=error&sort=address&dir=desc",
@@ -342,7 +347,7 @@ def test_user_model_list_and_run(ada, make_hosts, worker):
     ids = [str(s.id) for s in db.session.scalars(sa.select(Site).where(Site.root == "/usr/bin"))]
     response = post(ada, "/objects/site/run", {"session": "SiteDiskUsage", "ids": ids})
     run = wait_finished(run_id_of(response))
-    assert sorted(s.object_label for s in run.sessions) == ["shop", "wiki"]
+    assert sorted(s.object_label for s in run.sessions) == ["shop on h00", "wiki on h01"]
     assert all(s.session_status == "success" and "/usr/bin" in s.commands[0].stdout
                for s in run.sessions)
     listing = ada.get("/objects/site/?status=success").get_data(as_text=True)

@@ -16,8 +16,10 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 def init_app(app: Flask) -> None:
     from .views import bp
 
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # login throttling (throttle.py): failed attempts per user name / address per window
+    app.config.setdefault("MINKE_LOGIN_USER_LIMIT", 5)
+    app.config.setdefault("MINKE_LOGIN_ADDRESS_LIMIT", 20)
+    app.config.setdefault("MINKE_LOGIN_WINDOW", 15 * 60)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."

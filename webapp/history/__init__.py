@@ -6,6 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from .queries import session_title
     from .views import bp
 
+    app.jinja_env.globals["session_title"] = session_title
     app.register_blueprint(bp)

@@ -54,7 +54,7 @@ def runs():
     all_runs = sees_all_runs(current_user)
     return render_template(
         "history/runs.html", page=page, filters=filters, states=RUN_STATES,
-        session_names=[cls.__name__ for cls in REGISTRY],
+        session_names=[cls.__name__ for cls in sorted(REGISTRY, key=lambda c: str(c.verbose_name))],
         users=users_with_runs() if all_runs else [], all_runs=all_runs,
         page_url=lambda n: url_for(".runs", **filters.as_args(), page=n))
 

@@ -122,7 +122,11 @@ def _host_path(model: type) -> tuple[Any, ...]:
 
 
 def _value(name: str) -> Cell:
-    return lambda row: getattr(row.obj, name)
+    def value(row: Any) -> Any:
+        found = getattr(row.obj, name)
+        return "" if found is None else found
+
+    return value
 
 
 def _model_spec(model: type) -> ListSpec:
