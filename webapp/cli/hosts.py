@@ -7,10 +7,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import click
+import paramiko
 import sqlalchemy as sa
+from flask import current_app
 
 from webapp import inventory
 from webapp.accounts import AccountError
+from webapp.engine import hostkeys
+from webapp.engine.connections import address_of, effective_config
 from webapp.extensions import db
 from webapp.inventory import InventoryError
 from webapp.models import Host
@@ -50,7 +54,7 @@ def address(host: Host) -> str:
 
 @minke.group("host")
 def host_cli() -> None:
-    """Add, list, import, disable and remove hosts."""
+    """Add, list, import, disable and remove hosts; accept or forget their SSH host keys."""
 
 
 @host_cli.command("add")
@@ -177,6 +181,59 @@ def disable_host(name: str) -> None:
 def enable_host(name: str) -> None:
     """Enable the host NAME again."""
     _set_disabled(name, False)
+
+
+@host_cli.command("accept-key")
+@click.argument("name")
+@click.option("--fingerprint", "expect", metavar="SHA256:…",
+              help="Accept the key only if it has this fingerprint (e.g. the one a failed "
+                   "session reported).")
+@click.option("--key", "given", metavar="TEXT",
+              help='The public key itself ("ssh-ed25519 AAAA…", an ssh-keyscan line) instead '
+                   "of the one the host presents now.")
+def accept_key(name: str, expect: str | None, given: str | None) -> None:
+    """Trust the SSH host key that host NAME presents now (or --key) from now on.
+
+    Use it after a session failed with "host key of NAME changed" when the
+    change is expected (the host was reinstalled), or to trust a new host
+    when MINKE_HOST_KEY_POLICY is strict.
+    """
+    with usage_errors():
+        host = inventory.get_host(name)
+        config = effective_config(current_app.config, host, _NoSession)
+        hostname, port, _user = address_of(host, config)
+        try:
+            old, new = hostkeys.accept_key(
+                host, hostname, port or 22, timeout=config.get("connect_timeout") or 10,
+                expect=expect, given=given)
+        except (hostkeys.HostKeyError, OSError, paramiko.SSHException) as exc:
+            raise InventoryError(f"{name}: {exc}") from None
+        db.session.commit()
+    before = hostkeys.fingerprint(old) if old else "none"
+    if old == new:
+        click.echo(f"{name}: host key {hostkeys.fingerprint(new)} was already accepted")
+    else:
+        click.echo(f"{name}: accepted host key {hostkeys.fingerprint(new)} (was {before})")
+
+
+@host_cli.command("forget-key")
+@click.argument("name")
+def forget_key(name: str) -> None:
+    """Forget the stored SSH host key of host NAME: the next connection stores the key the
+    host presents (MINKE_HOST_KEY_POLICY accept-new) or is refused until accept-key (strict)."""
+    with usage_errors():
+        host = inventory.get_host(name)
+        old = host.host_key
+        hostkeys.set_key(host, None)
+        db.session.commit()
+    click.echo(f"{name}: forgot host key {hostkeys.fingerprint(old)}" if old
+               else f"{name}: no host key was stored")
+
+
+class _NoSession:
+    """Stands for a session in :func:`effective_config`: the host's address only."""
+
+    invoke_config = None
 
 
 @minke.group("group")

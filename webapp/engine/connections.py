@@ -14,6 +14,7 @@ from typing import Any
 import fabric
 import paramiko
 
+from . import hostkeys
 from .runner import MinkeRemote
 
 SECTIONS = ("connect_kwargs", "authentication", "timeouts", "runners", "sudo", "run")
@@ -145,12 +146,16 @@ def build_connection(host: Any, config: Mapping[str, Any]) -> MinkeConnection:
     overrides = merge(overrides, {"runners": {"remote": MinkeRemote}})
     # an explicit, empty SSH config: no ~/.ssh/config of the worker's user leaks in
     fabric_config = fabric.Config(overrides=overrides, lazy=True, ssh_config=paramiko.SSHConfig())
-    return MinkeConnection(
+    # the host's stored key is checked (and a new one remembered) by hostkeys
+    keys = hostkeys.policy_for(getattr(host, "host_id", None) or host.id, host.name)
+    connection = MinkeConnection(
         hostname,
         user=user,
         port=port,
         config=fabric_config,
         connect_timeout=config.get("connect_timeout"),
-        connect_kwargs={"transport_factory": MinkeTransport,
+        connect_kwargs={"transport_factory": keys.transport_factory(MinkeTransport),
                         **(config.get("connect_kwargs") or {})},
     )
+    connection.client.set_missing_host_key_policy(keys)
+    return connection

@@ -161,6 +161,7 @@ class Host(MinkeModel, Base):
     config: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    host_key: Mapped[str | None] = mapped_column(sa.Text)  # "<type> <base64>": engine/hostkeys.py
     groups: Mapped[list[HostGroup]] = relationship(
         secondary=host_group_members, back_populates="hosts", order_by=HostGroup.name,
         lazy="selectin",
