@@ -610,8 +610,23 @@ class Bench:
         if good != n or ok_commands != n or rows["messages"] < n:
             raise BenchError(f"run {run_id}: expected {n} successful sessions with one command "
                              f"and a message each, got {rows['statuses']}, {ok_commands} good "
-                             f"commands, {rows['messages']} messages")
+                             f"commands, {rows['messages']} messages; "
+                             f"{self.failure_messages(run_id)}")
         return rows
+
+    def failure_messages(self, run_id: int, limit: int = 5) -> str:
+        """What the run's unsuccessful sessions said (their error and warning messages)."""
+        from webapp.extensions import db
+        from webapp.models import Message, MinkeSession
+
+        db.session.rollback()
+        found = db.session.execute(
+            sa.select(MinkeSession.object_label, Message.payload)
+            .join(Message, Message.session_id == MinkeSession.id)
+            .where(MinkeSession.run_id == run_id, Message.level.in_(["error", "warning"]))
+            .limit(limit)).all()
+        db.session.rollback()
+        return "; ".join(f"{label}: {payload}" for label, payload in found) or "no error messages"
 
 
 def host_name(index: int) -> str:
