@@ -188,7 +188,8 @@ def follow(bench: Bench, run_id: int, session_id: int, timeout: float) -> LiveOu
     last_id = "0"
     deadline = time.monotonic() + timeout
     while True:
-        last_id, entries = ev.read_batches(bench.redis, run_id, last_id, block_ms=200)
+        last_id, entries = ev.read_batches(bench.redis, bench.state.keys, run_id, last_id,
+                                           block_ms=200)
         for entry_id, batch in entries:
             for event in batch:
                 if event["event"] == ev.RUN_FINISHED:

@@ -559,7 +559,8 @@ class Bench:
         last_id = "0"
         done = Finished(0.0)
         while True:
-            last_id, entries = ev.read_batches(self.redis, run_id, last_id, block_ms=100)
+            last_id, entries = ev.read_batches(self.redis, self.state.keys, run_id, last_id,
+                                               block_ms=100)
             now = time.perf_counter()
             for entry_id, batch in entries:
                 for event in batch:

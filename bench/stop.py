@@ -71,7 +71,8 @@ class RunWatch:
     def poll(self, block_ms: int = 50) -> None:
         from webapp.engine import events as ev
 
-        self.last_id, batch = ev.read_events(self.bench.redis, self.run_id, self.last_id,
+        self.last_id, batch = ev.read_events(self.bench.redis, self.bench.state.keys, self.run_id,
+                                                  self.last_id,
                                              block_ms=block_ms)
         now = time.perf_counter()
         for event in batch:

@@ -70,7 +70,8 @@ def app(app_config: dict, _schema: None, redis_flush: None) -> Iterator[Flask]:
         db.session.remove()
         with db.engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(table.delete())
+                if table.name != "minke_installation":  # the database's identity stays
+                    connection.execute(table.delete())
         db.engine.dispose()
 
 

@@ -382,7 +382,7 @@ class SwallowingSession(Session):
     def process(self):
         for _ in range(5):
             try:
-                self.run("sleep 1; echo tick")
+                self.run("sleep 3; echo tick")
             except Exception:
                 pass
 
@@ -408,7 +408,7 @@ class ChangeThenSleepSession(Session):
 
     def process(self):
         self.minkeobj.comment = "changed by a stopped session"
-        self.run("sleep 2")
+        self.run("sleep 5")
         self.run("echo never")
 
 
@@ -472,3 +472,20 @@ class DynamicFormSession(SingleCommandSession):
             "count": IntegerField("Count", validators=[NumberRange(min=1, max=3)]),
             "greeting": StringField("Greeting", default="hi"),
         })
+
+
+class CommandTimeoutSession(Session):
+    """A command with its own timeout."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.run("sleep 41; echo never", timeout=1)
+
+
+class ConfigTimeoutSession(SingleCommandSession):
+    """Every command of the session times out after 1 s (fabric's timeouts.command)."""
+
+    work_on = ("Host",)
+    invoke_config = {"timeouts": {"command": 1}}
+    command = "sleep 42; echo never"

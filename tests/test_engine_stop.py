@@ -117,22 +117,25 @@ def test_a_locked_host_cancels_the_object_and_names_the_holder(
     wait_for(lambda: states(first) == ["completed"])
 
 
-def test_a_killed_worker_fails_its_sessions_and_frees_the_host(
-        runner, make_hosts, start_worker, app):
+def test_a_killed_worker_fails_its_sessions_kills_their_commands_and_frees_the_host(
+        runner, make_hosts, start_worker, app, sshd):
     make_hosts(1)
     doomed = start_worker(MINKE_WORKER_HEARTBEAT="1")
-    run_id = dispatch(runner, "SleepSession", "--host", "h00", "--data", "seconds=30")
-    wait_for(lambda: states(run_id) == ["running"])
-    redis = app.extensions["minke"].redis
+    run_id = dispatch(runner, "SleepSession", "--host", "h00", "--data", "seconds=37")
+    wait_for(lambda: states(run_id) == ["running"] and remote_sleeps(sshd.user, 37))
+    state = app.extensions["minke"]
     host_id = sessions_of(run_id)[0].host_id
-    assert locks.holder_of(redis, host_id)["run"] == run_id
+    assert locks.holder_of(state.redis, state.keys, host_id)["run"] == run_id
     doomed.kill()
-    start_worker(MINKE_WORKER_HEARTBEAT="1")  # the survivor notices the dead heartbeat
-    wait_for(lambda: states(run_id) == ["failed"], timeout=15)
+    # the survivor notices the heartbeat missing for its grace period
+    start_worker(MINKE_WORKER_HEARTBEAT="1", MINKE_WORKER_GRACE="2")
+    wait_for(lambda: states(run_id) == ["failed"], timeout=20)
     session = sessions_of(run_id)[0]
     assert session.session_status == "error"
     assert "died" in session.messages[-1].text
-    assert locks.holder_of(redis, host_id) is None
+    assert "its remote command was killed" in session.messages[-1].text
+    wait_for(lambda: remote_sleeps(sshd.user, 37) == [], timeout=5)
+    assert locks.holder_of(state.redis, state.keys, host_id) is None
     assert finished(run_id)
 
 

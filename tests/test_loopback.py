@@ -80,10 +80,10 @@ def test_ensure_redis_keeps_a_server_that_answers(redis_url, tmp_path):
     assert ensure_redis(redis_url, tmp_path) == (redis_url, None)
 
 
-def test_worker_registers_and_can_be_crashed(worker, redis_url, app_config):
+def test_worker_registers_and_can_be_crashed(worker, redis_url, app):
     connection = redis.Redis.from_url(redis_url)
     workers = {w.pid: w for w in rq.Worker.all(connection=connection)}
     assert worker.pid in workers
-    assert app_config["MINKE_QUEUE"] in workers[worker.pid].queue_names()
+    assert app.extensions["minke"].queue.name in workers[worker.pid].queue_names()
     assert worker.kill() == -9
     assert worker.proc.poll() is not None

@@ -68,7 +68,8 @@ def test_minke_output_prints_all_of_a_commands_output_or_its_tail(big_run, runne
 
 def test_live_output_events_are_coalesced_and_carry_every_character(big_run, app):
     run, session, command = big_run
-    _last, published = events.read_events(app.extensions["minke"].redis, run.id, block_ms=None)
+    state = app.extensions["minke"]
+    _last, published = events.read_events(state.redis, state.keys, run.id, block_ms=None)
     output = [e for e in published
               if e["event"] == events.SESSION_OUTPUT and e["session"] == session.id]
     chunks = db.session.scalar(sa.select(sa.func.count()).select_from(OutputChunk)

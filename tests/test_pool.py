@@ -173,7 +173,7 @@ def test_a_killed_sessions_connection_is_discarded(app, make_hosts, execute_run)
     time.sleep(0.5)
     run_id = db.session.scalar(db.select(Run.id).order_by(Run.id.desc()))
     db.session.rollback()
-    stops.request_stop(redis, run_id, kill=True)
+    stops.request_stop(redis, app.extensions["minke"].keys, run_id, kill=True)
     thread.join(10)
     assert not thread.is_alive()
     assert states == ["stopped"]

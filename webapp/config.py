@@ -34,7 +34,10 @@ class Config:
     MINKE_WORKER_THREADS = 50  # threads one worker uses for one job
     MINKE_JOB_TIMEOUT = 24 * 3600
     MINKE_LOCK_TTL = 30  # seconds; a host lock is refreshed while its run works on the host
-    MINKE_WORKER_HEARTBEAT = 5  # seconds between heartbeats; a worker is dead after 3 missed
+    MINKE_WORKER_HEARTBEAT = 5  # seconds between heartbeats (the key lives 3 beats)
+    # seconds a worker's heartbeat must stay missing before its sessions are failed: longer
+    # than a Redis restart takes, after which live workers beat again
+    MINKE_WORKER_GRACE = 30
     # connections: layered under host groups, hosts and the session's invoke_config
     MINKE_FABRIC_CONFIG: dict[str, Any] = {}
     MINKE_CONNECT_TIMEOUT = 10

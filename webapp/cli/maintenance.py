@@ -8,8 +8,8 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 
-from ..engine import keys, locks
-from ..engine.progress import fail_lost_jobs, reap_dead_workers
+from ..engine import locks
+from ..engine.reaper import fail_lost_jobs, reap_dead_workers
 from ..extensions import db
 from ..models import Run, utcnow
 from . import minke
@@ -23,8 +23,8 @@ from . import minke
 def cleanup_command(days: float | None, release_locks: bool) -> None:
     """Fail sessions of dead workers and lost jobs; optionally delete old runs and free locks."""
     state = current_app.extensions["minke"]
-    reaped = reap_dead_workers(state.redis, state.publisher)
-    lost = fail_lost_jobs(state.redis, state.publisher)
+    reaped = reap_dead_workers(state, grace=0)
+    lost = fail_lost_jobs(state)
     click.echo(f"{reaped} session(s) of dead workers failed, {lost} with lost jobs failed")
     if days is not None:
         cutoff = utcnow() - dt.timedelta(days=days)
@@ -34,10 +34,10 @@ def cleanup_command(days: float | None, release_locks: bool) -> None:
         click.echo(f"{deleted} run(s) older than {days:g} day(s) deleted")
     if release_locks:
         released = 0
-        for host_id, holder in locks.all_locks(state.redis).items():
+        for host_id, holder in locks.all_locks(state.redis, state.keys).items():
             run_id = holder.get("run")
             run = db.session.get(Run, run_id) if isinstance(run_id, int) else None
-            worker_alive = state.redis.exists(keys.worker_alive(holder.get("worker", "")))
+            worker_alive = state.redis.exists(state.keys.worker_alive(holder.get("worker", "")))
             if run is None or run.finished_at is not None or not worker_alive:
-                released += locks.release(state.redis, host_id, holder.get("run"))
+                released += locks.release(state.redis, state.keys, host_id, holder.get("run"))
         click.echo(f"{released} host lock(s) released")

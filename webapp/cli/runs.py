@@ -9,6 +9,7 @@ import time
 import click
 import sqlalchemy as sa
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Worker
 
 from sessions import REGISTRY, UnknownSession
@@ -17,7 +18,7 @@ from sessions.messages import BaseMessage
 from ..database import begin_read_only
 from ..engine import events
 from ..engine.dispatch import DispatchError, EnqueueError, start_run, validate_data
-from ..engine.progress import reap_dead_workers
+from ..engine.reaper import reap_dead_workers
 from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import CommandResult, MinkeSession, Run, User
@@ -28,6 +29,7 @@ from . import fail_usage, minke
 from .history import COLOURS, outcome, print_summary
 
 POLL_SECONDS = 2.0
+MAX_BACKOFF = 5.0  # seconds between tries while Redis does not answer
 
 
 def _parse_data(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -121,11 +123,22 @@ def _follow(state, run_id: int, *, live: bool) -> None:
     sessions' labels are read once, and each batch of events is printed with
     one write: a run of many hosts must not cost a query or a write per line.
     """
-    last_id, warned = "0", False
+    last_id, warned, outage = "0", False, 0.0
     labels = _labels(run_id) if live else {}
     next_poll = time.monotonic() + POLL_SECONDS
     while True:
-        last_id, batch = events.read_events(state.redis, run_id, last_id, block_ms=500)
+        try:
+            last_id, batch = events.read_events(state.redis, state.keys, run_id, last_id,
+                                                block_ms=500)
+            if outage:
+                click.echo("Redis answers again", err=True)
+                outage = 0.0
+        except RedisError as exc:  # Redis restarting: wait for it, with the database's word
+            if not outage:
+                click.echo(f"waiting: Redis does not answer ({exc}); retrying", err=True)
+            outage = min(MAX_BACKOFF, max(0.5, outage * 2))
+            time.sleep(outage)
+            batch, next_poll = [], min(next_poll, time.monotonic())
         lines: list[str] = []
         finished = False
         for event in batch:
@@ -140,17 +153,22 @@ def _follow(state, run_id: int, *, live: bool) -> None:
             return
         if time.monotonic() >= next_poll:
             next_poll = time.monotonic() + POLL_SECONDS
-            reap_dead_workers(state.redis, state.publisher)
             begin_read_only()
             finished_at = db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id))
             db.session.rollback()
             if finished_at:
                 return
-            if not warned and not Worker.all(queue=state.queue):
+            if outage:
+                continue
+            try:
+                reap_dead_workers(state)
+                idle = not warned and not Worker.all(queue=state.queue)
+            except RedisError:  # noticed and waited for by the next read
+                continue
+            if idle:
                 warned = True
                 click.echo("waiting: no worker is running — start one with "
                            "`flask --app wsgi minke worker`", err=True)
-
 
 def _labels(run_id: int) -> dict[int, str]:
     """The object label of every session of the run, by session id (one read)."""

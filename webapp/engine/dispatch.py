@@ -23,7 +23,7 @@ from sessions.status import ProcStatus
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
-from . import keys, secrets
+from . import secrets
 from .jobs import run_job
 from .progress import fail_sessions
 
@@ -107,9 +107,9 @@ def start_run(
     token = secrets.seal(config["SECRET_KEY"], secret)
     jobs = [
         Queue.prepare_data(run_job, args=(run_id, job.units, job.threads, token),
-                           job_id=keys.job_id(run_id, index), timeout=config["MINKE_JOB_TIMEOUT"],
-                           result_ttl=3600, failure_ttl=7 * 24 * 3600,
-                           description=f"{description} part {index + 1}")
+                           job_id=state.keys.job_id(run_id, index),
+                           timeout=config["MINKE_JOB_TIMEOUT"], result_ttl=3600,
+                           failure_ttl=7 * 24 * 3600, description=f"{description} part {index + 1}")
         for index, job in enumerate(plan)
     ]
     try:
@@ -119,7 +119,7 @@ def start_run(
         rows = db.session.scalars(sa.select(MinkeSession).where(
             MinkeSession.run_id == run_id,
             MinkeSession.proc_status == ProcStatus.INITIALIZED.value)).all()
-        fail_sessions(rows, f"could not queue the run: {exc}", state.publisher, state.redis)
+        fail_sessions(rows, f"could not queue the run: {exc}", state)
         raise EnqueueError(f"run #{run_id} could not be queued: {exc}") from exc
     begin_read_only()
     return db.session.get(Run, run_id)

@@ -3,22 +3,20 @@
 Every event is a plain dict with ``event`` (one of the names below), ``run``
 and, for session events, ``session`` and the session's sequence number
 ``seq``. Browsers get them batched as one Socket.IO ``events`` message (a
-list) in the room :func:`run_room`; the CLI reads the run's Redis stream.
+list) in the room ``keys.run_room(run_id)``; the CLI reads the run's Redis stream.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import socketio
 from redis import Redis
 
-from sessions.messages import BaseMessage
-
-from . import keys
+from .keys import Keys
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +29,6 @@ RUN_FINISHED = "run.finished"
 SOCKETIO_EVENT = "events"
 SOCKETIO_CHANNEL = "flask-socketio"  # Flask-SocketIO's default message-queue channel
 STREAM_TTL = 24 * 3600
-
-
-def run_room(run_id: int) -> str:
-    return f"run:{run_id}"
 
 
 # -- the events, built here only --------------------------------------------------------
@@ -52,12 +46,33 @@ def status_event(session_id: int, seq: int, proc_status: str, session_status: st
     return event
 
 
+MessageRenderer = Callable[[dict[str, Any]], str | None]
+_message_renderers: list[MessageRenderer] = []  # at most one: see set_message_renderer
+
+
+def set_message_renderer(render: MessageRenderer) -> None:
+    """Have every message event of this process carry ``html``: ``render(event)``.
+
+    The web app registers the run page's own message macro when it is created
+    (webapp/runs), so that a browser inserts a live message exactly as the
+    page renders a stored one, without asking the server. A process-wide hook,
+    like a Jinja filter: every app of a process renders with the same templates.
+    ``render`` returns ``None`` where it cannot render (no app context); the
+    event then has no ``html`` and the page fetches the message.
+    """
+    _message_renderers[:] = [render]
+
+
 def message_event(session_id: int, seq: int, level: str, kind: str,
                   payload: dict[str, Any]) -> dict[str, Any]:
-    """A session added a message; ``html`` is its escaped rendering."""
-    return {"event": SESSION_MESSAGE, "session": session_id, "seq": seq, "level": str(level),
-            "kind": kind, "payload": payload,
-            "html": BaseMessage.render(kind, payload, as_html=True)}
+    """A session added a message; ``html`` is the run page's rendering of it (escaped)."""
+    event = {"event": SESSION_MESSAGE, "session": session_id, "seq": seq, "level": str(level),
+             "kind": kind, "payload": payload}
+    for render in _message_renderers:
+        html = render(event)
+        if html is not None:
+            event["html"] = html
+    return event
 
 
 def command_event(session_id: int, seq: int, *, status: str, exit_code: int | None = None,
@@ -82,8 +97,9 @@ def output_event(session_id: int, pieces: list[dict[str, Any]]) -> dict[str, Any
 class Publisher:
     """Publishes events of runs; one per process, shared by its threads."""
 
-    def __init__(self, redis: Redis, redis_url: str, *, maxlen: int = 20000) -> None:
+    def __init__(self, redis: Redis, keys: Keys, redis_url: str, *, maxlen: int = 20000) -> None:
         self._redis = redis
+        self._keys = keys
         self._maxlen = maxlen
         self._emitter = socketio.RedisManager(
             redis_url, channel=SOCKETIO_CHANNEL, write_only=True
@@ -102,29 +118,29 @@ class Publisher:
         batch = [{"run": run_id, **event} for event in events]
         if not batch:
             return
-        stream = keys.run_events(run_id)
+        stream = self._keys.run_events(run_id)
         pipe = self._redis.pipeline(transaction=False)
         pipe.xadd(stream, {"e": json.dumps(batch, default=str)}, maxlen=self._maxlen,
                   approximate=True)
         pipe.expire(stream, STREAM_TTL)
         pipe.execute()
-        self._emitter.emit(SOCKETIO_EVENT, batch, namespace="/", room=run_room(run_id))
+        self._emitter.emit(SOCKETIO_EVENT, batch, namespace="/", room=self._keys.run_room(run_id))
 
 
 def read_events(
-    redis: Redis, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
+    redis: Redis, keys: Keys, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
 ) -> tuple[str, list[dict[str, Any]]]:
     """Events of run ``run_id`` after stream id ``last_id``; waits up to ``block_ms``
     (``None``: not at all).
 
     :returns: the id to pass next time, and the events.
     """
-    _last, entries = read_batches(redis, run_id, last_id, block_ms=block_ms)
+    _last, entries = read_batches(redis, keys, run_id, last_id, block_ms=block_ms)
     return _last, [event for _entry_id, batch in entries for event in batch]
 
 
 def read_batches(
-    redis: Redis, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
+    redis: Redis, keys: Keys, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
 ) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]]:
     """Like :func:`read_events`, keeping each published batch with its stream id."""
     answer = redis.xread({keys.run_events(run_id): last_id}, block=block_ms, count=1000)

@@ -76,7 +76,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     except (UnknownSession, SecretError) as exc:
         rows = db.session.scalars(sa.select(MinkeSession).where(MinkeSession.id.in_(ids))).all()
         hint = ": check MINKE_SESSION_MODULES" if isinstance(exc, UnknownSession) else ""
-        fail_sessions(rows, f"{exc} in this worker{hint}", state.publisher, state.redis)
+        fail_sessions(rows, f"{exc} in this worker{hint}", state)
         return
     # everything the units need, loaded here at once: the units themselves only touch the
     # database when a session uses its object
@@ -88,7 +88,8 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     db.session.commit()
     writer = ResultWriter(app, state.publisher, run_id,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
-    host_locks = locks.HostLocks(runtime.redis, run_id, ttl=config["MINKE_LOCK_TTL"]).start()
+    host_locks = locks.HostLocks(runtime.redis, runtime.keys, run_id,
+                                 ttl=config["MINKE_LOCK_TTL"]).start()
     job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks)
     failure: BaseException | None = None
     try:
@@ -119,7 +120,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
             db.session.rollback()
             rows = db.session.scalars(sa.select(MinkeSession).where(
                 MinkeSession.id.in_(ids), MinkeSession.proc_status.in_(UNFINISHED))).all()
-            fail_sessions(rows, reason, state.publisher, state.redis)
+            fail_sessions(rows, reason, state)
     finish_run_if_done(run_id, state.publisher)
     if writer.failure is not None:
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure

@@ -28,7 +28,8 @@ def describe(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, paramiko.SSHException):
         return f"SSH error: {exc}", False
     if isinstance(exc, invoke.exceptions.CommandTimedOut):
-        return f"command timed out after {exc.timeout} s: {exc.result.command}", False
+        return (f"command timed out after {exc.timeout} s, its remote processes killed: "
+                f"{exc.result.command}"), False
     if isinstance(exc, invoke.exceptions.UnexpectedExit):
         return f"command failed with exit code {exc.result.exited}: {exc.result.command}", False
     return f"{exc.__class__.__name__}: {exc}", True

@@ -14,7 +14,7 @@ from typing import Any
 
 from redis import Redis
 
-from . import keys
+from .keys import Keys
 
 logger = logging.getLogger(__name__)
 RELEASE_DELAY = 0.05  # seconds a finished host's lock may outlive its work, to release in bulk
@@ -26,13 +26,15 @@ return 0
 """
 _REFRESH = """
 local v = redis.call('GET', KEYS[1])
-if v and cjson.decode(v)['run'] == tonumber(ARGV[1]) then
+if not v then return redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2]) end
+if cjson.decode(v)['run'] == tonumber(ARGV[1]) then
   return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 
 
-def acquire(redis: Redis, host_id: int, holder: dict[str, Any], ttl: int) -> dict | None:
+def acquire(redis: Redis, keys: Keys, host_id: int, holder: dict[str, Any],
+            ttl: int) -> dict | None:
     """Take the lock of ``host_id`` for ``holder`` (which has a ``run`` id).
 
     :returns: ``None`` when taken (or already held by the same run), else the
@@ -41,7 +43,7 @@ def acquire(redis: Redis, host_id: int, holder: dict[str, Any], ttl: int) -> dic
     key = keys.host_lock(host_id)
     if redis.set(key, json.dumps(holder), nx=True, ex=ttl):
         return None
-    current = holder_of(redis, host_id)
+    current = holder_of(redis, keys, host_id)
     if current is not None and current.get("run") == holder["run"]:
         return None
     if current is None:  # expired between SET and GET: try once more
@@ -50,7 +52,7 @@ def acquire(redis: Redis, host_id: int, holder: dict[str, Any], ttl: int) -> dic
 
 
 def acquire_many(
-    redis: Redis, host_ids: list[int], holder: dict[str, Any], ttl: int
+    redis: Redis, keys: Keys, host_ids: list[int], holder: dict[str, Any], ttl: int
 ) -> dict[int, dict]:
     """Take the locks of ``host_ids`` for ``holder`` in one round trip.
 
@@ -63,28 +65,30 @@ def acquire_many(
     busy = {}
     for host_id, taken in zip(host_ids, pipe.execute(), strict=True):
         if not taken:  # rare: ask again one by one (held by this run already, or expired)
-            current = acquire(redis, host_id, holder, ttl)
+            current = acquire(redis, keys, host_id, holder, ttl)
             if current is not None:
                 busy[host_id] = current
     return busy
 
 
-def holder_of(redis: Redis, host_id: int) -> dict | None:
+def holder_of(redis: Redis, keys: Keys, host_id: int) -> dict | None:
     raw = redis.get(keys.host_lock(host_id))
     return json.loads(raw) if raw else None
 
 
-def refresh(redis: Redis, host_ids: list[int], run_id: int, ttl: int) -> None:
-    """Extend the TTL of the locks of ``host_ids`` that ``run_id`` holds (one round trip)."""
-    _run_script(redis, _REFRESH, host_ids, [run_id, ttl])
+def refresh(redis: Redis, keys: Keys, host_ids: list[int], holder: dict[str, Any],
+            ttl: int) -> None:
+    """Extend the TTL of the locks of ``host_ids`` that ``holder``'s run holds, and take
+    again those that vanished (a Redis restarted empty) (one round trip)."""
+    _run_script(redis, keys, _REFRESH, host_ids, [holder["run"], ttl, json.dumps(holder)])
 
 
-def release_many(redis: Redis, host_ids: list[int], run_id: int) -> None:
+def release_many(redis: Redis, keys: Keys, host_ids: list[int], run_id: int) -> None:
     """Delete the locks of ``host_ids`` that ``run_id`` holds (one round trip)."""
-    _run_script(redis, _RELEASE, host_ids, [run_id])
+    _run_script(redis, keys, _RELEASE, host_ids, [run_id])
 
 
-def _run_script(redis: Redis, source: str, host_ids: list[int], args: list) -> None:
+def _run_script(redis: Redis, keys: Keys, source: str, host_ids: list[int], args: list) -> None:
     if not host_ids:
         return
     script = redis.register_script(source)
@@ -94,12 +98,12 @@ def _run_script(redis: Redis, source: str, host_ids: list[int], args: list) -> N
     pipe.execute()
 
 
-def release(redis: Redis, host_id: int, run_id: int) -> bool:
+def release(redis: Redis, keys: Keys, host_id: int, run_id: int) -> bool:
     """Delete the lock of ``host_id`` if ``run_id`` holds it."""
     return bool(redis.register_script(_RELEASE)(keys=[keys.host_lock(host_id)], args=[run_id]))
 
 
-def all_locks(redis: Redis) -> dict[int, dict]:
+def all_locks(redis: Redis, keys: Keys) -> dict[int, dict]:
     """Every host lock: host id → holder."""
     result = {}
     for key in redis.scan_iter(keys.host_lock_pattern()):
@@ -122,8 +126,9 @@ class HostLocks:
     at a time under load (one round trip each time, not one per host).
     """
 
-    def __init__(self, redis: Redis, run_id: int, *, ttl: int) -> None:
-        self._redis, self._run_id, self._ttl = redis, run_id, ttl
+    def __init__(self, redis: Redis, keys: Keys, run_id: int, *, ttl: int) -> None:
+        self._redis, self._keys, self._run_id, self._ttl = redis, keys, run_id, ttl
+        self._holder: dict[str, Any] = {"run": run_id}
         self._lock = threading.Lock()
         self._held: set[int] = set()
         self._done: list[int] = []
@@ -134,8 +139,9 @@ class HostLocks:
 
     def take(self, host_ids: list[int], holder: dict[str, Any]) -> dict[int, dict]:
         """Take the hosts' locks; return host id → holder for those another run holds."""
-        busy = acquire_many(self._redis, host_ids, holder, self._ttl)
+        busy = acquire_many(self._redis, self._keys, host_ids, holder, self._ttl)
         with self._lock:
+            self._holder = holder
             self._held.update(set(host_ids) - set(busy))
         return busy
 
@@ -175,9 +181,9 @@ class HostLocks:
                 held, closing = list(self._held), self._closing
             try:
                 if done:
-                    release_many(self._redis, done, self._run_id)
+                    release_many(self._redis, self._keys, done, self._run_id)
                 if time.monotonic() >= next_refresh:
-                    refresh(self._redis, held, self._run_id, self._ttl)
+                    refresh(self._redis, self._keys, held, self._holder, self._ttl)
                     next_refresh = time.monotonic() + interval
             except Exception:  # Redis hiccup: a lock left behind expires after its TTL
                 logger.exception("refreshing or releasing host locks of run %s failed",

@@ -1,20 +1,21 @@
-"""Ending runs: noticing a run is done, failing sessions of dead workers and lost jobs."""
+"""Ending runs: noticing a run is done, failing sessions that cannot go on."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from redis import Redis
-from rq.job import Job
 
 from sessions.status import FINAL_PROC_STATES, MessageLevel, ProcStatus, SessionStatus
 
-from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, utcnow
-from . import events, keys, locks
+from . import events, locks
 from .events import Publisher
+
+if TYPE_CHECKING:
+    from .state import MinkeState
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
     return bool(done)
 
 
-def fail_sessions(rows: list[MinkeSession], reason: str, publisher: Publisher,
-                  redis: Redis, *, status: ProcStatus = ProcStatus.FAILED) -> None:
+def fail_sessions(rows: list[MinkeSession], reason: str, state: MinkeState, *,
+                  status: ProcStatus = ProcStatus.FAILED) -> None:
     """End ``rows`` as ``status`` with ``reason``, release their runs' host locks. Commits."""
     if not rows:
         return
@@ -74,52 +75,13 @@ def fail_sessions(rows: list[MinkeSession], reason: str, publisher: Publisher,
     db.session.commit()
     for row in rows:
         if row.host_id is not None:
-            locks.release(redis, row.host_id, row.run_id)
+            locks.release(state.redis, state.keys, row.host_id, row.run_id)
     for run_id in sorted({row.run_id for row in rows}):
-        publisher.publish_many(run_id, [
+        state.publisher.publish_many(run_id, [
             event for row in rows if row.run_id == run_id
             for event in (
                 events.message_event(row.id, REAPER_SEQ, MessageLevel.ERROR, "text",
                                      {"text": reason}),
                 events.status_event(row.id, REAPER_SEQ + 1, status, SessionStatus.ERROR,
                                     end_time=now))])
-        finish_run_if_done(run_id, publisher)
-
-
-def reap_dead_workers(redis: Redis, publisher: Publisher) -> int:
-    """Fail the unfinished sessions of workers whose heartbeat stopped; return how many.
-
-    Looks in a read-only transaction: a writing one starts only when a worker is dead.
-    """
-    begin_read_only()
-    workers = set(db.session.scalars(
-        sa.select(MinkeSession.worker_id).distinct()
-        .where(MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id.is_not(None))))
-    db.session.rollback()
-    dead = sorted(w for w in workers if not redis.exists(keys.worker_alive(w)))
-    failed = 0
-    for worker_id in dead:
-        logger.warning("worker %s is gone; failing its sessions", worker_id)
-        rows = db.session.scalars(sa.select(MinkeSession).where(
-            MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id == worker_id)).all()
-        failed += len(rows)
-        fail_sessions(rows, f"the worker {worker_id} died while working on this session "
-                      "(killed, crashed or out of memory)", publisher, redis)
-    return failed
-
-
-def fail_lost_jobs(redis: Redis, publisher: Publisher) -> int:
-    """Fail sessions still waiting for a job that no longer exists in Redis."""
-    rows = db.session.scalars(
-        sa.select(MinkeSession).where(MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
-                                      MinkeSession.worker_id.is_(None))
-    ).all()
-    lost = []
-    for run_id in {row.run_id for row in rows}:
-        run = db.session.get(Run, run_id)
-        if not any(Job.exists(keys.job_id(run_id, i), connection=redis)
-                   for i in range(run.job_count)):
-            lost += [row for row in rows if row.run_id == run_id]
-    fail_sessions(lost, "its queued job was lost (Redis was emptied or restarted)",
-                  publisher, redis)
-    return len(lost)
+        finish_run_if_done(run_id, state.publisher)

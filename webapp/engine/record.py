@@ -149,7 +149,8 @@ class EngineRecord:
             self._runner = runner
         self._bytes = {"stdout": 0, "stderr": 0}
         self._command_seq = self._emit(
-            lambda seq: ops.CommandStarted(self.session_id, seq, command, runner.using_pty))
+            lambda seq: ops.CommandStarted(self.session_id, seq, command, runner.using_pty,
+                                           runner.minke_token))
         if self._stop_level >= 2:  # a kill that came while the command was being started
             self.killed = True
             runner.kill_remote()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import logging
-import shlex
 import threading
 import uuid
 from typing import Any, Protocol
@@ -53,9 +52,9 @@ class MinkeRemote(Remote):
         if self._sink is not None and self._sink.stop_level:
             # also for commands a session runs through self.c directly
             raise SessionStopped("stopped before the command started")
-        if not self.using_pty:
-            # every process of the command inherits the token, so a kill can find them all
-            env = {**(env or {}), TOKEN_VARIABLE: self.minke_token}
+        # every process of the command inherits the token, so a kill (also one from another
+        # process, for a dead worker's commands) can find them all
+        env = {**(env or {}), TOKEN_VARIABLE: self.minke_token}
         super().start(command, shell, env, timeout)
         sink = self._sink
         if sink is not None:
@@ -106,6 +105,11 @@ class MinkeRemote(Remote):
             if not data:
                 break
 
+    def kill(self) -> None:
+        # invoke calls it when a command times out (``timeout=``, ``timeouts.command``): the
+        # remote processes must end with it, not only our end of the channel
+        self.kill_remote()
+
     def kill_remote(self) -> None:
         """Interrupt the remote command at once and make ``run`` return.
 
@@ -142,14 +146,26 @@ class MinkeRemote(Remote):
         transport = self.context.transport
         if transport is None or not transport.is_active():
             return
-        needle = shlex.quote(f"{TOKEN_VARIABLE}={self.minke_token}")
-        # one grep over every process's environment (NUL-separated): /proc/PID/environ → PID
-        script = (f"grep -lzxF {needle} /proc/[0-9]*/environ 2>/dev/null "
-                  "| cut -d/ -f3 | xargs -r kill -KILL 2>/dev/null; true")
-        channel = transport.open_session(timeout=KILL_TIMEOUT)
-        try:
-            channel.settimeout(KILL_TIMEOUT)
-            channel.exec_command(script)
-            channel.recv_exit_status()
-        finally:
-            channel.close()
+        kill_by_token(transport, self.minke_token)
+
+
+def kill_by_token(transport: Any, token: str) -> None:
+    """Kill every process on the host carrying ``token`` (a command's and its children),
+    over a channel of its own on ``transport``.
+
+    The command's children carry it in their environment; its shell, which
+    got the variable through fabric's ``export … &&`` prefix, in its command
+    line. The script spells the token in two halves, so that its own shell
+    matches neither; it runs twice, for a child forked while the first kill ran.
+    """
+    head, tail = token[:16], token[16:]
+    script = (f"t={TOKEN_VARIABLE}={head}; for i in 1 2; do "
+              f"grep -lzF \"$t{tail}\" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null "
+              "| cut -d/ -f3 | sort -u | xargs -r kill -KILL 2>/dev/null; done; true")
+    channel = transport.open_session(timeout=KILL_TIMEOUT)
+    try:
+        channel.settimeout(KILL_TIMEOUT)
+        channel.exec_command(script)
+        channel.recv_exit_status()
+    finally:
+        channel.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from . import keys
+from .keys import Keys
 from .pool import ConnectionPool
 from .stops import StopBoard, StopListener
 
@@ -19,20 +19,22 @@ logger = logging.getLogger(__name__)
 class WorkerRuntime:
     """Pool, stop board and the stop listener + heartbeat threads of one process."""
 
-    def __init__(self, config: Mapping[str, Any], redis: Redis, worker_id: str) -> None:
+    def __init__(self, config: Mapping[str, Any], redis: Redis, keys: Keys,
+                 worker_id: str) -> None:
         self.config = config
         self.redis = redis
+        self.keys = keys
         self.worker_id = worker_id
         self.pool = ConnectionPool(
             idle_ttl=config["MINKE_POOL_IDLE_TTL"], max_idle=config["MINKE_POOL_SIZE"])
-        self.stops = StopBoard(redis)
+        self.stops = StopBoard(redis, keys)
         self._stop_listener: StopListener | None = None
         self._heartbeat: threading.Thread | None = None
         self._closing = threading.Event()
 
     def start(self, on_beat: Callable[[], None] | None = None) -> WorkerRuntime:
         """Listen for stop requests; beat every ``MINKE_WORKER_HEARTBEAT`` s, sweeping the pool."""
-        self._stop_listener = StopListener(self.redis, self.stops.note)
+        self._stop_listener = StopListener(self.redis, self.keys, self.stops.note)
         self.beat()
         self._heartbeat = threading.Thread(
             target=self._beat_loop, args=(on_beat,), name="minke-heartbeat", daemon=True)
@@ -41,7 +43,7 @@ class WorkerRuntime:
 
     def beat(self) -> None:
         interval = self.config["MINKE_WORKER_HEARTBEAT"]
-        self.redis.set(keys.worker_alive(self.worker_id), 1, ex=max(1, int(interval * 3)))
+        self.redis.set(self.keys.worker_alive(self.worker_id), 1, ex=max(1, int(interval * 3)))
 
     def _beat_loop(self, on_beat: Callable[[], None] | None) -> None:
         interval = self.config["MINKE_WORKER_HEARTBEAT"]
@@ -61,5 +63,5 @@ class WorkerRuntime:
             self._stop_listener.close()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
-        self.redis.delete(keys.worker_alive(self.worker_id))
+        self.redis.delete(self.keys.worker_alive(self.worker_id))
         self.pool.close()

@@ -12,6 +12,8 @@ from redis import Redis
 from rq import Queue
 
 from .events import Publisher
+from .installation import installation_id
+from .keys import Keys
 from .runtime import WorkerRuntime
 
 
@@ -21,13 +23,14 @@ class MinkeState:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
         self._runtime: WorkerRuntime | None = None
+        self.missing_workers: dict[str, float] = {}  # worker id → when first seen without beat
 
     @property
     def runtime(self) -> WorkerRuntime:
         """This process's worker runtime; started on first use outside ``minke worker``."""
         if self._runtime is None:
             worker_id = f"local-{socket.gethostname()}-{os.getpid()}"
-            self._runtime = WorkerRuntime(self.config, self.redis, worker_id).start()
+            self._runtime = WorkerRuntime(self.config, self.redis, self.keys, worker_id).start()
         return self._runtime
 
     @runtime.setter
@@ -35,18 +38,22 @@ class MinkeState:
         self._runtime = runtime
 
     @cached_property
+    def keys(self) -> Keys:
+        """The Redis names of this installation (read from its database on first use)."""
+        return Keys(installation_id())
+
+    @cached_property
     def redis(self) -> Redis:
         return Redis.from_url(self.config["REDIS_URL"])
 
     @cached_property
     def queue(self) -> Queue:
-        return Queue(self.config["MINKE_QUEUE"], connection=self.redis)
+        return Queue(self.keys.queue(self.config["MINKE_QUEUE"]), connection=self.redis)
 
     @cached_property
     def publisher(self) -> Publisher:
-        return Publisher(
-            self.redis, self.config["REDIS_URL"], maxlen=self.config["MINKE_EVENT_STREAM_MAXLEN"]
-        )
+        return Publisher(self.redis, self.keys, self.config["REDIS_URL"],
+                         maxlen=self.config["MINKE_EVENT_STREAM_MAXLEN"])
 
     def close(self) -> None:
         """Stop this process's runtime (threads, pooled connections), if one was started."""

@@ -29,7 +29,7 @@ from sessions.status import ProcStatus
 
 from ..extensions import db
 from ..models import MinkeSession, Run
-from . import keys
+from .keys import Keys
 from .progress import fail_sessions, finish_run_if_done
 
 if TYPE_CHECKING:
@@ -53,11 +53,11 @@ def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
 
     :returns: the stop level now in force (1 soft, 2 kill).
     """
-    level = request_stop(state.redis, run.id, session_id, kill=kill)
+    level = request_stop(state.redis, state.keys, run.id, session_id, kill=kill)
     waiting: list[int] = []
     for index in range(run.job_count):
         try:
-            job = Job.fetch(keys.job_id(run.id, index), connection=state.redis)
+            job = Job.fetch(state.keys.job_id(run.id, index), connection=state.redis)
         except NoSuchJobError:
             continue
         if session_id is None and job.get_status() == JobStatus.QUEUED:
@@ -70,14 +70,14 @@ def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
         MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
         MinkeSession.worker_id.is_(None))).all()
     if rows:
-        fail_sessions(rows, "stopped before it started", state.publisher, state.redis,
+        fail_sessions(rows, "stopped before it started", state,
                       status=ProcStatus.CANCELED)
     else:
         finish_run_if_done(run.id, state.publisher)
     return level
 
 
-def request_stop(redis: Redis, run_id: int, session_id: int | None = None, *,
+def request_stop(redis: Redis, keys: Keys, run_id: int, session_id: int | None = None, *,
                  kill: bool = False) -> int:
     """Stop a run (or one of its sessions): first soft, second (or ``kill``) kill.
 
@@ -90,12 +90,12 @@ def request_stop(redis: Redis, run_id: int, session_id: int | None = None, *,
     else:
         level = min(2, int(redis.hincrby(key, field, 1)))
     redis.expire(key, STOP_TTL)
-    redis.publish(keys.STOP_CHANNEL, json.dumps(
+    redis.publish(keys.stop_channel, json.dumps(
         {"run": run_id, "session": session_id, "level": level}))
     return level
 
 
-def stop_levels(redis: Redis, run_id: int) -> dict[int | None, int]:
+def stop_levels(redis: Redis, keys: Keys, run_id: int) -> dict[int | None, int]:
     """Every stop request of a run: session id (``None`` for the whole run) → level."""
     levels: dict[int | None, int] = {}
     for field, value in redis.hgetall(keys.run_stop(run_id)).items():
@@ -107,10 +107,11 @@ def stop_levels(redis: Redis, run_id: int) -> dict[int | None, int]:
 class StopListener:
     """A thread that hands every stop request to ``apply(run_id, session_id, level)``."""
 
-    def __init__(self, redis: Redis, apply: Callable[[int, int | None, int], None]) -> None:
+    def __init__(self, redis: Redis, keys: Keys,
+                 apply: Callable[[int, int | None, int], None]) -> None:
         self._apply = apply
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        self._pubsub.subscribe(**{keys.STOP_CHANNEL: self._on_message})
+        self._pubsub.subscribe(**{keys.stop_channel: self._on_message})
         self._thread = self._pubsub.run_in_thread(sleep_time=0.5, daemon=True,
                                                   exception_handler=self._on_error)
 
@@ -137,8 +138,9 @@ class StopBoard:
     noted before it was added included.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
+        self._keys = keys
         self._lock = threading.Lock()
         self._records: dict[int, tuple[int, Any]] = {}
         self._levels: dict[tuple[int, int | None], int] = {}
@@ -164,7 +166,7 @@ class StopBoard:
             self._load(run_id)
 
     def _load(self, run_id: int) -> None:
-        for session_id, level in stop_levels(self._redis, run_id).items():
+        for session_id, level in stop_levels(self._redis, self._keys, run_id).items():
             self.note(run_id, session_id, level)
 
     def note(self, run_id: int, session_id: int | None, level: int) -> None:

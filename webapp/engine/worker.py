@@ -14,7 +14,7 @@ from flask import Flask
 from rq import SimpleWorker
 
 from ..extensions import db
-from .progress import reap_dead_workers
+from .reaper import fail_lost_jobs, reap_dead_workers
 from .runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -39,20 +39,27 @@ def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) ->
     """Run a worker on the app's queue until stopped (or, with ``burst``, the queue is empty)."""
     state = app.extensions["minke"]
     worker = MinkeWorker([state.queue], connection=state.redis, app=app, name=name)
-    runtime = WorkerRuntime(app.config, state.redis, worker.name)
+    runtime = WorkerRuntime(app.config, state.redis, state.keys, worker.name)
     state.runtime = runtime
 
-    def reap() -> None:
+    def beat() -> None:
+        # a Redis that restarted empty forgot this worker: register it again so that rq
+        # (and `minke run`) list it; then end what dead workers and lost jobs left behind
+        if not state.redis.exists(worker.key):
+            logger.warning("worker %s: registering again (Redis lost its registration)",
+                           worker.name)
+            worker.register_birth()
         with app.app_context():
             try:
-                reap_dead_workers(state.redis, state.publisher)
+                reap_dead_workers(state)
+                fail_lost_jobs(state)
             finally:
                 db.session.remove()
 
-    runtime.start(on_beat=reap)
+    runtime.start(on_beat=beat)
     try:
         with app.app_context():
-            reap_dead_workers(state.redis, state.publisher)
+            reap_dead_workers(state)
             db.session.remove()
         return worker.work(burst=burst, with_scheduler=False)
     finally:

@@ -32,6 +32,7 @@ from ..extensions import db
 from ..models import CommandResult, Message, MinkeSession, OutputChunk
 from . import events
 from .events import Publisher
+from .progress import UNFINISHED
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class CommandStarted:
     seq: int
     command: str
     pty: bool
+    token: str | None = None
 
 
 @dataclass
@@ -307,7 +309,7 @@ class ResultWriter:
         elif isinstance(op, CommandStarted):
             rows.commands.append(((sid, op.seq), {
                 "session_id": sid, "seq": op.seq, "command": op.command, "pty": op.pty,
-                "status": "running"}))
+                "token": op.token, "status": "running"}))
             out.append(events.command_event(sid, op.seq, command=op.command, status="running"))
         elif isinstance(op, CommandFinished):
             rows.command_results.append(((sid, op.command_seq), op.values))
@@ -344,7 +346,7 @@ class ResultWriter:
                 for key, values in rows.command_results])
         for session_rows in (rows.started, rows.status, rows.finished):
             if session_rows:
-                db.session.execute(sa.update(MinkeSession), session_rows)
+                _update_unfinished(session_rows)
 
     def _update_object(self, op: SessionFinished, rows: _Rows, out: list[dict]) -> bool:
         """Store the changes the session made to its object; on a database error (a
@@ -382,3 +384,16 @@ class _Rows:
     started: list[dict] = field(default_factory=list)
     status: list[dict] = field(default_factory=list)
     finished: list[dict] = field(default_factory=list)
+
+
+def _update_unfinished(rows: list[dict]) -> None:
+    """Update sessions by id, each only while unfinished: a final state, once stored (say by
+    a reaper that failed the session), never changes."""
+    columns = [name for name in rows[0] if name != "id"]
+    table = MinkeSession.__table__  # Core: the writer's session holds no such objects
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"),  # no IN (…): executemany cannot expand it
+               sa.or_(*(table.c.proc_status == status for status in UNFINISHED)))
+        .values({name: sa.bindparam(f"b_{name}") for name in columns}),
+        [{f"b_{name}": value for name, value in row.items()} for row in rows])

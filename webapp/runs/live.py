@@ -1,6 +1,6 @@
 """Socket.IO: logged-in users only; a browser joins the room of a run it may see.
 
-The workers publish each run's events into the room ``run:<id>`` through the
+The workers publish each run's events into the run's room through the
 Redis message queue (webapp/engine/events.py); this process only admits
 clients and puts them in rooms. A refused join answers ``{"ok": false}``.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
-from ..engine.events import run_room
 from ..extensions import db, socketio
 from ..models import Run
 from .access import can_view_run
@@ -36,14 +36,14 @@ def join(data: Any = None) -> dict[str, Any]:
     run = db.session.get(Run, run_id) if run_id is not None else None
     if run is None or not current_user.is_authenticated or not can_view_run(current_user, run):
         return {"ok": False, "error": "no such run, or not yours to see"}
-    join_room(run_room(run.id))
+    join_room(current_app.extensions["minke"].keys.run_room(run.id))
     return {"ok": True}
 
 
 def leave(data: Any = None) -> dict[str, Any]:
     run_id = _run_id(data)
     if run_id is not None:
-        leave_room(run_room(run_id))
+        leave_room(current_app.extensions["minke"].keys.run_room(run_id))
     return {"ok": True}
 
 

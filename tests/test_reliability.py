@@ -1,0 +1,113 @@
+"""Faults: nothing stuck, nothing orphaned — the engine's cases of docs/reliability.md."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import rq
+import sqlalchemy as sa
+
+from scripts.loopback import free_port, stop_process
+from scripts.workers import WorkerProcess, wait_registered
+from tests.test_engine_stop import remote_sleeps, wait_for
+from webapp.extensions import db
+from webapp.models import MinkeSession, Run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.integration
+
+
+def only(run: Run):
+    [session] = run.sessions
+    return session
+
+
+@pytest.mark.parametrize(("session_name", "seconds"), [("CommandTimeoutSession", 41),
+                                                       ("ConfigTimeoutSession", 42)])
+def test_a_timed_out_command_is_killed_on_the_host_and_fails_the_session_saying_so(
+        execute_run, make_hosts, sshd, session_name, seconds):
+    session = only(execute_run(session_name, make_hosts(1)))
+
+    assert (session.proc_status, session.session_status) == ("failed", "error")
+    assert "timed out after 1 s" in session.messages[0].text
+    wait_for(lambda: remote_sleeps(sshd.user, seconds) == [], timeout=3)
+    [command] = session.commands
+    assert "never" not in command.stdout  # its shell was killed too, not only the sleep
+
+
+# -- a Redis that restarts empty ---------------------------------------------------------
+
+
+def _redis_server(port: int, workdir) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    wait_for(lambda: _answers(client), timeout=10, interval=0.05)
+    return proc
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return client.ping()
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_redis_restart_mid_run_leaves_every_session_and_the_cli_intact(
+        app, make_hosts, worker_env, tmp_path):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = _redis_server(port, tmp_path)
+    env = {**worker_env, "REDIS_URL": url, "MINKE_WORKER_HEARTBEAT": "1"}
+    worker = WorkerProcess.start(env=env, log_path=tmp_path / "worker.log")
+    cli = None
+    try:
+        wait_registered(worker.proc, url)
+        make_hosts(2)
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "run", "SleepSession",
+             "--host", "h00", "--host", "h01", "--data", "seconds=14"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: _proc_states() == {"running"}, timeout=20)
+        server.kill()  # stopped 10 s, then back empty
+        server.wait()
+        time.sleep(10)
+        server = _redis_server(port, tmp_path)
+
+        out, err = cli.communicate(timeout=60)
+        assert cli.returncode == 0, out + err
+        assert "Traceback" not in err and "Redis does not answer" in err
+        assert "Redis answers again" in err
+        db.session.rollback()
+        sessions = db.session.scalars(sa.select(MinkeSession)).all()
+        assert {(s.proc_status, s.session_status) for s in sessions} == {("completed", "success")}
+        assert not any("died" in m.text for s in sessions for m in s.messages)
+        run = db.session.scalar(sa.select(Run))
+        assert run.finished_at >= max(s.end_time for s in sessions)
+        # the worker registered again: rq lists it, `minke run` finds it
+        connection = redis.Redis.from_url(url)
+        wait_for(lambda: any(w.pid == worker.pid for w in rq.Worker.all(connection=connection)),
+                 timeout=10)
+    finally:
+        if cli is not None and cli.poll() is None:
+            cli.kill()
+        worker.stop()
+        stop_process(server)
+        db.session.rollback()
+
+
+def _proc_states() -> set[str]:
+    db.session.rollback()
+    states = set(db.session.scalars(sa.select(MinkeSession.proc_status)))
+    db.session.rollback()
+    return states
