@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -39,6 +40,21 @@ class _Job:
     data: dict
     writer: ResultWriter
     host_locks: locks.HostLocks
+    waiting: dict[int, _Planned] = field(default_factory=dict)  # sessions not yet started
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def claim(self, session_id: int) -> bool:
+        """Take a waiting session to start (or cancel) it; False when a stop canceled it."""
+        with self.lock:
+            return self.waiting.pop(session_id, None) is not None
+
+    def cancel_waiting(self, session_id: int | None, level: int) -> None:
+        """A stop of the run (``session_id`` None) or of one session: cancel at once what
+        has not started, instead of when its thread would have come to it."""
+        with self.lock:
+            gone = [self.waiting.pop(sid) for sid in list(self.waiting)
+                    if session_id in (None, sid)]
+        _cancel(self, gone, "stopped before it started")
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class _Target:
     username: str | None
     config: dict  # the effective connection configuration
     key: str  # the connection pool's key
+    error: str | None = None  # why no connection can be built from the configuration
 
 
 @dataclass(frozen=True)
@@ -90,10 +107,10 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
     host_locks = locks.HostLocks(runtime.redis, runtime.keys, run_id,
                                  ttl=config["MINKE_LOCK_TTL"]).start()
-    job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks)
+    job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks, dict(planned))
     failure: BaseException | None = None
     try:
-        runtime.stops.watch(run_id)
+        runtime.stops.watch(run_id, on_stop=job.cancel_waiting)
         busy: dict[int, dict] = {}
         if not session_cls.parrallel_per_host:
             # the job claims all its hosts at once: one round trip instead of one per host
@@ -110,7 +127,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         failure = exc
         raise
     finally:
-        runtime.stops.unwatch(run_id)
+        runtime.stops.unwatch(run_id, on_stop=job.cancel_waiting)
         host_locks.close()
         writer.close()
         reason = (f"the worker's job failed: {failure!r}" if failure is not None
@@ -139,10 +156,17 @@ def _load_plan(config, session_cls: type[Session], data: dict,
     ).all()
     targets = {}
     for host in hosts:
-        fabric_config = effective_config(config, host, session_cls, data)
-        hostname, port, username = address = address_of(host, fabric_config)
+        try:
+            fabric_config = effective_config(config, host, session_cls, data)
+            hostname, port, username = address = address_of(host, fabric_config)
+            key = config_key(host.id, address, fabric_config)
+        except Exception as exc:  # a bad configuration fails its host's sessions, no other
+            targets[host.id] = _Target(host.id, host.name, host.hostname, None, None, {}, "",
+                                       f"the connection configuration of {host.name} is "
+                                       f"invalid: {exc}")
+            continue
         targets[host.id] = _Target(host.id, host.name, hostname, port, username, fabric_config,
-                                   config_key(host.id, address, fabric_config))
+                                   key)
     return planned, targets
 
 
@@ -151,10 +175,14 @@ def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None,
     """Run a unit's sessions; ``busy_with`` is the holder of its host's lock, if another run."""
     with job.app.app_context():
         try:
+            if target is None or target.error or busy_with is not None:
+                claimed = [s for s in sessions if job.claim(s.session_id)]
             if target is None:
-                _cancel(job, sessions, "its host was deleted", ProcStatus.FAILED)
+                _cancel(job, claimed, "its host was deleted", ProcStatus.FAILED)
+            elif target.error:
+                _cancel(job, claimed, target.error, ProcStatus.FAILED)
             elif busy_with is not None:
-                _cancel(job, sessions,
+                _cancel(job, claimed,
                         f"host {target.name} is busy: locked by {locks.describe(busy_with)}")
             else:
                 _run_sessions(job, sessions, target)
@@ -167,7 +195,9 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
     runtime, config, cls = job.runtime, job.app.config, job.session_cls
     connection = None
     try:
-        for planned in sessions:
+        for index, planned in enumerate(sessions):
+            if not job.claim(planned.session_id):
+                continue  # a stop canceled it while it waited
             if runtime.stops.level(job.run_id, planned.session_id):
                 _cancel(job, [planned], "stopped before it started")
                 continue
@@ -177,8 +207,15 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
                 chunk_size=config["MINKE_OUTPUT_CHUNK_SIZE"],
                 flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"])
             if connection is None:
-                connection = runtime.pool.acquire(
-                    target.host_id, target.key, lambda: build_connection(target, target.config))
+                try:
+                    connection = runtime.pool.acquire(
+                        target.host_id, target.key,
+                        lambda: build_connection(target, target.config))
+                except Exception as exc:  # this host's sessions fail with the reason
+                    rest = [planned] + [s for s in sessions[index + 1:] if job.claim(s.session_id)]
+                    _cancel(job, rest, f"cannot connect: {failures.describe(exc)[0]}",
+                            ProcStatus.FAILED)
+                    return
             connection.forget_session()
             connection.minke_sink = record
             record.started(runtime.worker_id)
@@ -239,7 +276,7 @@ def _error_message(arg: Any) -> BaseMessage:
 
 def _cancel(job: _Job, sessions: list[_Planned], reason: str,
             status: ProcStatus = ProcStatus.CANCELED) -> None:
-    """End sessions that never started, with ``reason``."""
+    """End sessions that never started (each claimed by the caller), with ``reason``."""
     for planned in sessions:
         record = EngineRecord(planned.session_id, None, job.data, job.writer,
                               memory_limit=0, chunk_size=1, flush_interval=1)

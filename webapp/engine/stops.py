@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,29 +45,30 @@ def _field(session_id: int | None) -> str:
 
 def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
              kill: bool = False) -> int:
-    """Ask the workers to stop ``run`` (or one session); cancel jobs not yet started. Commits.
+    """Ask the workers to stop ``run`` (or one session); cancel what no worker took. Commits.
 
     The first request is soft (running commands finish, nothing new starts),
-    the second — or one with ``kill`` — interrupts running commands.
+    the second — or one with ``kill`` — interrupts running commands. Sessions
+    no worker has taken (their job queued, lost or failed before it started
+    them) are canceled here; a worker cancels the ones it holds at once.
 
     :returns: the stop level now in force (1 soft, 2 kill).
     """
     level = request_stop(state.redis, state.keys, run.id, session_id, kill=kill)
-    waiting: list[int] = []
-    for index in range(run.job_count):
-        try:
-            job = Job.fetch(state.keys.job_id(run.id, index), connection=state.redis)
-        except NoSuchJobError:
-            continue
-        if session_id is None and job.get_status() == JobStatus.QUEUED:
-            job.cancel()
-            waiting += [sid for unit in job.args[1] for sid in unit]
+    if session_id is None:
+        for index in range(run.job_count):
+            try:
+                job = Job.fetch(state.keys.job_id(run.id, index), connection=state.redis)
+            except NoSuchJobError:
+                continue
+            if job.get_status() == JobStatus.QUEUED:
+                job.cancel()
+    query = sa.select(MinkeSession).where(
+        MinkeSession.run_id == run.id, MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
+        MinkeSession.worker_id.is_(None))
     if session_id is not None:
-        waiting.append(session_id)
-    rows = db.session.scalars(sa.select(MinkeSession).where(
-        MinkeSession.run_id == run.id, MinkeSession.id.in_(waiting),
-        MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
-        MinkeSession.worker_id.is_(None))).all()
+        query = query.where(MinkeSession.id == session_id)
+    rows = db.session.scalars(query).all()
     if rows:
         fail_sessions(rows, "stopped before it started", state,
                       status=ProcStatus.CANCELED)
@@ -129,13 +129,18 @@ class StopListener:
         self._pubsub.close()
 
 
+OnStop = Callable[[int | None, int], None]
+"""Told (session id or None for the whole run, level) of every stop of a watched run."""
+
+
 class StopBoard:
     """The stop levels of the runs this process works on, and its running sessions' records.
 
     A job watches its run while it works: :meth:`watch` loads the run's stop
     requests from Redis, the stop listener passes every later one to :meth:`note`.
     A record registered with :meth:`add` gets every stop of its session, one
-    noted before it was added included.
+    noted before it was added included; a watching job's ``on_stop`` gets
+    each too (it cancels the sessions it has not started).
     """
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
@@ -144,18 +149,20 @@ class StopBoard:
         self._lock = threading.Lock()
         self._records: dict[int, tuple[int, Any]] = {}
         self._levels: dict[tuple[int, int | None], int] = {}
-        self._watchers: Counter[int] = Counter()
+        self._watchers: dict[int, list[OnStop | None]] = {}
 
-    def watch(self, run_id: int) -> None:
+    def watch(self, run_id: int, on_stop: OnStop | None = None) -> None:
         with self._lock:
-            self._watchers[run_id] += 1
+            self._watchers.setdefault(run_id, []).append(on_stop)
         self._load(run_id)
 
-    def unwatch(self, run_id: int) -> None:
+    def unwatch(self, run_id: int, on_stop: OnStop | None = None) -> None:
         with self._lock:
-            self._watchers[run_id] -= 1
-            if self._watchers[run_id] <= 0:
-                del self._watchers[run_id]
+            watchers = self._watchers.get(run_id, [])
+            if on_stop in watchers:
+                watchers.remove(on_stop)
+            if not watchers:
+                self._watchers.pop(run_id, None)
                 self._levels = {k: v for k, v in self._levels.items() if k[0] != run_id}
 
     def reload(self) -> None:
@@ -178,8 +185,11 @@ class StopBoard:
             self._levels[key] = max(level, self._levels.get(key, 0))
             targets = [record for sid, (rid, record) in self._records.items()
                        if rid == run_id and session_id in (None, sid)]
+            callbacks = [on_stop for on_stop in self._watchers[run_id] if on_stop is not None]
         for record in targets:
             record.apply_stop(level)
+        for on_stop in callbacks:
+            on_stop(session_id, level)
 
     def level(self, run_id: int, session_id: int) -> int:
         """The stop level of a session: the higher of its own and its run's."""
