@@ -370,7 +370,7 @@ class Bench:
         self._ctx.push()
         logging.disable(logging.INFO)  # alembic's env.py re-configures its loggers to INFO
         try:
-            upgrade()
+            upgrade(revision="heads")
         finally:
             logging.disable(logging.NOTSET)
 
