@@ -3,25 +3,36 @@
 /**
  * Connect, join run `runId`'s room, and report:
  * - `onEvents(batch)` for every published batch of events,
- * - `onJoined()` after each successful join (the page then catches up over HTTP),
+ * - `onJoined(answer)` after each successful join; `joinData()`, called before each join,
+ *   adds to the join what the page asks for besides the room (webapp/runs/live.py: the
+ *   changes it missed, answered with the join),
+ * - `onLost()` when a join's answer will not come (the connection dropped first),
  * - `onState(state)`: "connecting", "live", "reconnecting", "refused".
  */
-export function connectRun(runId, { onEvents, onJoined, onState }) {
+export function connectRun(runId, { onEvents, onJoined, onState, joinData, onLost }) {
   // eslint-disable-next-line no-undef -- the vendored client defines the global `io`
   const socket = io({ transports: ["websocket", "polling"] });
+  let waiting = false;
   onState("connecting");
   socket.on("connect", () => {
-    socket.emit("join", { run: runId }, (answer) => {
+    waiting = true;
+    socket.emit("join", { run: runId, ...(joinData ? joinData() : {}) }, (answer) => {
+      waiting = false;
       if (answer && answer.ok) {
         onState("live");
-        onJoined();
+        onJoined(answer);
       } else {
+        onLost?.();
         onState("refused");
       }
     });
   });
   socket.on("events", onEvents);
-  socket.on("disconnect", () => onState("reconnecting"));
+  socket.on("disconnect", () => {
+    if (waiting) onLost?.();
+    waiting = false;
+    onState("reconnecting");
+  });
   socket.on("connect_error", () => onState(socket.active ? "reconnecting" : "refused"));
   return socket;
 }

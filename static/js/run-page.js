@@ -1,19 +1,25 @@
 // The run page, live: applies the run's events in sequence order per session, catches up
-// over HTTP after a gap or a reconnect, and batches DOM changes per animation frame.
+// after a gap or a reconnect, and batches DOM changes per animation frame.
 //
 // Every event carries its session's sequence number `seq` (output events the range
 // first_seq..seq). A session's row knows the highest number it shows (`data-seq`).
 // - an event at or below it is shown already: dropped;
-// - status events change the badge at once; output next in sequence is appended;
-// - messages and commands, a gap in the numbers, or output overlapping what is shown
-//   make the page fetch the session's changes (runs.events), rendered by the same macros
-//   as the page. Events that arrived before that request was sent are in its answer; the
-//   later ones are applied after it. So nothing is lost and nothing shown twice.
+// - status events change the badge at once (rows on other pages of a big run: the counts);
+// - the next event in sequence is shown: a message as the HTML it carries (rendered by
+//   the page's own message macro, webapp/runs/fragments.py), a command filled into the
+//   command the page rendered (#tpl-command), output appended to its terminal;
+// - a gap in the numbers, or an event the page cannot show by itself, makes the page fetch
+//   the session's changes (runs.events), rendered by the same macros. Events that arrived
+//   before that request was sent are in its answer; the later ones are applied after it.
+// Joining the run's room asks the same question for every unfinished row (the answer
+// comes with the join's acknowledgement). So nothing is lost and nothing shown twice.
 
-import { AnsiState, appendAnsi } from "./ansi.js";
 import { connectRun, showState } from "./live.js";
+import { RunStatus, formatDuration } from "./run-status.js";
 import { setUpStopButtons } from "./stop.js";
+import { setUpTerminals, showOutput } from "./terminal.js";
 
+performance.mark("minke-script");
 const root = document.getElementById("run");
 const runId = Number(root.dataset.run);
 const eventsUrl = root.dataset.eventsUrl;
@@ -21,25 +27,32 @@ const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? 
 const table = document.getElementById("results");
 const liveState = document.getElementById("live-state");
 const badgeTemplates = document.getElementById("tpl-badges").content;
-const controlsTemplate = document.getElementById("tpl-term-controls").content;
-const resultsTemplate = document.getElementById("tpl-results").content;
+const commandTemplate = document.getElementById("tpl-command").content;
+const termTemplate = document.getElementById("tpl-term").content;
 
 const CELL = { status: 2, proc: 3, duration: 4, results: 5 }; // the row macro's cells
 const FINAL = new Set(["completed", "stopped", "canceled", "failed"]);
-const TERM_LIMIT = 200_000; // characters a session's terminal keeps; older output is dropped
-const HELD_LIMIT = 200_000; // characters of output a paused terminal holds back
+const PLACEHOLDER_URL = "/sessions/0/commands/0"; // in #tpl-command's links
+const MESSAGE_BLOCK = 100; // messages per list (templates/runs/_macros.html)
 
-const sessions = new Map(); // session id → state, made from its row on first use
+const sessions = new Map(); // session id → state of its row, made on first use
 const needsCatchUp = new Set(); // session ids to fetch changes of
 let incoming = []; // received events not yet handled
 let answers = []; // catch-up answers not yet applied
 let requestsSent = 0;
+let joinRequest = 0; // the join whose answer is awaited
+let joinedOnce = false;
 let inFlight = false;
 let retryDelay = 0;
 let framePending = false;
-let runFinished = root.dataset.finished === "1";
+const touched = new Set(); // sessions whose row's data-seq to write this frame
 const pendingOutput = new Map(); // session state → pieces to write this frame
+const pendingMessages = new Map(); // session state → message HTML to insert this frame
 const stats = { events: 0, batches: 0, catchUps: 0, answered: 0, dropped: 0 };
+
+const run = new RunStatus(JSON.parse(document.getElementById("run-statuses").textContent),
+  table.dataset.filter, (id) => document.getElementById(`s-${id}`) !== null);
+run.finished = root.dataset.finished === "1";
 
 // -- session state ----------------------------------------------------------------------
 
@@ -56,8 +69,8 @@ function session(id) {
       needs: false,
       requested: 0, // the catch-up request it waits for
       buffer: [], // events held while it waits
-      statusSeq: 0,
-      statusRecv: -1, // when its last status event arrived (in requests sent)
+      liveCommands: new Set(), // commands that started while the page watched
+      stderr: new Set(), // of those, the ones that wrote to stderr
       ansi: new Map(),
       paused: false,
       held: [],
@@ -72,62 +85,12 @@ function markNeeds(s) {
   needsCatchUp.add(s.id);
 }
 
-// -- counts, progress, ETA, durations -----------------------------------------------------
-
-const counts = {};
-for (const el of document.querySelectorAll("[data-count]")) {
-  counts[el.dataset.count] = parseInt(el.textContent, 10) || 0;
-}
-const total = table.tBodies[0].rows.length;
-const OPEN = ["queued", "running", "stopping"];
-const doneAtLoad = total - OPEN.reduce((n, key) => n + (counts[key] || 0), 0);
-const loadedAt = performance.now();
-let countsDirty = true;
-
-function countChange(from, to) {
-  if (from === to) return;
-  if (from) counts[from] = (counts[from] || 0) - 1;
-  counts[to] = (counts[to] || 0) + 1;
-  countsDirty = true;
+function advance(s, seq) {
+  s.seq = Math.max(s.seq, seq);
+  touched.add(s);
 }
 
-function badge(key) {
-  const template = badgeTemplates.querySelector(`[data-status="${key}"]`);
-  return template ? template.cloneNode(true) : document.createTextNode(key);
-}
-
-function renderProgress() {
-  if (!countsDirty) return;
-  countsDirty = false;
-  let done = total;
-  for (const key of OPEN) done -= counts[key] || 0;
-  document.getElementById("run-progress").value = done;
-  document.getElementById("count-done").textContent = String(done);
-  for (const el of document.querySelectorAll("[data-count]")) {
-    const n = counts[el.dataset.count] || 0;
-    el.hidden = n === 0;
-    const label = el.querySelector(".badge");
-    if (label) label.textContent = `${n} ${label.textContent.replace(/^\d+\s*/, "")}`;
-  }
-  const eta = document.getElementById("run-eta");
-  const finishedHere = done - doneAtLoad;
-  const elapsed = (performance.now() - loadedAt) / 1000;
-  if (done >= total || runFinished) {
-    eta.textContent = "";
-  } else if (finishedHere >= 2 && elapsed > 1) {
-    const seconds = ((total - done) * elapsed) / finishedHere;
-    eta.textContent = `about ${formatDuration(seconds)} left`;
-  } else {
-    eta.textContent = "estimating the time left…";
-  }
-}
-
-function formatDuration(seconds) {
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${Math.floor(seconds % 60)} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
+// -- durations -----------------------------------------------------------------------------
 
 function parseTime(text) {
   if (!text) return null;
@@ -144,16 +107,22 @@ function showDuration(row) {
 const ticking = new Set(document.querySelectorAll('tr[data-proc="running"], tr[data-proc="stopping"]'));
 setInterval(() => {
   for (const row of ticking) showDuration(row);
-  countsDirty = true; // the ETA moves on
-  renderProgress();
+  run.render(true); // the ETA moves on
 }, 1000);
 
 // -- applying changes -----------------------------------------------------------------------
 
-function setStatus(s, { status, proc, start, end }) {
+function badge(key) {
+  const template = badgeTemplates.querySelector(`[data-status="${key}"]`);
+  return template ? template.cloneNode(true) : document.createTextNode(key);
+}
+
+function setStatus(id, { status, proc, start, end }) {
+  if (status) run.set(id, status);
+  const s = session(id);
+  if (s === null) return; // a row of another page: counted only
   const row = s.row;
   if (status && status !== s.status) {
-    countChange(s.status, status);
     s.status = status;
     row.dataset.status = status;
     row.cells[CELL.status].replaceChildren(badge(status));
@@ -174,14 +143,12 @@ function setStatus(s, { status, proc, start, end }) {
   showDuration(row);
 }
 
-function statusEvent(s, e) {
-  if (e.seq < s.statusSeq) return;
-  s.statusSeq = e.seq;
-  s.statusRecv = e._recv;
+function statusEvent(e) {
+  if (!run.accept(e.session, e.seq, e._recv)) return;
   const proc = e.proc_status;
   const status = proc === "completed" ? (e.session_status || "success")
     : proc === "initialized" ? "queued" : proc;
-  setStatus(s, { status, proc, start: e.start_time, end: e.end_time });
+  setStatus(e.session, { status, proc, start: e.start_time, end: e.end_time });
 }
 
 function fragment(html) {
@@ -198,47 +165,99 @@ function placeById(list, html) {
   else list.append(element);
 }
 
-/** The lists a row's details go in; rows of big runs get them when first filled. */
-function results(row) {
-  const cell = row.cells[CELL.results];
-  if (!cell.firstElementChild) {
-    cell.append(resultsTemplate.cloneNode(true));
-    cell.querySelector("summary").textContent = `Output of ${row.querySelector("th").textContent}`;
+function cell(s) {
+  return s.row.cells[CELL.results];
+}
+
+/** The list the session's next message goes in: its last, unless that one is full. */
+function messageBlock(s, adding) {
+  const messages = cell(s).querySelector(".msgs");
+  let block = messages.lastElementChild;
+  if (block === null || block.childElementCount + adding > MESSAGE_BLOCK) {
+    block = document.createElement("ul");
+    block.className = "msg-block";
+    messages.append(block);
   }
-  return cell;
+  return block;
+}
+
+/** Messages (HTML of the message macro) in sequence order, after the ones shown. */
+function appendMessages(s, html) {
+  for (let i = 0; i < html.length; i += MESSAGE_BLOCK) {
+    const part = html.slice(i, i + MESSAGE_BLOCK);
+    messageBlock(s, part.length).insertAdjacentHTML("beforeend", part.join(""));
+  }
+}
+
+/** A message of a catch-up answer: replaces the one with its id, if shown. */
+function placeMessage(s, html) {
+  const element = fragment(html);
+  if (element === null) return;
+  const existing = document.getElementById(element.id);
+  if (existing) existing.replaceWith(element);
+  else messageBlock(s, 1).append(element);
+}
+
+/** A command that started (`command`) or ended (`command_seq`); false if the page lacks
+ * what it needs (the command's item), so the session's changes are fetched instead. */
+function showCommand(s, e) {
+  if (e.command !== undefined) {
+    const item = commandTemplate.firstElementChild.cloneNode(true);
+    item.id = `c-${s.id}-${e.seq}`;
+    item.querySelector(".cmdline").textContent = `$ ${e.command}`;
+    for (const link of item.querySelectorAll("a")) {
+      link.href = link.getAttribute("href").replace(PLACEHOLDER_URL,
+        `/sessions/${s.id}/commands/${e.seq}`);
+    }
+    cell(s).querySelector("ul.cmds").append(item);
+    const block = termTemplate.firstElementChild.cloneNode(true);
+    block.id = `t-${s.id}-${e.seq}`;
+    block.querySelector(".term-prompt").textContent = `$ ${e.command}`;
+    const terminal = cell(s).querySelector(".term-body");
+    terminal.append(block);
+    terminal.parentElement.hidden = false;
+    s.liveCommands.add(e.seq);
+    return true;
+  }
+  const item = document.getElementById(`c-${s.id}-${e.command_seq}`);
+  if (item === null) return false;
+  item.className = `cmd cmd-${e.status}`;
+  const code = item.querySelector(".exit-code");
+  code.className = e.exit_code ? "exit-code bad" : "exit-code";
+  code.textContent = `exit ${e.exit_code ?? "?"}`;
+  if (e.exit_code !== null && s.liveCommands.has(e.command_seq) && !s.stderr.has(e.command_seq)) {
+    item.querySelector(".stderr-link")?.remove(); // as the page renders a command without stderr
+  }
+  return true;
 }
 
 function applyAnswer(request, data) {
   stats.answered++;
+  if (data.statuses) run.applySnapshot(data.statuses, request);
   for (const change of data.sessions) {
     const s = session(change.id);
     if (s === null) continue;
-    if (s.statusRecv < request) { // no newer status arrived live since the request
-      setStatus(s, { status: change.status, proc: change.proc_status, start: change.start, end: change.end });
+    if ((run.received.get(s.id) ?? -1) < request) { // no newer status arrived live since
+      setStatus(s.id, { status: change.status, proc: change.proc_status, start: change.start, end: change.end });
     }
-    if (change.messages.length || change.commands.length) {
-      const cell = results(s.row);
-      const messages = cell.querySelector("ul.msgs");
-      for (const m of change.messages) placeById(messages, m.html);
-      const commands = cell.querySelector("ul.cmds");
-      const terminal = cell.querySelector(".term-body");
-      for (const c of change.commands) {
-        placeById(commands, c.html);
-        const block = fragment(c.term);
-        if (block && !document.getElementById(block.id)) terminal.append(block);
-        terminal.parentElement.hidden = false;
-      }
+    for (const m of change.messages) placeMessage(s, m.html);
+    const commands = cell(s).querySelector("ul.cmds");
+    const terminal = cell(s).querySelector(".term-body");
+    for (const c of change.commands) {
+      placeById(commands, c.html);
+      const block = fragment(c.term);
+      if (block && !document.getElementById(block.id)) terminal.append(block);
+      terminal.parentElement.hidden = false;
     }
     if (change.output.length) queueOutput(s, change.output);
-    s.seq = Math.max(s.seq, change.seq);
-    s.row.dataset.seq = String(s.seq);
+    advance(s, change.seq);
     if (s.requested === request) s.requested = 0;
     if (s.requested === 0) {
       const held = s.buffer;
       s.buffer = [];
       for (const e of held) {
         if (e._recv < request) { // its changes were stored before the answer was read
-          s.seq = Math.max(s.seq, e.seq);
+          advance(s, e.seq);
           stats.dropped++;
         } else {
           consider(s, e);
@@ -249,7 +268,7 @@ function applyAnswer(request, data) {
   if (data.finished) finishRun();
 }
 
-// -- output ------------------------------------------------------------------------------
+// -- events --------------------------------------------------------------------------------
 
 function queueOutput(s, pieces) {
   const list = pendingOutput.get(s);
@@ -257,54 +276,16 @@ function queueOutput(s, pieces) {
   else pendingOutput.set(s, [...pieces]);
 }
 
-function flushOutput() {
-  for (const [s, pieces] of pendingOutput) {
-    if (s.paused) {
-      s.held.push(...pieces);
-      let size = s.held.reduce((n, p) => n + p.data.length, 0);
-      while (size > HELD_LIMIT && s.held.length > 1) size -= s.held.shift().data.length;
-      continue;
-    }
-    writeOutput(s, pieces);
-  }
-  pendingOutput.clear();
+function queueMessage(s, html) {
+  const list = pendingMessages.get(s);
+  if (list) list.push(html);
+  else pendingMessages.set(s, [html]);
 }
 
-function writeOutput(s, pieces) {
-  for (const piece of pieces) {
-    const block = document.getElementById(`t-${s.id}-${piece.command_seq}`);
-    if (block === null) continue;
-    const pre = block.querySelector(".term-out");
-    if (piece.omitted) {
-      const note = document.createElement("span");
-      note.className = "term-omitted";
-      note.textContent = "… earlier output not shown (see stdout / stderr)\n";
-      pre.append(note);
-    }
-    const key = `${piece.command_seq}:${piece.stream}`;
-    let state = s.ansi.get(key);
-    if (!state) s.ansi.set(key, (state = new AnsiState()));
-    const span = document.createElement("span");
-    span.className = `term-${piece.stream}`;
-    appendAnsi(span, piece.data, state);
-    pre.append(span);
-    s.termSize = (s.termSize || 0) + piece.data.length;
-  }
-  const body = s.row.querySelector(".term-body");
-  if (body === null) return;
-  while (s.termSize > TERM_LIMIT) { // keep the newest output: drop the oldest spans
-    const oldest = body.querySelector(".term-out > span");
-    if (!oldest) break;
-    s.termSize -= oldest.textContent.length;
-    oldest.remove();
-  }
-  const details = s.row.querySelector("details.term");
-  if (details.open && details.querySelector(".term-follow")?.checked !== false) {
-    body.scrollTop = body.scrollHeight;
-  }
+function hold(s, e) {
+  s.buffer.push(e);
+  markNeeds(s);
 }
-
-// -- events --------------------------------------------------------------------------------
 
 function consider(s, e) {
   const first = e.first_seq ?? e.seq;
@@ -312,17 +293,24 @@ function consider(s, e) {
     stats.dropped++;
     return;
   }
-  const inOrder = first === s.seq + 1;
-  if (e.event === "session.output" && inOrder) {
-    queueOutput(s, e.pieces);
-  } else if (e.event !== "session.status" || !inOrder) {
-    // messages and commands come rendered from the server; gaps are fetched
-    s.buffer.push(e);
-    markNeeds(s);
+  if (first !== s.seq + 1) { // a gap: fetched
+    hold(s, e);
     return;
   }
-  s.seq = e.seq;
-  s.row.dataset.seq = String(s.seq);
+  if (e.event === "session.output") {
+    for (const piece of e.pieces) if (piece.stream === "stderr") s.stderr.add(piece.command_seq);
+    queueOutput(s, e.pieces);
+  } else if (e.event === "session.message") {
+    if (e.html === undefined) { // published by a process without the page's templates
+      hold(s, e);
+      return;
+    }
+    queueMessage(s, e.html);
+  } else if (e.event === "session.command" && !showCommand(s, e)) {
+    hold(s, e);
+    return;
+  }
+  advance(s, e.seq);
 }
 
 function handle(e) {
@@ -330,20 +318,21 @@ function handle(e) {
     finishRun();
     return;
   }
+  if (e.event === "session.status") statusEvent(e);
   const s = session(e.session);
-  if (s === null) return;
-  if (e.event === "session.status") statusEvent(s, e);
+  if (s === null) return; // a row of another page: only its status counts
   if (s.needs || s.requested) s.buffer.push(e);
   else consider(s, e);
 }
 
 function finishRun() {
-  if (runFinished) return;
-  runFinished = true;
+  if (run.finished) return;
+  run.finished = true;
+  run.dirty = true;
   root.dataset.finished = "1";
   document.getElementById("run-state").textContent = "finished";
+  if (liveState.dataset.state === "live") showState(liveState, "finished");
   document.getElementById("stop-run")?.setAttribute("hidden", "");
-  countsDirty = true;
 }
 
 function schedule() {
@@ -361,9 +350,14 @@ function frame() {
   const events = incoming;
   incoming = [];
   for (const e of events) handle(e);
-  flushOutput();
-  renderProgress();
-  if (!inFlight && needsCatchUp.size) catchUp();
+  for (const [s, html] of pendingMessages) appendMessages(s, html);
+  pendingMessages.clear();
+  for (const [s, pieces] of pendingOutput) showOutput(s, pieces);
+  pendingOutput.clear();
+  for (const s of touched) s.row.dataset.seq = String(s.seq);
+  touched.clear();
+  run.render();
+  if (joinedOnce && !inFlight && needsCatchUp.size) catchUp();
 }
 
 function receive(batch) {
@@ -373,29 +367,36 @@ function receive(batch) {
     incoming.push(e);
   }
   stats.events += batch.length;
-  // a message or command is fetched rendered: ask now, not after the next frame
-  for (const e of batch) {
-    if (e.event !== "session.message" && e.event !== "session.command") continue;
-    const s = session(e.session);
-    if (s !== null && !s.needs && !s.requested && e.seq > s.seq) markNeeds(s);
-  }
-  if (!inFlight && needsCatchUp.size) catchUp();
   schedule();
 }
 
-function catchUp() {
-  const request = ++requestsSent;
+/** Take the sessions waiting for a catch-up into request `request`: their numbers. */
+function ask(request, ids) {
   const after = {};
-  for (const id of needsCatchUp) {
+  for (const id of ids) {
     const s = session(id);
     s.needs = false;
     s.requested = request;
     after[id] = s.seq;
+    needsCatchUp.delete(id);
   }
-  const ids = [...needsCatchUp];
-  needsCatchUp.clear();
-  inFlight = true;
   stats.catchUps++;
+  return after;
+}
+
+/** Put the sessions of a request that got no answer back in line. */
+function unask(request) {
+  for (const s of sessions.values()) {
+    if (s.requested !== request) continue;
+    s.requested = 0;
+    markNeeds(s);
+  }
+}
+
+function catchUp() {
+  const request = ++requestsSent;
+  const after = ask(request, [...needsCatchUp]);
+  inFlight = true;
   fetch(eventsUrl, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken },
@@ -410,87 +411,70 @@ function catchUp() {
       schedule();
     })
     .catch(() => { // offline or the server restarts: ask again, a little later each time
-      for (const id of ids) {
-        const s = session(id);
-        if (s.requested === request) {
-          s.requested = 0;
-          markNeeds(s);
-        }
-      }
+      unask(request);
       retryDelay = Math.min(5000, retryDelay * 2 || 250);
       setTimeout(() => { inFlight = false; schedule(); }, retryDelay);
     });
 }
 
-/** After each join: fetch what every unfinished session did while we were not listening. */
-function joined() {
+/** What a join asks besides the room: the changes of every unfinished row and of rows
+ * waiting for a catch-up, and every session's badge. */
+function joinData() {
+  joinRequest = ++requestsSent;
+  const ids = new Set(needsCatchUp);
   for (const row of table.tBodies[0].rows) {
-    if (FINAL.has(row.dataset.proc)) continue;
-    markNeeds(session(Number(row.id.slice(2))));
+    const s = session(Number(row.id.slice(2)));
+    if (!FINAL.has(row.dataset.proc) && !s.requested) ids.add(s.id);
   }
+  return { after: ask(joinRequest, ids), statuses: true };
+}
+
+function joined(answer) {
+  performance.mark("minke-joined");
+  joinedOnce = true;
+  answers.push({ request: joinRequest, data: answer });
+  joinRequest = 0;
   schedule();
 }
 
-// -- rows of big runs: details fetched when they come into view ----------------------------
+function joinLost() {
+  if (joinRequest) unask(joinRequest);
+  joinRequest = 0;
+}
 
-const lazyRows = new IntersectionObserver((entries) => {
-  for (const entry of entries) {
-    if (!entry.isIntersecting) continue;
-    const row = entry.target;
-    lazyRows.unobserve(row);
-    row.classList.remove("lazy");
-    const s = session(Number(row.id.slice(2)));
-    if (!s.requested) markNeeds(s);
-  }
-  schedule();
-}, { rootMargin: "400px 0px" });
-for (const row of table.querySelectorAll("tbody tr.lazy")) lazyRows.observe(row);
+// -- filter, terminals, stop buttons ----------------------------------------------------------
 
-// -- terminal controls, filter ------------------------------------------------------------
-
-table.addEventListener("toggle", (event) => {
-  const details = event.target;
-  if (!(details instanceof HTMLDetailsElement) || !details.open) return;
-  if (!details.querySelector(".term-controls")) {
-    details.querySelector("summary").after(controlsTemplate.cloneNode(true));
-  }
-  const body = details.querySelector(".term-body");
-  body.scrollTop = body.scrollHeight;
-}, true);
-
-table.addEventListener("click", (event) => {
-  const button = event.target.closest(".term-pause");
-  if (!button) return;
-  const s = session(Number(button.closest("tr").id.slice(2)));
-  s.paused = !s.paused;
-  button.setAttribute("aria-pressed", String(s.paused));
-  button.textContent = s.paused ? "Resume" : "Pause";
-  button.parentElement.querySelector(".term-paused").hidden = !s.paused;
-  if (!s.paused && s.held.length) {
-    const held = s.held;
-    s.held = [];
-    writeOutput(s, held);
+const filter = document.getElementById("status-filter");
+filter.addEventListener("change", () => {
+  if (root.dataset.paged === "1") { // rows of other pages: the server filters
+    document.getElementById("filter-form").requestSubmit();
+  } else {
+    table.dataset.filter = filter.value;
   }
 });
-
-document.getElementById("status-filter").addEventListener("change", (event) => {
-  table.dataset.filter = event.target.value;
+document.getElementById("filter-form").addEventListener("submit", (event) => {
+  if (root.dataset.paged !== "1") event.preventDefault();
 });
 
+setUpTerminals(table, document.getElementById("tpl-term-controls").content,
+  (row) => session(Number(row.id.slice(2))));
 setUpStopButtons(root, csrfToken);
 
 // -- connect -------------------------------------------------------------------------------
 
 let socket = null;
-if (runFinished) {
+if (run.finished) {
   showState(liveState, "finished");
 } else {
   socket = connectRun(runId, {
     onEvents: receive,
+    joinData,
     onJoined: joined,
-    onState: (state) => showState(liveState, runFinished && state === "live" ? "finished" : state),
+    onLost: joinLost,
+    onState: (state) => showState(liveState, run.finished && state === "live" ? "finished" : state),
   });
 }
+run.render();
 
 // for the browser tests and benchmarks
-window.minkeRunPage = { socket, stats, sessions };
+window.minkeRunPage = { socket, stats, sessions, run };

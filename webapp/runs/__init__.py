@@ -6,8 +6,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from ..engine.events import set_message_renderer
     from . import live
     from .ansi import ansi_to_html
+    from .fragments import message_html
     from .groups import fold
     from .views import bp
 
@@ -16,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["fold"] = fold
     app.register_blueprint(bp)
     live.register()
+    set_message_renderer(message_html)  # live messages as the page renders them
 
 
 def format_duration(seconds: float | None) -> str:

@@ -26,7 +26,7 @@ from ..objects.badges import badge_key
 PREVIEW_CHARS = 4000  # output of one command shown on the run page when it opens
 CHANGES_CHARS = 64 * 1024  # output of one command sent to a page catching up
 RECENT_CHUNKS = 8  # the newest chunks of a command read for its tail
-DETAILED_ROWS = 200  # rows of a run page rendered with their details; the rest on demand
+PAGE_ROWS = 200  # rows of a run page; bigger runs have pages
 _ID_BATCH = 5000  # ids per IN (...) list
 
 
@@ -84,7 +84,6 @@ class SessionView:
     start_time: dt.datetime | None
     end_time: dt.datetime | None
     seq: int = 0  # the watermark: the highest sequence number of what is shown
-    detailed: bool = True  # messages, commands and output loaded (else shown on demand)
     messages: list[MessageView] = field(default_factory=list)
     commands: list[CommandView] = field(default_factory=list)
 
@@ -108,6 +107,7 @@ class SessionView:
 STATUS_KEYS = ("queued", "running", "stopping", "success", "warning", "error", "failed",
                "stopped", "canceled")
 """The badges a run's sessions can show, in the order the run page counts them."""
+_KEY_INDEX = {key: index for index, key in enumerate(STATUS_KEYS)}
 
 
 def run_counts(run_id: int) -> dict[str, int]:
@@ -135,20 +135,75 @@ def begin_snapshot() -> None:
     db.session.connection(execution_options=options)
 
 
-def load_run_page(run_id: int, *, detailed: int = DETAILED_ROWS) -> list[SessionView]:
-    """Every session of the run in id order; the first ``detailed`` with their messages,
-    commands and output tails (the others have ``seq`` 0: the page fetches them when they
-    come into view)."""
-    views = _sessions(sa.select(*_SESSION_COLUMNS).where(MinkeSession.run_id == run_id))
-    first = dict(list(views.items())[:detailed])
-    if len(first) == len(views):
-        _fill(views, sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id), {},
-              PREVIEW_CHARS)
-    elif first:
-        _fill(first, list(first), {}, PREVIEW_CHARS)
-    for view in views.values():
-        view.detailed = view.id in first
-    return list(views.values())
+@dataclass
+class RunPage:
+    """One page of a run's rows, with what the page shows of the whole run."""
+
+    sessions: list[SessionView]  # the rows of this page, with their details
+    counts: dict[str, int]  # sessions of the whole run per badge
+    statuses: dict[str, list]  # the whole run: {"ids": [...], "keys": [index in STATUS_KEYS]}
+    total: int  # sessions of the run
+    matching: int  # sessions the filter lets through (all: ``total``)
+    number: int  # this page, from 1
+    pages: int
+    status: str | None  # the filter: one of STATUS_KEYS, or every row
+
+    @property
+    def first_row(self) -> int:
+        return (self.number - 1) * PAGE_ROWS + 1 if self.matching else 0
+
+    @property
+    def last_row(self) -> int:
+        return min(self.matching, self.number * PAGE_ROWS)
+
+
+def load_run_page(run_id: int, *, status: str | None = None, number: int = 1) -> RunPage:
+    """Page ``number`` of the run's rows in id order (``PAGE_ROWS`` a page), only those
+    showing badge ``status`` when given, each with its messages, commands and output tail;
+    the counts and every session's badge over the whole run.
+
+    Big runs are paged so that a browser lays out a few hundred rows, not 10,000.
+    """
+    badges = _run_badges(run_id)
+    counts = dict.fromkeys(STATUS_KEYS, 0)
+    for _session_id, key in badges:
+        counts[key] += 1
+    matching = [sid for sid, key in badges if status is None or key == status]
+    pages = max(1, -(-len(matching) // PAGE_ROWS))
+    number = min(max(1, number), pages)
+    shown = matching[(number - 1) * PAGE_ROWS:number * PAGE_ROWS]
+    views: dict[int, SessionView] = {}
+    if shown:
+        views = _sessions(sa.select(*_SESSION_COLUMNS).where(MinkeSession.id.in_(shown)))
+        in_run = len(shown) == len(badges)  # the whole run: one subquery instead of the ids
+        _fill(views, sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
+              if in_run else shown, {}, PREVIEW_CHARS)
+    return RunPage(list(views.values()), counts, _compact(badges), len(badges), len(matching),
+                   number, pages, status)
+
+
+def session_statuses(run_id: int) -> dict[str, list]:
+    """Every session's badge: ``{"ids": [...], "keys": [index in STATUS_KEYS]}``."""
+    return _compact(_run_badges(run_id))
+
+
+def _run_badges(run_id: int) -> list[tuple[int, str]]:
+    """Every session's badge in id order (Core rows: 10,000 sessions in a few ms)."""
+    found: dict[tuple[str, str | None], str] = {}
+    badges = []
+    for session_id, proc, outcome in db.session.connection().execute(
+            sa.select(MinkeSession.id, MinkeSession.proc_status, MinkeSession.session_status)
+            .where(MinkeSession.run_id == run_id).order_by(MinkeSession.id)):
+        key = found.get((proc, outcome))
+        if key is None:
+            key = found[proc, outcome] = badge_key(proc, outcome)
+        badges.append((session_id, key))
+    return badges
+
+
+def _compact(badges: list[tuple[int, str]]) -> dict[str, list]:
+    """Badges as two arrays, small in a page even for 10,000 sessions."""
+    return {"ids": [sid for sid, _key in badges], "keys": [_KEY_INDEX[key] for _sid, key in badges]}
 
 
 def load_changes(run_id: int, after: Mapping[int, int]) -> list[SessionView]:

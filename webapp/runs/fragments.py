@@ -1,13 +1,23 @@
-"""The pieces of the run page a catching-up browser receives, rendered by the page's macros."""
+"""The pieces of the run page a browser receives after it rendered the page: live messages
+and catch-up answers, rendered by the page's own macros."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from flask import get_template_attribute
+from flask import get_template_attribute, has_app_context
 from markupsafe import Markup
 
-from .feed import STATUS_KEYS, SessionView
+from ..models import Run
+from .feed import (
+    STATUS_KEYS,
+    MessageView,
+    SessionView,
+    load_changes,
+    run_counts,
+    session_statuses,
+)
 
 MACROS = "runs/_macros.html"
 
@@ -18,8 +28,20 @@ def badges() -> dict[str, Markup]:
     return {key: badge_for(key) for key in STATUS_KEYS}
 
 
-EMPTY_ROW = SessionView(0, "", "", None, "queued", None, None, None)
-"""Stands for a row whose details are not loaded: renders the empty lists they go in."""
+PLACEHOLDER_COMMAND = {"id": 0, "session_id": 0, "seq": 0, "command": "", "exit_code": None,
+                       "status": "running", "stdout_bytes": 0, "stderr_bytes": 0, "output": []}
+"""A command the page's script fills in for commands that start live."""
+
+
+def message_html(event: Mapping[str, Any]) -> str | None:
+    """A message event as the run page renders the stored message (the ``message`` macro):
+    the renderer of ``webapp.engine.events`` in every process with an app (a worker's
+    result writer runs in its app context). ``None`` outside an app context."""
+    if not has_app_context():
+        return None
+    message = get_template_attribute(MACROS, "message")
+    return str(message(MessageView(event["session"], event["seq"], event["level"],
+                                   event["kind"], event["payload"])))
 
 
 def _iso(value: Any) -> str | None:
@@ -45,3 +67,17 @@ def session_changes(view: SessionView, run_id: int) -> dict[str, Any]:
                       "term": str(term_block(c, with_output=False))} for c in view.commands],
         "output": [piece.as_event() for c in view.commands for piece in c.output],
     }
+
+
+def catch_up(run: Run, after: Mapping[int, int], *, statuses: bool = False) -> dict[str, Any]:
+    """What a page that shows sessions up to ``after`` (id → sequence number) missed:
+    ``sessions`` (their changes), ``summary`` (counts per badge), ``finished``, and with
+    ``statuses`` every session's badge (a paged run's rows on other pages)."""
+    answer: dict[str, Any] = {
+        "sessions": [session_changes(view, run.id) for view in load_changes(run.id, after)],
+        "summary": run_counts(run.id),
+        "finished": run.finished_at is not None,
+    }
+    if statuses:
+        answer["statuses"] = session_statuses(run.id)
+    return answer

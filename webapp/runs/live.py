@@ -1,8 +1,9 @@
 """Socket.IO: logged-in users only; a browser joins the room of a run it may see.
 
-The workers publish each run's events into the run's room through the
-Redis message queue (webapp/engine/events.py); this process only admits
-clients and puts them in rooms. A refused join answers ``{"ok": false}``.
+The workers publish each run's events into the run's room through the Redis
+message queue (webapp/engine/events.py); this process admits clients, puts
+them in rooms and answers a join with what the page missed before it. A
+refused join answers ``{"ok": false}``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from ..extensions import db, socketio
 from ..models import Run
 from .access import can_view_run
+from .feed import begin_snapshot
+from .fragments import catch_up
 
 
 def connect(auth: Any = None) -> None:
@@ -31,13 +34,28 @@ def _run_id(data: Any) -> int | None:
 
 
 def join(data: Any = None) -> dict[str, Any]:
-    """Join the room of run ``data["run"]`` when the user may see the run."""
+    """Join the room of run ``data["run"]`` when the user may see the run.
+
+    With ``after`` (session id → the sequence number the page shows) the answer also
+    holds what the page missed before it joined (:func:`fragments.catch_up`), read
+    after joining: everything stored later arrives as events. ``statuses``: every
+    session's badge too.
+    """
     run_id = _run_id(data)
+    begin_snapshot()  # never the write lock (SQLite) for a lookup
     run = db.session.get(Run, run_id) if run_id is not None else None
     if run is None or not current_user.is_authenticated or not can_view_run(current_user, run):
         return {"ok": False, "error": "no such run, or not yours to see"}
+    try:
+        after = {int(sid): int(seq) for sid, seq in dict(data.get("after") or {}).items()}
+    except (TypeError, ValueError):
+        return {"ok": False, "error": "after: expected session ids and sequence numbers"}
     join_room(current_app.extensions["minke"].keys.run_room(run.id))
-    return {"ok": True}
+    if not after and not data.get("statuses"):
+        return {"ok": True}
+    begin_snapshot()  # a snapshot taken after joining: what it lacks arrives as events
+    run = db.session.get(Run, run.id)
+    return {"ok": True, **catch_up(run, after, statuses=bool(data.get("statuses")))}
 
 
 def leave(data: Any = None) -> dict[str, Any]:

@@ -29,6 +29,15 @@ def command_of_run(run_id: int, command_id: int) -> CommandResult | None:
         .where(CommandResult.id == command_id, MinkeSession.run_id == run_id))
 
 
+def command_id_of(run_id: int, session_id: int, seq: int) -> int | None:
+    """The id of the command with sequence number ``seq`` of session ``session_id`` of the
+    run."""
+    return db.session.scalar(
+        sa.select(CommandResult.id).join(MinkeSession, MinkeSession.id == CommandResult.session_id)
+        .where(CommandResult.session_id == session_id, CommandResult.seq == seq,
+               MinkeSession.run_id == run_id))
+
+
 def output_page(command_id: int, stream: str, *, before: int | None = None,
                 size: int = PAGE_CHARS) -> OutputPage:
     """The last ``size`` or more characters of ``stream`` before chunk ``before`` (the

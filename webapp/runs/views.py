@@ -23,11 +23,11 @@ from ..models import MinkeSession, Run
 from ..output import iter_output
 from .access import can_stop_run, can_view_run
 from .ansi import ansi_to_html
-from .feed import STATUS_KEYS, begin_snapshot, load_changes, load_run_page, parse_after, run_counts
+from .feed import STATUS_KEYS, begin_snapshot, load_run_page, parse_after, run_counts
 from .forms import StopForm
-from .fragments import EMPTY_ROW, badges, session_changes
+from .fragments import PLACEHOLDER_COMMAND, badges, catch_up
 from .groups import group_output
-from .output_pages import STREAMS, command_of_run, output_page
+from .output_pages import STREAMS, command_id_of, command_of_run, output_page
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
@@ -47,15 +47,16 @@ def _wants_json() -> bool:
 @bp.get("/<int:run_id>")
 @login_required
 def detail(run_id: int):
+    """The run's rows, a page at a time (``page``), optionally of one badge (``status``)."""
+    status = request.args.get("status") or None
+    if status not in STATUS_KEYS:
+        status = None
     begin_snapshot()
     run = _visible_run(run_id)
-    sessions = load_run_page(run.id)
-    counts = dict.fromkeys(STATUS_KEYS, 0)
-    for view in sessions:
-        counts[view.status_key] += 1
-    return render_template("runs/detail.html", run=run, sessions=sessions, counts=counts,
-                           status_keys=STATUS_KEYS, can_stop=can_stop_run(current_user, run),
-                           badges=badges(), empty_row=EMPTY_ROW)
+    page = load_run_page(run.id, status=status, number=request.args.get("page", 1, type=int))
+    return render_template("runs/detail.html", run=run, page=page, status_keys=STATUS_KEYS,
+                           can_stop=can_stop_run(current_user, run), badges=badges(),
+                           placeholder_command=PLACEHOLDER_COMMAND)
 
 
 @bp.route("/<int:run_id>/events", methods=["GET", "POST"])
@@ -73,9 +74,19 @@ def events(run_id: int):
         return jsonify(error="after: expected session:seq pairs"), 400
     begin_snapshot()
     run = _visible_run(run_id)
-    changes = load_changes(run.id, after)
-    return jsonify(sessions=[session_changes(view, run.id) for view in changes],
-                   summary=run_counts(run.id), finished=run.finished_at is not None)
+    return jsonify(catch_up(run, after))
+
+
+@bp.get("/<int:run_id>/sessions/<int:session_id>/commands/<int:seq>")
+@login_required
+def command_output(run_id: int, session_id: int, seq: int):
+    """A command named by its session and sequence number (what a page knows of a command
+    that started live): its output view."""
+    begin_snapshot()
+    run = _visible_run(run_id)
+    command_id = command_id_of(run.id, session_id, seq) or abort(404)
+    stream = request.args.get("stream", "stdout")
+    return redirect(url_for(".output", run_id=run.id, command_id=command_id, stream=stream))
 
 
 @bp.get("/<int:run_id>/grouped")
