@@ -489,3 +489,12 @@ class ConfigTimeoutSession(SingleCommandSession):
     work_on = ("Host",)
     invoke_config = {"timeouts": {"command": 1}}
     command = "sleep 42; echo never"
+
+
+class ConnectionDropSession(Session):
+    """Kills the sshd process serving its own connection in the middle of a command."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.run("echo before; kill -9 $PPID; sleep 5; echo after")

@@ -7,6 +7,8 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy.orm import selectinload
 
 from webapp.engine import locks
@@ -137,6 +139,10 @@ def test_a_killed_worker_fails_its_sessions_kills_their_commands_and_frees_the_h
     wait_for(lambda: remote_sleeps(sshd.user, 37) == [], timeout=5)
     assert locks.holder_of(state.redis, state.keys, host_id) is None
     assert finished(run_id)
+    # rq no longer counts the dead worker's job as started (it would for the job timeout)
+    job = Job.fetch(state.keys.job_id(run_id, 0), connection=state.redis)
+    assert job.get_status() == JobStatus.FAILED
+    assert job.id not in StartedJobRegistry(queue=state.queue).get_job_ids()
 
 
 def test_a_job_that_fails_leaves_no_session_waiting_and_says_why(app, execute_run, make_hosts,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,3 +113,45 @@ def _proc_states() -> set[str]:
     states = set(db.session.scalars(sa.select(MinkeSession.proc_status)))
     db.session.rollback()
     return states
+
+
+# -- honest failure reasons ---------------------------------------------------------------
+
+
+def test_a_server_that_never_speaks_ssh_fails_with_no_banner(execute_run, make_hosts, app):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    try:
+        host = make_hosts(1, hostname="127.0.0.1", port=silent.getsockname()[1])[0]
+        started = time.monotonic()
+
+        session = only(execute_run("UptimeSession", [host]))
+
+        timeout = app.config["MINKE_CONNECT_TIMEOUT"]
+        assert (session.proc_status, session.session_status) == ("failed", "error")
+        assert session.messages[0].text.startswith(f"no SSH banner within {timeout} s")
+        assert time.monotonic() - started < timeout + 5
+    finally:
+        for connection, _address in accepted:
+            connection.close()
+        silent.close()
+
+
+def test_a_connection_lost_mid_command_fails_the_session_saying_so(execute_run, make_hosts):
+    session = only(execute_run("ConnectionDropSession", make_hosts(1)))
+
+    assert (session.proc_status, session.session_status) == ("failed", "error")
+    assert session.messages[0].text.startswith("connection lost while running")
+    assert session.commands[0].stdout == "before\n"
+
+
+def test_a_default_command_timeout_applies_to_every_command(execute_run, make_hosts, app, sshd):
+    app.config["MINKE_COMMAND_TIMEOUT"] = 1
+    session = only(execute_run("SleepSession", make_hosts(1), {"seconds": "43"}))
+
+    assert session.proc_status == "failed"
+    assert "timed out after 1 s" in session.messages[0].text
+    wait_for(lambda: remote_sleeps(sshd.user, 43) == [], timeout=3)

@@ -40,7 +40,8 @@ class Config:
     MINKE_WORKER_GRACE = 30
     # connections: layered under host groups, hosts and the session's invoke_config
     MINKE_FABRIC_CONFIG: dict[str, Any] = {}
-    MINKE_CONNECT_TIMEOUT = 10
+    MINKE_CONNECT_TIMEOUT = 10  # seconds for TCP, the SSH banner and authentication each
+    MINKE_COMMAND_TIMEOUT = None  # seconds any command may run (off); its processes are killed
     MINKE_POOL_IDLE_TTL = 60  # seconds an idle connection is kept; 0 disables the pool
     MINKE_POOL_SIZE = 256  # idle connections kept per worker at most
     # output

@@ -68,10 +68,16 @@ def form_config(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def defaults(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "connect_timeout": settings["MINKE_CONNECT_TIMEOUT"],
+    timeout = settings["MINKE_CONNECT_TIMEOUT"]
+    config: dict[str, Any] = {
+        "connect_timeout": timeout,
+        # a server that accepts TCP but never speaks SSH must not hold a session for long
+        "connect_kwargs": {"banner_timeout": timeout, "auth_timeout": timeout},
         "run": {"warn": True, "hide": True, "in_stream": False},
     }
+    if settings.get("MINKE_COMMAND_TIMEOUT"):
+        config["timeouts"] = {"command": settings["MINKE_COMMAND_TIMEOUT"]}
+    return config
 
 
 def effective_config(

@@ -220,7 +220,8 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
             connection.minke_sink = record
             record.started(runtime.worker_id)
             runtime.stops.add(job.run_id, planned.session_id, record)
-            broken = _run_session(cls, connection, record)
+            broken = _run_session(cls, connection, record,
+                                  (target.config.get("connect_kwargs") or {}).get("banner_timeout"))
             runtime.stops.remove(planned.session_id)
             connection.minke_sink = None
             if broken or record.killed:
@@ -233,7 +234,8 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
         job.host_locks.done_with(target.host_id)
 
 
-def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:
+def _run_session(cls: type[Session], connection, record: EngineRecord,
+                 banner_timeout: float | None = None) -> bool:
     """Run one session to its end; return True when the connection broke."""
     broken = False
     try:
@@ -248,7 +250,7 @@ def _run_session(cls: type[Session], connection, record: EngineRecord) -> bool:
         record.session_status = SessionStatus.ERROR.value
         proc = ProcStatus.COMPLETED
     except Exception as exc:  # any failure ends this object's session, never the job
-        reason, show_traceback = failures.describe(exc)
+        reason, show_traceback = failures.describe(exc, banner_timeout=banner_timeout)
         if record.killed:
             reason = f"killed: {reason}"
         record.add_message(TextMessage(reason, "error"))

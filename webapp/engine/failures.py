@@ -10,10 +10,21 @@ import paramiko
 
 from sessions.errors import SessionError
 
+from .runner import ConnectionLost
 
-def describe(exc: BaseException) -> tuple[str, bool]:
-    """A message for ``exc`` and whether to show the traceback (bugs in code, not SSH trouble)."""
+
+def describe(exc: BaseException, *, banner_timeout: float | None = None) -> tuple[str, bool]:
+    """A message for ``exc`` and whether to show the traceback (bugs in code, not SSH trouble).
+
+    :param banner_timeout: the seconds the connection waited for the SSH banner.
+    """
     if isinstance(exc, SessionError):
+        return str(exc), False
+    if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
+        within = f" within {banner_timeout:g} s" if banner_timeout else ""
+        return (f"no SSH banner{within}: the server accepted the connection but never "
+                "spoke SSH"), False
+    if isinstance(exc, ConnectionLost):
         return str(exc), False
     if isinstance(exc, paramiko.AuthenticationException):
         return f"SSH authentication failed: {exc}", False

@@ -122,15 +122,15 @@ def _fail_started_jobs(state: MinkeState, run_ids: set[int], reason: str) -> Non
     started = StartedJobRegistry(queue=state.queue)
     failed = FailedJobRegistry(queue=state.queue)
     begin_read_only()
-    counts = dict(db.session.execute(
-        sa.select(Run.id, Run.job_count).where(Run.id.in_(run_ids))).tuples())
+    counts = {run_id: count for run_id, count in db.session.execute(
+        sa.select(Run.id, Run.job_count).where(Run.id.in_(run_ids))).all()}
     db.session.rollback()
     for run_id, count in counts.items():
         for index in range(count):
-            job = Job.fetch_many([state.keys.job_id(run_id, index)],
-                                 connection=state.redis)[0]
+            [job] = Job.fetch_many([state.keys.job_id(run_id, index)],
+                                   connection=state.redis)
             if job is not None and job.get_status() == JobStatus.STARTED:
-                started.remove(job)
+                started.remove_executions(job)
                 job.set_status(JobStatus.FAILED)
                 failed.add(job, exc_string=reason)
 

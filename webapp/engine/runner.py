@@ -30,6 +30,10 @@ KILL_TIMEOUT = 5.0  # seconds the kill over a second channel may take
 WAIT_CHECK_SECONDS = 0.1  # how often wait() looks for a reader thread that died
 
 
+class ConnectionLost(ConnectionError):
+    """The connection to the host went away while a command ran."""
+
+
 class OutputSink(Protocol):
     memory_limit: int
     stop_level: int
@@ -70,6 +74,10 @@ class MinkeRemote(Remote):
             sink.command_finished(self, result)
             if sink.stop_level:  # the session ends with the command it was running
                 raise SessionStopped("stopped after the command returned")
+        transport = self.context.transport
+        if result.exited == -1 and not self.timed_out and not (transport and transport.is_active()):
+            # no exit status because the connection dropped, not because we ended it
+            raise ConnectionLost(f"connection lost while running {result.command!r}")
         return result
 
     def wait(self) -> None:
