@@ -54,9 +54,17 @@ def _on_signal(signum: int, _frame: Any) -> None:
 def read_or_create(path: Path, make: Any) -> str:
     """The contents of ``path``, created by ``make()`` (readable by the owner only) if missing."""
     if not path.exists():
-        path.write_text(make() + "\n")
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(make() + "\n")
     return path.read_text().strip()
+
+
+def open_log(path: Path) -> Any:
+    """``path`` opened for appending, readable by the owner only (logs name users and hosts)."""
+    file = open(path, "ab", opener=lambda name, flags: os.open(name, flags, 0o600))
+    os.chmod(path, 0o600)  # a log from before this rule
+    return file
 
 
 def make_site_root(root: Path, size: int) -> Path:
@@ -227,7 +235,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
 
     def spawn(name: str, cmd: list[str]) -> subprocess.Popen:
         path = logs / f"{name}.log"
-        with open(path, "ab") as out:
+        with open_log(path) as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT)
         processes[name] = (proc, path)

@@ -210,7 +210,7 @@ def test_fold_names_into_ranges(names, folded):
 def test_ansi_to_html_escapes_and_drops_other_escapes():
     html = ansi_to_html("<b>\x1b[32mok\x1b[0m\x1b]0;title\x07\x1b[2K\x07 \x1b[38;5;196mx")
     assert str(html) == ('&lt;b&gt;<span class="ansi-fg-2">ok</span> '
-                         '<span style="color:rgb(255,0,0)">x</span>')
+                         '<span class="ansi-fg-196">x</span>')
     assert strip_ansi("\x1b[1mbold\x1b[0m") == "bold"
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
-    from . import auth, cli, database, engine, history, migrations, objects, runs
+    from . import auth, cli, database, engine, history, migrations, objects, runs, security
     from .config import DEV_SECRET_KEY, Config, env_overrides, instance_secret_key
     from .extensions import csrf, socketio
 
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # never the development key outside debugging and tests: one of this installation
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
+    security.init_app(app)
     database.init_app(app)
     migrations.init_app(app)
     csrf.init_app(app)

@@ -8,21 +8,35 @@ const PARTIAL = /\x1b(\[[0-9;:?]*|\][^\x07\x1b]*)?$/;
 const FLAG_ON = { 1: "bold", 2: "dim", 3: "italic", 4: "underline", 7: "inverse" };
 const FLAG_OFF = { 22: ["bold", "dim"], 23: ["italic"], 24: ["underline"], 27: ["inverse"] };
 
+// The palette's 6×6×6 colour cube (entries 16-231) and grey ramp (232-255), as
+// webapp/runs/ansi.py: every colour is a class (static/css/ansi-256.css), since the
+// Content-Security-Policy allows no inline styles.
+const STEPS = [0, 95, 135, 175, 215, 255];
+
 function paletteRgb(n) {
-  n = Math.min(n, 255);
   if (n >= 232) {
     const level = 8 + (n - 232) * 10;
-    return `rgb(${level},${level},${level})`;
+    return [level, level, level];
   }
   n -= 16;
-  const steps = [0, 95, 135, 175, 215, 255];
-  return `rgb(${steps[Math.floor(n / 36)]},${steps[Math.floor(n / 6) % 6]},${steps[n % 6]})`;
+  return [STEPS[Math.floor(n / 36)], STEPS[Math.floor(n / 6) % 6], STEPS[n % 6]];
+}
+
+/** The palette entry (16-255) nearest to a 24-bit colour. */
+function nearestPaletteIndex(rgb) {
+  const cube = rgb.map((c) => STEPS.reduce((best, step, i) =>
+    (Math.abs(step - c) < Math.abs(STEPS[best] - c) ? i : best), 0));
+  const cubeIndex = 16 + 36 * cube[0] + 6 * cube[1] + cube[2];
+  const mean = (rgb[0] + rgb[1] + rgb[2]) / 3;
+  const greyIndex = 232 + Math.min(23, Math.max(0, Math.round((mean - 8) / 10)));
+  const distance = (n) => paletteRgb(n).reduce((sum, x, i) => sum + (x - rgb[i]) ** 2, 0);
+  return distance(greyIndex) < distance(cubeIndex) ? greyIndex : cubeIndex;
 }
 
 /** The graphic rendition in force, carried from one piece of a stream to the next. */
 export class AnsiState {
   constructor() {
-    this.fg = null; // "fg-N" class or a CSS colour
+    this.fg = null; // "fg-N": the class ansi-fg-N, N from 0 to 255
     this.bg = null;
     this.flags = new Set();
     this.pending = ""; // an unfinished escape sequence
@@ -51,12 +65,11 @@ export class AnsiState {
         const kind = code === 38 ? "fg" : "bg";
         let colour = null;
         if (codes[i + 1] === 5 && i + 2 < codes.length) {
-          const n = codes[i + 2];
-          colour = n < 16 ? `${kind}-${n}` : paletteRgb(n);
+          colour = `${kind}-${Math.min(codes[i + 2], 255)}`;
           i += 2;
         } else if (codes[i + 1] === 2 && i + 4 < codes.length) {
-          const [r, g, b] = codes.slice(i + 2, i + 5).map((c) => Math.min(255, c));
-          colour = `rgb(${r},${g},${b})`;
+          const rgb = codes.slice(i + 2, i + 5).map((c) => Math.min(255, c));
+          colour = `${kind}-${nearestPaletteIndex(rgb)}`;
           i += 4;
         } else {
           i = codes.length;
@@ -74,10 +87,8 @@ export class AnsiState {
   span() {
     const span = document.createElement("span");
     for (const flag of this.flags) span.classList.add(`ansi-${flag}`);
-    for (const [value, prop] of [[this.fg, "color"], [this.bg, "backgroundColor"]]) {
-      if (value === null) continue;
-      if (value.startsWith("rgb")) span.style[prop] = value;
-      else span.classList.add(`ansi-${value}`);
+    for (const value of [this.fg, this.bg]) {
+      if (value !== null) span.classList.add(`ansi-${value}`);
     }
     return span;
   }

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+import logging
 
-from ..extensions import db
-from ..models import User
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from redis import RedisError
+
+from .credentials import authenticate
 from .forms import LoginForm
 from .redirects import local_target
+from .throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "Unknown user name or wrong password."
+THROTTLED = ("Too many failed logins {what}: try again in {minutes} minute{s}."
+             " Even the right password is refused until then.")
+UNAVAILABLE = "Logging in is unavailable: the attempt counter (Redis) does not answer."
+
+
+def _throttle() -> LoginThrottle:
+    config = current_app.config
+    state = current_app.extensions["minke"]
+    return LoginThrottle(state.redis, state.keys.prefix,
+                         user_limit=config["MINKE_LOGIN_USER_LIMIT"],
+                         address_limit=config["MINKE_LOGIN_ADDRESS_LIMIT"],
+                         window=config["MINKE_LOGIN_WINDOW"])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -25,8 +40,25 @@ def login():
     if not form.validate_on_submit():
         status = 400 if form.errors else 200
         return render_template("auth/login.html", form=form, error=None), status
-    user = db.session.scalar(sa.select(User).where(User.name == form.name.data))
-    if user is None or not user.active or not user.check_password(form.password.data):
+    throttle, address = _throttle(), request.remote_addr or "unknown"
+    try:
+        refused = throttle.check(form.name.data, address)
+        if refused is None:
+            user = authenticate(form.name.data, form.password.data)
+            if user is None:
+                throttle.failed(form.name.data, address)
+            else:
+                throttle.succeeded(form.name.data)
+    except RedisError as exc:  # refused, not waved through: no count, no login
+        log.error("login refused: Redis does not answer: %s", exc)
+        return render_template("auth/login.html", form=form, error=UNAVAILABLE), 503
+    if refused is not None:
+        minutes = -(-refused.retry_after // 60)
+        what = "for this user name" if refused.what == "user" else "from your address"
+        error = THROTTLED.format(what=what, minutes=minutes, s="" if minutes == 1 else "s")
+        response = render_template("auth/login.html", form=form, error=error)
+        return response, 429, {"Retry-After": str(refused.retry_after)}
+    if user is None:
         return render_template("auth/login.html", form=form, error=BAD_CREDENTIALS), 401
     login_user(user, remember=form.remember.data)
     return redirect(target)
