@@ -74,10 +74,11 @@ class MinkeRemote(Remote):
             sink.command_finished(self, result)
             if sink.stop_level:  # the session ends with the command it was running
                 raise SessionStopped("stopped after the command returned")
-        transport = self.context.transport
-        if result.exited == -1 and not self.timed_out and not (transport and transport.is_active()):
-            # no exit status because the connection dropped, not because we ended it
-            raise ConnectionLost(f"connection lost while running {result.command!r}")
+        if result.exited == -1 and not self.timed_out:
+            # no exit status, and we ended nothing (a stop or a timeout): the connection
+            # or the server's end of it went away
+            raise ConnectionLost(f"connection lost while running {result.command!r}: "
+                                 "no exit status came back")
         return result
 
     def wait(self) -> None:
