@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -17,7 +18,9 @@ import sqlalchemy as sa
 
 from scripts.loopback import free_port, stop_process
 from scripts.workers import WorkerProcess, wait_registered
+from sessions import REGISTRY
 from tests.test_engine_stop import remote_sleeps, wait_for
+from webapp.engine.dispatch import start_run
 from webapp.extensions import db
 from webapp.models import MinkeSession, Run
 
@@ -155,3 +158,47 @@ def test_a_default_command_timeout_applies_to_every_command(execute_run, make_ho
     assert session.proc_status == "failed"
     assert "timed out after 1 s" in session.messages[0].text
     wait_for(lambda: remote_sleeps(sshd.user, 43) == [], timeout=3)
+
+
+# -- installations sharing one Redis --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_installations_sharing_a_redis_never_see_each_others_runs(
+        app, make_hosts, worker_env, redis_url, tmp_path):
+    """B is a second installation on another database (its run ids start at 1 too), on
+    the same Redis as the tests' app A. A's run #1 is queued (no worker of A) and a stale
+    ``run.finished`` of A's run #1 sits in A's stream: B's worker must not take A's job,
+    and B's ``minke run`` (its run #1) must report B's own outcome."""
+    state = app.extensions["minke"]
+    [host] = make_hosts(1)
+    a_run = start_run(state, REGISTRY.get("UptimeSession"), [host], user=None, origin="cli")
+    state.publisher.publish(a_run.id, "run.finished", {"summary": {"stale": 1}})
+    db.session.rollback()
+
+    b_env = {**worker_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"}
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    subprocess.run([*flask, "db", "upgrade", "heads"], cwd=ROOT, env=b_env, check=True,
+                   capture_output=True)
+    subprocess.run([*flask, "minke", "host", "add", "b-host", "--hostname", host.hostname,
+                    "--port", str(host.port), "--username", host.username,
+                    "--config", json.dumps(host.config)],
+                   cwd=ROOT, env=b_env, check=True, capture_output=True)
+    b_worker = WorkerProcess.start(env=b_env, log_path=tmp_path / "b-worker.log")
+    try:
+        wait_registered(b_worker.proc, redis_url)
+        ran = subprocess.run([*flask, "minke", "run", "UptimeSession", "--host", "b-host",
+                              "--json"], cwd=ROOT, env=b_env, capture_output=True, text=True,
+                             timeout=60)
+
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        [report] = json.loads(ran.stdout)
+        assert (report["object"], report["status"]) == ("b-host", "success")
+        db.session.rollback()
+        a_session = db.session.scalar(sa.select(MinkeSession).where(
+            MinkeSession.run_id == a_run.id))
+        assert a_session.proc_status == "initialized"  # B's worker left A's job alone
+        assert state.queue.count == 1
+    finally:
+        b_worker.stop()
+        db.session.rollback()
