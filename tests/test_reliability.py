@@ -202,3 +202,18 @@ def test_two_installations_sharing_a_redis_never_see_each_others_runs(
     finally:
         b_worker.stop()
         db.session.rollback()
+
+
+def test_a_host_whose_stored_config_cannot_be_used_fails_alone(execute_run, make_hosts):
+    """A row stored before configs were validated (or written around the CLI)."""
+    good, bad = make_hosts(2)
+    bad.config = {"run": 5, "run.pty": True}
+    db.session.commit()
+
+    run = execute_run("UptimeSession", [good, bad])
+
+    by_name = {s.object_label: s for s in run.sessions}
+    assert by_name[good.name].session_status == "success"
+    assert by_name[bad.name].proc_status == "failed"
+    assert "connection configuration of h01 is invalid" in by_name[bad.name].messages[0].text
+    assert run.finished_at is not None
