@@ -4,6 +4,7 @@ database files, and hostile remote output inert in every page and export."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -40,6 +41,19 @@ def client(app):
 @pytest.fixture
 def ada(make_user):
     return make_user("ada", *ADMIN)
+
+
+@contextlib.contextmanager
+def other_app(config: dict):
+    """A second app on the tests' database, in its own context; its connections closed after."""
+    made = create_app(config)
+    with made.app_context():
+        try:
+            yield made
+        finally:
+            made.extensions["minke"].close()
+            db.session.remove()
+            db.engine.dispose()
 
 
 def from_address(app, address: str):
@@ -171,8 +185,7 @@ def test_web_processes_share_the_counts_through_redis(app, app_config, client, a
 
 def test_redis_down_refuses_logins_instead_of_waving_them_through(app_config, _schema,
                                                                   redis_flush, make_user):
-    broken = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0"})
-    with broken.app_context():
+    with other_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0"}) as broken:
         client = isolated_client(broken)
         make_user("ada", *ADMIN)
         response = login(client, "ada", "pw")
@@ -265,10 +278,10 @@ def test_cookie_secure_is_set_from_the_configuration(app_config, _schema, redis_
                                                      make_user, monkeypatch, how):
     if how == "environment":
         monkeypatch.setenv("MINKE_COOKIE_SECURE", "true")
-        secure_app = create_app(app_config)
+        config = app_config
     else:
-        secure_app = create_app({**app_config, "MINKE_COOKIE_SECURE": True})
-    with secure_app.app_context():
+        config = {**app_config, "MINKE_COOKIE_SECURE": True}
+    with other_app(config) as secure_app:
         client = isolated_client(secure_app)
         client.environ_base["wsgi.url_scheme"] = "https"
         make_user("ada", *ADMIN)
@@ -288,16 +301,14 @@ def _mode(path) -> int:
 def test_the_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path, app_config,
                                                                           redis_flush):
     path = tmp_path / "minke.db"
-    fresh = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
-    assert _mode(path) == 0o600
-    with fresh.app_context():
+    with other_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}):
+        assert _mode(path) == 0o600
         with db.engine.begin() as connection:
             connection.execute(sa.text("CREATE TABLE t (x INTEGER)"))
             connection.execute(sa.text("INSERT INTO t VALUES (1)"))
         wal = [p for p in tmp_path.iterdir() if p.name.startswith("minke.db-")]
         assert {p.name for p in wal} >= {"minke.db-wal", "minke.db-shm"}
         assert all(_mode(p) == 0o600 for p in wal), [(p.name, oct(_mode(p))) for p in wal]
-        db.engine.dispose()
 
 
 def test_an_existing_world_readable_database_is_made_private(tmp_path):
