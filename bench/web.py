@@ -4,12 +4,14 @@ worker and real sshd hosts. Times are the browser's clock (``Date.now()``), the 
 for message timestamps: one machine, one clock.
 
 1. click: one host, warm worker. From the click on "Run…" in the host list (a submit
-   listener notes the time) until the run page's row is final (checked every animation
-   frame).
+   listener notes the time) until the run page's row is final (its data-proc attribute
+   observed; the page paints it in the same frame).
    Target: < 300 ms median.
 2. fan-out: 200 hosts, cold connections (worker ``MINKE_POOL_IDLE_TTL=0``), "select all
    matching", "Run…", from the click on "Confirm and run" until all 200 rows are final;
-   plain fabric (thread pool of 50, new connection per host) in the same rounds.
+   plain fabric (thread pool of 50, new connection per host) and the engine alone (dispatched
+   in-process as the CLI does, until run.finished, no page) in the same rounds; where the
+   time went (stored, first session start, last end, run finished, page final).
    Target: ≤ 1.3x fabric.
 3. storm: a session adding 1000 messages/s for 10 s on the open run page; each message's
    latency from its worker timestamp until it is in the page's DOM; lost and duplicated.
@@ -49,8 +51,9 @@ from tests.web_services import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E4
 PASSWORD = "bench-password"
 PARTS = ("click", "storm", "output", "fanout", "page")
 FINAL = ("completed", "stopped", "canceled", "failed")
-# runs in every page before its own scripts: notes when every row of a run page is final,
-# and when each message element enters the DOM
+# runs in every page before its own scripts: notes when every row of a run page is final
+# (observing data-proc, not polling every frame: that would take CPU the worker and sshd
+# need) and when each message element enters the DOM
 WATCH = """
 window.__bench = { t0: Number(sessionStorage.getItem("t0") || 0), messages: [] };
 document.addEventListener("DOMContentLoaded", () => {
@@ -58,12 +61,11 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!table) return;
   const rows = table.tBodies[0].rows;
   const check = () => {
-    for (const row of rows) {
-      if (!%s.includes(row.dataset.proc)) { requestAnimationFrame(check); return; }
-    }
+    if (window.__bench.allFinal) return;
+    for (const row of rows) if (!%s.includes(row.dataset.proc)) return;
     window.__bench.allFinal = Date.now();
   };
-  requestAnimationFrame(check);
+  check();
   new MutationObserver((records) => {
     const now = Date.now();
     for (const record of records) for (const node of record.addedNodes) {
@@ -71,7 +73,9 @@ document.addEventListener("DOMContentLoaded", () => {
         window.__bench.messages.push([node.textContent, now]);
       }
     }
-  }).observe(table, { childList: true, subtree: true });
+    if (records.some((record) => record.attributeName === "data-proc")) check();
+  }).observe(table, { childList: true, subtree: true, attributes: true,
+                      attributeFilter: ["data-proc"] });
 });
 """ % list(FINAL)  # noqa: UP031 - a JS literal in JS source
 
@@ -113,12 +117,42 @@ def click_and_watch(page, hosts: str, *, all_matching: bool, timeout: float) -> 
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     page.wait_for_function("() => window.__bench.allFinal", timeout=timeout * 1000)
     times = page.evaluate("() => [window.__bench.t0, window.__bench.allFinal]")
+    # where the time went, from the click (epoch ms → ms after the click)
+    marks = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
+        const at = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+        return [performance.timeOrigin, n.responseStart, n.domContentLoadedEventEnd,
+                at('minke-script'), at('minke-joined')]; }""")
+    origin = marks[0] - times[0]
+    steps = {name: origin + value for name, value in zip(
+        ("response", "dcl", "script", "joined"), marks[1:], strict=True) if value is not None}
     statuses = page.evaluate("""() => [...document.querySelectorAll('#results tbody tr')]
         .map(row => row.dataset.status)""")
     if set(statuses) != {"success"}:
         raise BenchError(f"not every row succeeded: {sorted(set(statuses))}")
-    return {"ms": times[1] - times[0], "rows": len(statuses),
-            "run": int(page.url.rsplit("/", 1)[1])}
+    return {"ms": times[1] - times[0], "rows": len(statuses), "t0": times[0],
+            "run": int(page.url.rsplit("/", 1)[1]), "steps": steps}
+
+
+def run_timeline(run_id: int, t0_ms: float, final_ms: float) -> dict[str, float]:
+    """When (ms after the click) the run was stored, its first session started, its last
+    session ended, the run was marked finished (worker clocks) and the page showed every
+    row final (the browser's)."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+    from webapp.models import MinkeSession, Run
+
+    run = db.session.get(Run, run_id)
+    first, last = db.session.execute(
+        sa.select(sa.func.min(MinkeSession.start_time), sa.func.max(MinkeSession.end_time))
+        .where(MinkeSession.run_id == run_id)).one()
+    at = {"stored": run.created_at, "first start": first, "last end": last,
+          "run finished": run.finished_at}
+    db.session.rollback()
+    timeline = {name: common.as_utc_timestamp(value) * 1000 - t0_ms
+                for name, value in at.items() if value is not None}
+    timeline["page final"] = final_ms
+    return timeline
 
 
 def run_fabric(bench: Bench, n: int, concurrency: int = 50) -> float:
@@ -290,8 +324,11 @@ def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
     worker = bench.start_worker()  # warm: connections pooled between runs
     if "click" in parts:
         click_and_watch(page, "b000", all_matching=False, timeout=30)  # opens the connection
-        results["click"] = [click_and_watch(page, "b000", all_matching=False, timeout=30)["ms"]
-                            for _ in range(rounds)]
+        clicks = [click_and_watch(page, "b000", all_matching=False, timeout=30)
+                  for _ in range(rounds)]
+        results["click"] = [c["ms"] for c in clicks]
+        results["click_steps"] = {name: median([c["steps"][name] for c in clicks])
+                                  for name in clicks[0]["steps"]}
     if "storm" in parts:
         results["storm"] = storm(bench, page, rate, seconds)
     if "output" in parts:
@@ -308,10 +345,20 @@ def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
         bench.stop_worker(worker)
         bench.start_worker(pool_idle_ttl=0)  # cold: every run opens its connections
         results["fanout"], results["fabric"] = [], []
+        results["fanout_engine"] = []
+        timelines = []
         for _ in range(fan_rounds):
-            results["fanout"].append(click_and_watch(page, "b", all_matching=True,
-                                                     timeout=120)["ms"])
+            fan = click_and_watch(page, "b", all_matching=True, timeout=120)
+            results["fanout"].append(fan["ms"])
+            timelines.append(run_timeline(fan["run"], fan["t0"], fan["ms"]))
             results["fabric"].append(run_fabric(bench, fan_n))
+            page.goto("/objects/host/")  # the engine alone, as the CLI dispatches, no page
+            t0 = time.perf_counter()
+            bench.wait_finished(bench.dispatch("FanoutSession", bench.host_ids[:fan_n]).run_id,
+                                timeout=120)
+            results["fanout_engine"].append((time.perf_counter() - t0) * 1000)
+        results["fanout_timeline"] = {name: median([t[name] for t in timelines])
+                                      for name in timelines[0]}
     if "page" in parts:
         finished = big_run(bench, page_n, "completed")
         results["big_page"] = [open_page(page, f"/runs/{finished}") for _ in range(3)]
@@ -336,14 +383,26 @@ def report(r: dict, *, smoke: bool, fan_n: int, rate: int, seconds: int, page_n:
         rows.append([f"click → row final, 1 host, warm ({len(r['click'])} rounds)", click,
                      "< 300", verdict(click < 300, smoke)])
         notes.append(f"click rounds (ms): {', '.join(f'{x:.0f}' for x in r['click'])}")
+        steps = r["click_steps"]
+        notes.append("click, median ms after it: run page's first byte "
+                     f"{steps['response']:.0f}, DOMContentLoaded {steps['dcl']:.0f}, script "
+                     f"{steps['script']:.0f}, joined (with the catch-up) "
+                     f"{steps.get('joined', float('nan')):.0f}, row final {click:.0f}")
     if "fanout" in r:
         ratio = median(r["fanout"]) / median(r["fabric"])
         rows += [[f"click → {fan_n} rows final, cold ({len(r['fanout'])} rounds)",
                   median(r["fanout"]), "", ""],
                  [f"plain fabric, same {fan_n} hosts, 50 threads", median(r["fabric"]), "", ""],
-                 ["  minke / fabric", f"{ratio:.2f}x", "≤ 1.3x", verdict(ratio <= 1.3, smoke)]]
-        notes.append("fan-out rounds minke / fabric (ms): " + ", ".join(
-            f"{a:.0f}/{b:.0f}" for a, b in zip(r["fanout"], r["fabric"], strict=True)))
+                 ["  minke / fabric", f"{ratio:.2f}x", "≤ 1.3x", verdict(ratio <= 1.3, smoke)],
+                 ["the engine alone (dispatch → run.finished)", median(r["fanout_engine"]),
+                  "", ""],
+                 ["  engine alone / fabric",
+                  f"{median(r['fanout_engine']) / median(r['fabric']):.2f}x", "", ""]]
+        notes.append("fan-out rounds minke / fabric / engine alone (ms): " + ", ".join(
+            f"{a:.0f}/{b:.0f}/{c:.0f}" for a, b, c in zip(r["fanout"], r["fabric"],
+                                                       r["fanout_engine"], strict=True)))
+        notes.append("fan-out, median ms after the click: " + ", ".join(
+            f"{name} {value:.0f}" for name, value in r["fanout_timeline"].items()))
     if "storm" in r:
         st = r["storm"]
         rows += [[f"storm {rate}/s × {seconds} s: latency p50", st["p50"], "", ""],

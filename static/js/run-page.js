@@ -418,7 +418,7 @@ function catchUp() {
 }
 
 /** What a join asks besides the room: the changes of every unfinished row and of rows
- * waiting for a catch-up, and every session's badge. */
+ * waiting for a catch-up, and every session's badge when some are on other pages. */
 function joinData() {
   joinRequest = ++requestsSent;
   const ids = new Set(needsCatchUp);
@@ -426,7 +426,7 @@ function joinData() {
     const s = session(Number(row.id.slice(2)));
     if (!FINAL.has(row.dataset.proc) && !s.requested) ids.add(s.id);
   }
-  return { after: ask(joinRequest, ids), statuses: true };
+  return { after: ask(joinRequest, ids), statuses: root.dataset.paged === "1" };
 }
 
 function joined(answer) {
@@ -434,7 +434,7 @@ function joined(answer) {
   joinedOnce = true;
   answers.push({ request: joinRequest, data: answer });
   joinRequest = 0;
-  schedule();
+  frame(); // now: the row's state may be final already
 }
 
 function joinLost() {

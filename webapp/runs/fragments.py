@@ -69,15 +69,17 @@ def session_changes(view: SessionView, run_id: int) -> dict[str, Any]:
     }
 
 
-def catch_up(run: Run, after: Mapping[int, int], *, statuses: bool = False) -> dict[str, Any]:
+def catch_up(run: Run, after: Mapping[int, int], *, summary: bool = False,
+             statuses: bool = False) -> dict[str, Any]:
     """What a page that shows sessions up to ``after`` (id → sequence number) missed:
-    ``sessions`` (their changes), ``summary`` (counts per badge), ``finished``, and with
-    ``statuses`` every session's badge (a paged run's rows on other pages)."""
+    ``sessions`` (their changes) and ``finished``; with ``summary`` the counts per badge,
+    with ``statuses`` every session's badge (a paged run's rows on other pages)."""
     answer: dict[str, Any] = {
         "sessions": [session_changes(view, run.id) for view in load_changes(run.id, after)],
-        "summary": run_counts(run.id),
         "finished": run.finished_at is not None,
     }
+    if summary:
+        answer["summary"] = run_counts(run.id)
     if statuses:
         answer["statuses"] = session_statuses(run.id)
     return answer

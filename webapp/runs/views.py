@@ -74,7 +74,7 @@ def events(run_id: int):
         return jsonify(error="after: expected session:seq pairs"), 400
     begin_snapshot()
     run = _visible_run(run_id)
-    return jsonify(catch_up(run, after))
+    return jsonify(catch_up(run, after, summary=True))
 
 
 @bp.get("/<int:run_id>/sessions/<int:session_id>/commands/<int:seq>")
