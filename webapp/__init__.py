@@ -11,7 +11,20 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
-    from . import auth, cli, database, engine, history, migrations, objects, runs, security
+    from . import (
+        api,
+        audit,
+        auth,
+        cli,
+        database,
+        engine,
+        history,
+        migrations,
+        objects,
+        profile,
+        runs,
+        security,
+    )
     from .config import DEV_SECRET_KEY, Config, env_overrides, instance_secret_key
     from .extensions import csrf, socketio
 
@@ -43,5 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     runs.init_app(app)
     objects.init_app(app)
     history.init_app(app)
+    audit.init_app(app)
+    profile.init_app(app)
+    api.init_app(app)
     cli.init_app(app)
     return app

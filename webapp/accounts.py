@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from sessions import REGISTRY
 
+from .audit import record
 from .extensions import db
 from .models import BUILTIN_PERMISSIONS, Permission, Role, User
 
@@ -62,6 +63,8 @@ def create_permissions() -> list[str]:
     wanted = {**BUILTIN_PERMISSIONS, **session_permissions()}
     created = sorted(name for name in wanted if name not in existing)
     db.session.add_all(Permission(name=name, description=wanted[name]) for name in created)
+    if created:
+        record("permission.create", f"{len(created)} permissions", {"names": created})
     return created
 
 
@@ -127,12 +130,14 @@ def create_user(name: str, password: str, roles: Iterable[str | Role] = ()) -> U
     user = User(name=name, roles=[*rows, *(role for role in roles if isinstance(role, Role))])
     user.set_password(password)
     db.session.add(user)
+    record("user.create", f"user {name}", {"roles": [role.name for role in user.roles]})
     return user
 
 
 def set_password(user: User, password: str) -> None:
     """Replace the password of ``user``; :raises AccountError: when it is empty."""
     user.set_password(_check_password(password))
+    record("user.password", f"user {user.name}")
 
 
 def add_role(user: User, role_name: str) -> bool:
@@ -145,6 +150,7 @@ def add_role(user: User, role_name: str) -> bool:
     if role in user.roles:
         return False
     user.roles.append(role)
+    record("user.add_role", f"user {user.name}", {"role": role.name})
     return True
 
 
@@ -171,4 +177,5 @@ def create_role(name: str, permissions: Iterable[str], description: str = "") ->
         raise AccountError(f"a role named {name!r} already exists")
     role = Role(name=name, permissions=permissions, description=description)
     db.session.add(role)
+    record("role.create", f"role {name}", {"permissions": permissions, "description": description})
     return role

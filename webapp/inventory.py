@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 import yaml
 
+from .audit import record
 from .connection_config import ConfigError, check_config
 from .extensions import db
 from .models import Host, HostGroup
@@ -239,6 +240,7 @@ def add_host(name: str, hostname: str, **fields: Any) -> Host:
     host = Host(verbose_name="", comment="", config={}, disabled=False)
     _apply(host, values)
     db.session.add(host)
+    record("host.create", f"host {host.name}", values)
     return host
 
 
@@ -250,6 +252,7 @@ def update_host(host: Host, **fields: Any) -> Host:
     values = _host_values(fields)
     if values.get("name", host.name) != host.name and _by_name(Host, values["name"]) is not None:
         raise InventoryError(f"a host named {values['name']!r} already exists")
+    record("host.update", f"host {host.name}", values)
     _apply(host, values)
     return host
 
@@ -277,6 +280,7 @@ def _groups(names: Iterable[str]) -> list[HostGroup]:
 def remove_host(name: str) -> None:
     """Delete the host named ``name``; :raises InventoryError: when there is none."""
     db.session.delete(get_host(name))
+    record("host.delete", f"host {name}")
 
 
 def add_group(name: str, *, comment: str = "", config: Any = None) -> HostGroup:
@@ -292,6 +296,8 @@ def add_group(name: str, *, comment: str = "", config: Any = None) -> HostGroup:
     if _by_name(HostGroup, group.name) is not None:
         raise InventoryError(f"a host group named {group.name!r} already exists")
     db.session.add(group)
+    record("group.create", f"group {group.name}",
+           {"comment": group.comment, "config": group.config})
     return group
 
 

@@ -50,6 +50,8 @@ def _require_login():
     """
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None  # None: no route matched, Flask answers 404/405 on its own
+    if request.blueprint == "api":
+        return None  # tokens, never the session cookie: webapp/api/auth.py
     if current_user.is_authenticated:
         return None
     if _wants_json():

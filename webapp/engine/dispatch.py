@@ -20,6 +20,7 @@ from wtforms import Form
 from sessions import Session
 from sessions.status import ProcStatus
 
+from ..audit import record
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 class DispatchError(ValueError):
     """The run cannot be dispatched as asked (bad data, wrong objects); nothing was stored."""
+
+    fields: dict[str, list[str]] = {}
+    """For invalid form data: each bad field's errors."""
 
 
 class PermissionDenied(DispatchError):
@@ -75,7 +79,9 @@ def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) ->
     if not form.validate():
         errors += [f"{name}: {'; '.join(errs)}" for name, errs in form.errors.items()]
     if errors:
-        raise DispatchError(f"invalid data for {session_cls.__name__}: " + ", ".join(errors))
+        error = DispatchError(f"invalid data for {session_cls.__name__}: " + ", ".join(errors))
+        error.fields = {**dict.fromkeys(unknown, ["unknown field"]), **form.errors}
+        raise error
     return form_data(form)
 
 
@@ -103,6 +109,7 @@ def start_run(
                             concurrency=concurrency or config["MINKE_CONCURRENCY"],
                             threads=threads)
     run_id, description = run.id, f"run #{run.id} {run.session_name}"
+    record("run.start", f"run #{run_id}", run_details(run, objects), user=user)
     db.session.commit()
     token = secrets.seal(config["SECRET_KEY"], secret)
     jobs = [
@@ -123,6 +130,14 @@ def start_run(
         raise EnqueueError(f"run #{run_id} could not be queued: {exc}") from exc
     begin_read_only()
     return db.session.get(Run, run_id)
+
+
+def run_details(run: Run, objects: Sequence[Any], *, labels: int = 20) -> dict[str, Any]:
+    """What the audit log keeps of a started run: its session, inputs (never a secret:
+    ``run.data`` holds none) and objects (the first ``labels`` of them by name)."""
+    return {"session": run.session_name, "origin": run.origin, "data": run.data,
+            "object_type": run.object_type, "objects": len(objects),
+            "labels": [str(obj.minke_label) for obj in objects[:labels]]}
 
 
 def prepare_run(

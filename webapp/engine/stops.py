@@ -26,6 +26,7 @@ from rq.job import Job, JobStatus
 
 from sessions.status import ProcStatus
 
+from .. import audit
 from ..extensions import db
 from ..models import MinkeSession, Run
 from .keys import Keys
@@ -55,6 +56,7 @@ def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
     :returns: the stop level now in force (1 soft, 2 kill).
     """
     level = request_stop(state.redis, state.keys, run.id, session_id, kill=kill)
+    audit.record("run.stop", f"run #{run.id}", {"session": session_id, "level": level}, commit=True)
     if session_id is None:
         for index in range(run.job_count):
             try:

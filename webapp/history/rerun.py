@@ -8,6 +8,7 @@ from typing import Any
 from sessions import REGISTRY, Session
 from sessions.registry import UnknownSession
 
+from ..audit import record
 from ..engine.dispatch import PermissionDenied, start_run
 from ..engine.secrets import secret_fields
 from ..models import Run, User
@@ -71,4 +72,5 @@ def start_rerun(state: Any, rerun: Rerun, *, user: User) -> Run:
     objects = resolve(rerun.spec, rerun.selection)
     if not objects:
         raise RerunError("none of the run's objects exists any more")
+    record("run.rerun", f"run #{rerun.run.id}", {"objects": len(objects)}, user=user)
     return start_run(state, rerun.session_cls, objects, user=user, data=rerun.run.data)

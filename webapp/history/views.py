@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 
 from sessions import REGISTRY
 
+from ..audit import record
 from ..engine.dispatch import DispatchError, PermissionDenied
 from ..extensions import db
 from ..models import MINKE_MODELS, Run
@@ -101,8 +102,10 @@ def rerun(run_id: int):
 @login_required
 def export_csv(run_id: int):
     run = _visible_run(run_id, export.load_run)
-    return Response(export.run_csv(run), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="minke-run-{run.id}.csv"'})
+    body = export.run_csv(run)
+    record("run.export", f"run #{run_id}", {"format": "csv"}, commit=True)
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="minke-run-{run_id}.csv"'})
 
 
 @bp.get("/runs/<int:run_id>.json")
@@ -110,5 +113,6 @@ def export_csv(run_id: int):
 def export_json(run_id: int):
     run = _visible_run(run_id, export.load_run)
     response = jsonify(export.run_json(run))
-    response.headers["Content-Disposition"] = f'attachment; filename="minke-run-{run.id}.json"'
+    record("run.export", f"run #{run_id}", {"format": "json"}, commit=True)
+    response.headers["Content-Disposition"] = f'attachment; filename="minke-run-{run_id}.json"'
     return response

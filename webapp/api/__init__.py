@@ -1,0 +1,16 @@
+"""The token-authenticated JSON API (/api/v1): sessions, objects, runs, events, stop,
+export; tokens are made on the profile page (webapp/profile)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from ..extensions import csrf
+    from . import errors
+    from .views import bp
+
+    csrf.exempt(bp)  # no cookie authenticates the API: nothing for a forged request to ride on
+    errors.register(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,125 @@
+"""Starting a run from a JSON request, with the checks and errors of the pages and the CLI:
+the registry's permission rule, the session's form (``validate_data``), the CLI's object
+selection (``select_objects``) and ``start_run``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sessions import REGISTRY, Session, UnknownSession
+
+from ..engine.dispatch import (
+    DispatchError,
+    EnqueueError,
+    PermissionDenied,
+    start_run,
+    validate_data,
+)
+from ..models import Run, User
+from ..selection import SelectionError, select_objects
+from .errors import ApiError
+
+
+def start_api_run(state: Any, user: User, body: Any) -> Run:
+    """Start the run a ``POST /runs`` body asks for. Commits (see ``start_run``).
+
+    Body: ``{"session": NAME, "objects": {...}, "data": {...}, "concurrency": N}``;
+    objects as ``{"model": M, "ids": [...]}``, ``{"model": M, "where": {FIELD: VALUE}}``,
+    ``{"hosts": [NAMES]}`` or ``{"groups": [NAMES]}``.
+
+    :raises ApiError: 400 for a bad request, unknown session or objects, or invalid
+        data (with each field's errors); 403 when ``user`` may not run the session;
+        503 when the jobs could not be queued. Nothing is queued except in the last case.
+    """
+    if not isinstance(body, Mapping):
+        raise ApiError(400, "expected a JSON object: {\"session\": ..., \"objects\": ...}")
+    session_cls = _session(user, body.get("session"))
+    data = body.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise ApiError(400, "data: expected an object of form fields")
+    concurrency = body.get("concurrency")
+    if concurrency is not None and (not isinstance(concurrency, int) or isinstance(
+            concurrency, bool) or concurrency < 1):
+        raise ApiError(400, "concurrency: expected a positive integer")
+    try:
+        cleaned = validate_data(session_cls, {key: _text(value) for key, value in data.items()})
+    except DispatchError as exc:
+        raise ApiError(400, str(exc), exc.fields or None) from None
+    objects = _objects(session_cls, body.get("objects"))
+    try:
+        return start_run(state, session_cls, objects, user=user, data=cleaned, origin="api",
+                         concurrency=concurrency)
+    except PermissionDenied as exc:
+        raise ApiError(403, str(exc)) from None
+    except EnqueueError as exc:
+        raise ApiError(503, str(exc)) from None
+    except DispatchError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _session(user: User, name: Any) -> type[Session]:
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "session: name the session to run (GET /sessions lists them)")
+    try:
+        session_cls = REGISTRY.get(name)
+    except UnknownSession:
+        raise ApiError(400, f"session: unknown session {name!r}") from None
+    if session_cls not in REGISTRY.runnable_by(user):
+        raise ApiError(403, f"{user.name} may not run {name}")
+    return session_cls
+
+
+def _text(value: Any) -> Any:
+    """A JSON value as form data: lists stay lists (multiple values), the rest text."""
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    if isinstance(value, bool):
+        return "y" if value else ""
+    return "" if value is None else str(value)
+
+
+def _names(spec: Mapping[str, Any], key: str) -> list[str]:
+    value = spec.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ApiError(400, f"objects.{key}: expected a list of names")
+    return value
+
+
+def _objects(session_cls: type[Session], spec: Any) -> list[Any]:
+    if not isinstance(spec, Mapping) or not spec:
+        raise ApiError(400, 'objects: expected {"model": ..., "ids": [...]} or '
+                            '{"model": ..., "where": {...}}')
+    unknown = sorted(set(spec) - {"model", "ids", "where", "hosts", "groups"})
+    if unknown:
+        raise ApiError(400, f"objects: unknown key {', '.join(unknown)}")
+    model, ids, where = spec.get("model"), spec.get("ids"), spec.get("where")
+    if (ids is not None or where is not None) and not isinstance(model, str):
+        raise ApiError(400, "objects.model: name the model of the ids or conditions")
+    if ids is not None and (not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids)):
+        raise ApiError(400, "objects.ids: expected a list of integer ids")
+    if where is not None and not isinstance(where, Mapping):
+        raise ApiError(400, "objects.where: expected an object of FIELD: VALUE")
+    if ids is not None and where is not None:
+        raise ApiError(400, "objects: give ids or where, not both")
+    hosts, groups = _names(spec, "hosts"), _names(spec, "groups")
+    if model is not None and ids is None and where is None:
+        raise ApiError(400, 'objects: with a model give "ids" or "where" ({} for all of them)')
+    try:
+        return select_objects(
+            hosts=hosts, groups=groups,
+            refs=[f"{model}:{i}" for i in ids or ()],
+            model=model if where is not None else None,
+            where=[f"{field}={_condition(value)}" for field, value in (where or {}).items()],
+            work_on=session_cls.work_on_names())
+    except SelectionError as exc:
+        raise ApiError(400, f"objects: {exc}") from None
+
+
+def _condition(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or isinstance(value, Mapping | list):
+        raise ApiError(400, "objects.where: values are text, numbers or true/false")
+    return str(value)

@@ -1,0 +1,37 @@
+"""The audit log page and its CSV export (admins only); there is no way to change an entry."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..models import ADMIN_PERMISSION
+from .queries import AuditFilters, actions, audit_csv, audit_page, user_names
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@bp.before_request
+@login_required
+def _admins_only() -> None:
+    if not current_user.has_permissions([ADMIN_PERMISSION]):
+        abort(403)
+
+
+@bp.get("/")
+def entries():
+    filters = AuditFilters.from_args(request.args)
+    page = audit_page(filters, number=request.args.get("page", 1, type=int))
+    known = actions()
+    return render_template(
+        "audit/entries.html", page=page, filters=filters, actions=known,
+        kinds=sorted({action.partition(".")[0] for action in known}),
+        users=user_names(),
+        page_url=lambda n: url_for(".entries", **filters.as_args(), page=n))
+
+
+@bp.get("/audit.csv")
+def export_csv():
+    filters = AuditFilters.from_args(request.args)
+    return Response(audit_csv(filters), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="minke-audit.csv"'})
