@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from scripts.loopback import free_port, stop_process
 from scripts.workers import WorkerProcess, wait_registered
 from sessions import REGISTRY
-from tests.test_engine_stop import remote_sleeps, wait_for
+from tests.test_engine_stop import dispatch, remote_sleeps, sessions_of, states, wait_for
 from webapp.engine.dispatch import start_run
 from webapp.extensions import db
 from webapp.models import MinkeSession, Run
@@ -217,3 +217,22 @@ def test_a_host_whose_stored_config_cannot_be_used_fails_alone(execute_run, make
     assert by_name[bad.name].proc_status == "failed"
     assert "connection configuration of h01 is invalid" in by_name[bad.name].messages[0].text
     assert run.finished_at is not None
+
+
+def test_five_concurrent_runs_on_the_same_hosts_one_works_the_others_name_the_holder(
+        runner, make_hosts, start_worker, make_user):
+    make_hosts(3)
+    start_worker()
+    start_worker()
+    make_user("alice", "minke.admin")
+    hosts = ["--host", "h00", "--host", "h01", "--host", "h02"]
+    first = dispatch(runner, "SleepSession", *hosts, "--data", "seconds=6", "--user", "alice")
+    wait_for(lambda: set(states(first)) == {"running"})
+    others = [dispatch(runner, "UptimeSession", *hosts) for _ in range(4)]
+
+    for run_id in others:
+        wait_for(lambda run_id=run_id: states(run_id) == ["canceled"] * 3, timeout=20)
+        for session in sessions_of(run_id):
+            text = session.messages[0].text
+            assert f"locked by run #{first} of alice" in text and "SleepSession" in text
+    wait_for(lambda: states(first) == ["completed"] * 3, timeout=20)
