@@ -498,3 +498,12 @@ class ConnectionDropSession(Session):
 
     def process(self):
         self.run("echo before; kill -9 $PPID; sleep 5; echo after")
+
+
+class EnvValuesSession(Session):
+    """Environment values with blanks and shell syntax arrive as they are."""
+
+    work_on = ("Host",)
+
+    def process(self):
+        self.run('printf "<%s>" "$A" "$B"', env={"A": "two words", "B": "$(id); it's"})

@@ -115,6 +115,12 @@ def test_a_form_built_by_get_form_validates_the_input_and_fills_the_command(
     assert report["commands"][0]["stdout"] == "2 hello there\n"
 
 
+def test_environment_values_reach_the_command_unchanged(execute_run, make_hosts):
+    session = only(execute_run("EnvValuesSession", make_hosts(1)))
+
+    assert session.commands[0].stdout == "<two words><$(id); it's>"
+
+
 # -- 2. results -------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import shlex
 import threading
 import uuid
 from typing import Any, Protocol
@@ -59,6 +60,8 @@ class MinkeRemote(Remote):
         # every process of the command inherits the token, so a kill (also one from another
         # process, for a dead worker's commands) can find them all
         env = {**(env or {}), TOKEN_VARIABLE: self.minke_token}
+        if self.inline_env:  # fabric writes `export K=V && …` unquoted: quote the values
+            env = {key: shlex.quote(str(value)) for key, value in env.items()}
         super().start(command, shell, env, timeout)
         sink = self._sink
         if sink is not None:
