@@ -8,6 +8,7 @@ import io
 import json
 import time
 
+import paramiko
 import pytest
 import sqlalchemy as sa
 
@@ -211,3 +212,18 @@ def test_the_audit_csv_export_has_every_matching_entry(client, logbook):
     assert len(rows) == 30
     assert rows[0]["user"] == "admin" and rows[0]["target"] == "host h29"
     assert json.loads(rows[0]["details"]) == {"n": 29}
+
+
+def test_host_keys_accepted_or_forgotten_on_the_command_line_are_recorded(runner):
+    inventory.add_host("moving", "10.0.0.9")
+    db.session.commit()
+    key = paramiko.RSAKey.generate(1024)
+    accepted = runner.invoke(args=["minke", "host", "accept-key", "moving", "--key",
+                                   f"ssh-rsa {key.get_base64()}"])
+    assert accepted.exit_code == 0, accepted.output
+    assert runner.invoke(args=["minke", "host", "forget-key", "moving"]).exit_code == 0
+    learned, forgotten = entries("host.key")
+    assert learned.target == "host moving" and learned.origin == "cli"
+    assert learned.details["fingerprint"].startswith("SHA256:")
+    assert learned.details["fingerprint"] in accepted.output
+    assert forgotten.details == {"fingerprint": None}
