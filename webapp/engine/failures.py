@@ -20,10 +20,12 @@ def describe(exc: BaseException, *, banner_timeout: float | None = None) -> tupl
     """
     if isinstance(exc, SessionError):
         return str(exc), False
-    if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
+    if isinstance(exc, paramiko.SSHException) and any(
+            text in str(exc) for text in ("protocol banner", "No existing session")):
+        # paramiko says the one or the other when the server never answered the handshake
         within = f" within {banner_timeout:g} s" if banner_timeout else ""
         return (f"no SSH banner{within}: the server accepted the connection but never "
-                "spoke SSH"), False
+                "completed the SSH handshake"), False
     if isinstance(exc, ConnectionLost):
         return str(exc), False
     if isinstance(exc, paramiko.AuthenticationException):
