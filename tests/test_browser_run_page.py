@@ -229,3 +229,61 @@ def test_screenshots_of_the_run_pages_light_and_dark(app, worker, make_hosts, ad
                 row_of(page, "h01").get_by_text("Output of h01").click()
             page.screenshot(path=str(artifacts / f"run-page-{name}-{scheme}.png"), full_page=True)
     assert not page_errors
+
+
+def queued_run(user, n):
+    """A run of ``n`` waiting sessions stored directly (no worker takes them)."""
+    import sqlalchemy as sa
+
+    from webapp.models import Run
+
+    run = Run(session_name="EchoSession", object_type="Host", user=user)
+    db.session.add(run)
+    db.session.flush()
+    ids = db.session.scalars(sa.insert(MinkeSession).returning(
+        MinkeSession.id, sort_by_parameter_order=True), [
+        {"run_id": run.id, "session_name": "EchoSession", "object_type": "Host",
+         "object_id": i, "object_label": f"obj{i:04d}", "proc_status": "initialized"}
+        for i in range(n)]).all()
+    run_id = run.id
+    db.session.commit()
+    return run_id, ids
+
+
+def change(app, run_id, *states):
+    """Store, then publish, as a worker's writer does: (session id, seq, proc, outcome)."""
+    from webapp.engine.events import status_event
+
+    for session_id, _seq, proc, outcome in states:
+        db.session.execute(db.update(MinkeSession).where(MinkeSession.id == session_id)
+                           .values(proc_status=proc, session_status=outcome))
+    db.session.commit()
+    app.extensions["minke"].publisher.publish_many(run_id, [
+        status_event(session_id, seq, proc, outcome) for session_id, seq, proc, outcome in states])
+
+
+def test_a_big_run_counts_every_session_live_and_filters_on_the_server(app, ada, browser_page,
+                                                                        web_login, page_errors):
+    page = browser_page
+    run_id, ids = queued_run(ada, 450)
+    web_login(page, "ada")
+    page.goto(f"/runs/{run_id}")
+    expect(page.get_by_role("status").filter(has_text="live")).to_be_visible()
+    expect(rows(page)).to_have_count(200)
+    expect(page.locator("#run-counts")).to_contain_text("0 of 450 finished")
+    # sessions on the last page: their rows are not here, their states count
+    change(app, run_id, (ids[-1], 1, "running", None), (ids[-2], 1, "running", None))
+    change(app, run_id, (ids[-1], 2, "completed", "error"))
+    expect(page.locator("[data-count=error]")).to_have_text("1 error")
+    expect(page.locator("[data-count=running]")).to_have_text("1 running")
+    expect(page.locator("#count-done")).to_have_text("1")
+
+    page.get_by_label("Show").select_option("error")  # the server pages the matching rows
+    page.wait_for_url(re.compile(r"status=error"))
+    expect(rows(page)).to_have_count(1)
+    expect(page.get_by_role("rowheader", name="obj0449")).to_be_visible()
+    change(app, run_id, (ids[0], 1, "completed", "error"))
+    expect(page.locator("#more-matching")).to_contain_text("1 more object now show “error”")
+    page.locator("#more-matching").get_by_role("link", name="Show them").click()
+    expect(rows(page)).to_have_count(2)
+    assert not page_errors

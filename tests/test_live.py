@@ -103,3 +103,32 @@ def test_events_reach_only_the_users_in_the_room(live_server, users, ada_run, ap
     finally:
         for client in clients.values():
             client.disconnect()
+
+
+def test_a_join_answers_what_the_page_missed_and_every_sessions_badge(live_server, users,
+                                                                      ada_run, app):
+    from webapp.models import MinkeSession
+
+    (session_id,) = session_ids(MinkeSession, ada_run)
+    client = connected(live_server.url, "ada")
+    try:
+        answer = client.call("join", {"run": ada_run, "after": {str(session_id): 0},
+                                      "statuses": True}, timeout=5)
+        assert answer["ok"] is True and answer["finished"] is False
+        (change,) = answer["sessions"]
+        assert change["id"] == session_id and change["status"] == "queued"
+        assert answer["statuses"]["ids"] == [session_id]
+        assert client.call("join", {"run": ada_run}, timeout=5) == {"ok": True}
+        bad = client.call("join", {"run": ada_run, "after": {"x": "y"}}, timeout=5)
+        assert bad["ok"] is False
+    finally:
+        client.disconnect()
+
+
+def session_ids(model, run_id):
+    """Read, then end the transaction (on SQLite it would hold the write lock)."""
+    from webapp.extensions import db
+
+    ids = db.session.scalars(db.select(model.id).where(model.run_id == run_id)).all()
+    db.session.rollback()
+    return ids

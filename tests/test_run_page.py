@@ -243,3 +243,83 @@ def test_stop_needs_permission_and_csrf_and_cancels_waiting_sessions(client, ada
         db.select(MinkeSession).where(MinkeSession.run_id == run_id))} == {"canceled"}
     page = client.get(f"/runs/{run_id}").get_data(as_text=True)
     assert 'id="stop-run" class="stop-run" hidden' in page
+
+
+# -- live messages, big runs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("session", ["MessagesSession", "MessageKindsSession"])  # every kind
+def test_a_live_message_carries_the_html_the_page_renders_for_it(client, ada, make_hosts,
+                                                                  execute_run, session):
+    from webapp.engine.events import message_event
+
+    run = execute_run(session, make_hosts(1), user=ada)
+    page = logged_in(client, "ada").get(f"/runs/{run.id}").get_data(as_text=True)
+    messages = run.sessions[0].messages
+    assert len(messages) >= 3
+    for m in messages:  # the event a worker publishes for it: the same macro, the same bytes
+        html = message_event(m.session_id, m.seq, m.level, m.kind, m.payload)["html"]
+        assert html.startswith(f'<li id="m-{m.session_id}-{m.seq}"') and html in page
+
+
+def big_run(user, n: int) -> int:
+    """A finished run of ``n`` sessions stored directly: every third an error."""
+    import sqlalchemy as sa
+
+    from webapp.models import Run, utcnow
+
+    run = Run(session_name="EchoSession", object_type="Host", user=user, finished_at=utcnow())
+    db.session.add(run)
+    db.session.flush()
+    db.session.execute(sa.insert(MinkeSession), [
+        {"run_id": run.id, "session_name": "EchoSession", "object_type": "Host",
+         "object_id": i, "object_label": f"obj{i:04d}", "proc_status": "completed",
+         "session_status": "error" if i % 3 == 0 else "success"} for i in range(n)])
+    db.session.commit()
+    return run.id
+
+
+def rows_of(page):
+    return re.findall(r'<tr id="s-\d+"[^>]*>\s*<th scope="row">(obj\d+)</th>', page)
+
+
+def test_a_big_run_opens_on_a_page_of_rows_with_counts_over_every_session(client, ada):
+    run_id = big_run(ada, 450)
+    logged_in(client, "ada")
+    first = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert rows_of(first) == [f"obj{i:04d}" for i in range(200)]
+    assert "Rows 1–200 of 450" in first and "page 1 of 3" in first
+    assert ">150 error<" in first and ">300 success<" in first  # the whole run's counts
+    statuses = re.search(r'<script type="application/json" id="run-statuses">(.*?)</script>',
+                         first).group(1)
+    assert statuses.count(",") >= 2 * 450 - 2  # every session's badge, for live counts
+    last = client.get(f"/runs/{run_id}?page=3").get_data(as_text=True)
+    assert rows_of(last) == [f"obj{i:04d}" for i in range(400, 450)]
+    assert client.get(f"/runs/{run_id}?page=99").get_data(as_text=True).count('<tr id="s-') == 50
+
+
+def test_a_big_run_filters_its_rows_by_status_on_the_server(client, ada):
+    run_id = big_run(ada, 450)
+    logged_in(client, "ada")
+    errors = client.get(f"/runs/{run_id}?status=error").get_data(as_text=True)
+    assert rows_of(errors) == [f"obj{i:04d}" for i in range(0, 450, 3)]
+    assert "Rows 1–150 of 150 showing “error”" in errors
+    assert '<option value="error" selected>' in errors
+    none = client.get(f"/runs/{run_id}?status=stopped").get_data(as_text=True)
+    assert rows_of(none) == [] and "No object of this run shows “stopped”" in none
+    nonsense = client.get(f"/runs/{run_id}?status=<b>").get_data(as_text=True)
+    assert len(rows_of(nonsense)) == 200  # an unknown status filters nothing
+
+
+def test_a_command_named_by_its_session_and_number_leads_to_its_output(client, ada, make_hosts,
+                                                                       execute_run):
+    run = execute_run("MessageKindsSession", make_hosts(1), user=ada)
+    command = db.session.scalars(db.select(CommandResult).order_by(CommandResult.seq)).first()
+    logged_in(client, "ada")
+    url = f"/runs/{run.id}/sessions/{command.session_id}/commands/{command.seq}"
+    response = client.get(url + "?stream=stderr")
+    assert response.status_code == 302
+    assert response.location.endswith(f"/runs/{run.id}/output/{command.id}?stream=stderr")
+    assert client.get(f"/runs/{run.id}/sessions/{command.session_id}/commands/999").status_code \
+        == 404
+    assert client.get(f"/runs/{run.id + 1}{url[len(f'/runs/{run.id}'):]}").status_code == 404
