@@ -249,6 +249,7 @@ function applyAnswer(request, data) {
       if (block && !document.getElementById(block.id)) terminal.append(block);
       terminal.parentElement.hidden = false;
     }
+    for (const piece of change.output) if (piece.stream === "stderr") s.stderr.add(piece.command_seq);
     if (change.output.length) queueOutput(s, change.output);
     advance(s, change.seq);
     if (s.requested === request) s.requested = 0;
