@@ -121,7 +121,9 @@ def test_errors_are_json(client, ops, token_for):
 
 
 def test_sessions_are_those_the_user_may_run_with_their_fields(client, ops, token_for):
-    answer = client.get(f"{API}/sessions", headers=bearer(token_for(ops))).get_json()
+    response = client.get(f"{API}/sessions", headers=bearer(token_for(ops)))
+    assert "Set-Cookie" not in response.headers  # a token never turns into a session
+    answer = response.get_json()
     by_name = {session["name"]: session for session in answer["sessions"]}
     assert set(by_name) == {"EchoSession", "SleepSession"}
     echo = by_name["EchoSession"]
