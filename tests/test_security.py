@@ -381,8 +381,10 @@ class Executable(HTMLParser):
         for name, value in attrs.items():
             if name.startswith("on") or name == "style" or name == "srcdoc":
                 self.found.append(f"{tag} {name}={value!r}")
-            if name in ("href", "src", "action") and re.match(r"\s*(javascript|data):",
-                                                              value or "", re.I):
+            url = (value or "").strip().lower()
+            if name in ("href", "src", "action", "data", "formaction") and (
+                    url.startswith("javascript:")
+                    or (url.startswith("data:") and tag != "link")):  # an icon may be data:
                 self.found.append(f"{tag} {name}={value!r}")
 
     def handle_data(self, data):
