@@ -238,3 +238,22 @@ def test_five_concurrent_runs_on_the_same_hosts_one_works_the_others_name_the_ho
             text = session.messages[0].text
             assert f"locked by run #{first} of alice" in text and "SleepSession" in text
     wait_for(lambda: states(first) == ["completed"] * 3, timeout=20)
+
+
+def test_killing_one_session_leaves_the_same_users_other_commands_alone(
+        runner, make_hosts, worker):
+    """Both hosts are the same machine and user here: the kill must find its own command's
+    processes only (once it matched every process of the user)."""
+    make_hosts(2)
+    run_id = dispatch(runner, "SleepSession", "--host", "h00", "--host", "h01",
+                      "--data", "seconds=4")
+    wait_for(lambda: states(run_id) == ["running", "running"])
+    doomed = sessions_of(run_id)[1].id
+    for _ in range(2):
+        runner.invoke(args=["minke", "stop", str(run_id), "--session", str(doomed)])
+
+    wait_for(lambda: all(s.is_final for s in sessions_of(run_id)), timeout=20)
+    kept, killed = sessions_of(run_id)
+    assert (killed.proc_status, kept.proc_status, kept.session_status) == (
+        "stopped", "completed", "success")
+    assert kept.commands[0].stdout == "slept\n"

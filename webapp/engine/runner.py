@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 import shlex
 import threading
 import uuid
@@ -170,9 +171,13 @@ def kill_by_token(transport: Any, token: str) -> None:
     line. The script spells the token in two halves, so that its own shell
     matches neither; it runs twice, for a child forked while the first kill ran.
     """
+    if not re.fullmatch(r"[0-9a-f]{32}", token):
+        raise ValueError(f"not a command token: {token!r}")
+    # ${t} in braces: the hex that follows would otherwise lengthen the variable's name,
+    # leave an empty pattern, and kill every process of the user
     head, tail = token[:16], token[16:]
     script = (f"t={TOKEN_VARIABLE}={head}; for i in 1 2; do "
-              f"grep -lzF \"$t{tail}\" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null "
+              f"grep -lzF \"${{t}}{tail}\" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null "
               "| cut -d/ -f3 | sort -u | xargs -r kill -KILL 2>/dev/null; done; true")
     channel = transport.open_session(timeout=KILL_TIMEOUT)
     try:
