@@ -10,6 +10,7 @@ import paramiko
 
 from sessions.errors import SessionError
 
+from .hostkeys import HostKeyError
 from .runner import ConnectionLost
 
 
@@ -26,7 +27,7 @@ def describe(exc: BaseException, *, banner_timeout: float | None = None) -> tupl
         within = f" within {banner_timeout:g} s" if banner_timeout else ""
         return (f"no SSH banner{within}: the server accepted the connection but never "
                 "completed the SSH handshake"), False
-    if isinstance(exc, ConnectionLost):
+    if isinstance(exc, ConnectionLost | HostKeyError):  # their messages say it all
         return str(exc), False
     if isinstance(exc, paramiko.AuthenticationException):
         return f"SSH authentication failed: {exc}", False
