@@ -497,7 +497,7 @@ class ConnectionDropSession(Session):
     work_on = ("Host",)
 
     def process(self):
-        self.run("echo before; kill -9 $PPID; sleep 5; echo after")
+        self.run("echo before; sleep 1; kill -9 $PPID; sleep 5; echo after")
 
 
 class EnvValuesSession(Session):
