@@ -257,3 +257,19 @@ def test_killing_one_session_leaves_the_same_users_other_commands_alone(
     assert (killed.proc_status, kept.proc_status, kept.session_status) == (
         "stopped", "completed", "success")
     assert kept.commands[0].stdout == "slept\n"
+
+
+def test_cleanup_kills_a_stuck_python_session_and_its_worker_takes_the_next_job(
+        runner, make_hosts, worker):
+    make_hosts(1)
+    stuck = dispatch(runner, "PythonLoopSession", "--host", "h00")
+    wait_for(lambda: sessions_of(stuck)[0].commands)
+    waiting = dispatch(runner, "UptimeSession", "--host", "h00")
+    time.sleep(1)  # longer than the 0.6 s given below
+
+    result = runner.invoke(args=["minke", "cleanup", "--kill-stuck", "0.01"])
+
+    assert "1 session(s) running longer than 0.01 minute(s) killed" in result.output
+    wait_for(lambda: states(stuck) == ["stopped"], timeout=10)
+    assert "its Python code was interrupted" in sessions_of(stuck)[0].messages[-1].text
+    wait_for(lambda: states(waiting) == ["completed"], timeout=20)

@@ -8,11 +8,16 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 
+from sessions.status import ProcStatus
+
 from ..engine import locks
 from ..engine.reaper import fail_lost_jobs, reap_dead_workers
+from ..engine.stops import stop_run
 from ..extensions import db
-from ..models import Run, utcnow
+from ..models import MinkeSession, Run, utcnow
 from . import minke
+
+ACTIVE = [ProcStatus.RUNNING.value, ProcStatus.STOPPING.value]
 
 
 @minke.command("cleanup")
@@ -20,12 +25,25 @@ from . import minke
               help="Delete finished runs older than DAYS days.")
 @click.option("--release-locks", is_flag=True,
               help="Release host locks whose run is finished or whose worker is gone.")
-def cleanup_command(days: float | None, release_locks: bool) -> None:
-    """Fail sessions of dead workers and lost jobs; optionally delete old runs and free locks."""
+@click.option("--kill-stuck", "stuck_minutes", type=click.FloatRange(0, min_open=True),
+              help="Kill sessions running longer than MINUTES minutes (their remote command "
+                   "and their own code), so that their worker takes its next job.")
+def cleanup_command(days: float | None, release_locks: bool,
+                    stuck_minutes: float | None) -> None:
+    """Fail sessions of dead workers and lost jobs; optionally kill stuck sessions, delete old
+    runs and free locks."""
     state = current_app.extensions["minke"]
     reaped = reap_dead_workers(state, grace=0)
     lost = fail_lost_jobs(state)
     click.echo(f"{reaped} session(s) of dead workers failed, {lost} with lost jobs failed")
+    if stuck_minutes is not None:
+        cutoff = utcnow() - dt.timedelta(minutes=stuck_minutes)
+        stuck = db.session.scalars(sa.select(MinkeSession).where(
+            MinkeSession.proc_status.in_(ACTIVE), MinkeSession.start_time < cutoff)).all()
+        for session in stuck:
+            stop_run(state, session.run, session_id=session.id, kill=True)
+        click.echo(f"{len(stuck)} session(s) running longer than {stuck_minutes:g} minute(s) "
+                   "killed")
     if days is not None:
         cutoff = utcnow() - dt.timedelta(days=days)
         deleted = db.session.execute(
