@@ -124,7 +124,8 @@ def test_a_killed_worker_fails_its_sessions_kills_their_commands_and_frees_the_h
     make_hosts(1)
     doomed = start_worker(MINKE_WORKER_HEARTBEAT="1")
     run_id = dispatch(runner, "SleepSession", "--host", "h00", "--data", "seconds=37")
-    wait_for(lambda: states(run_id) == ["running"] and remote_sleeps(sshd.user, 37))
+    # the command's row (with its token) is stored: what a kill by another process needs
+    wait_for(lambda: sessions_of(run_id)[0].commands and remote_sleeps(sshd.user, 37))
     state = app.extensions["minke"]
     host_id = sessions_of(run_id)[0].host_id
     assert locks.holder_of(state.redis, state.keys, host_id)["run"] == run_id
