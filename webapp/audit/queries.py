@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..history.export import inert
+from ..history.queries import parse_date
 from ..models import AuditEntry
 
 PAGE_SIZE = 50
@@ -35,7 +36,8 @@ class AuditFilters:
     def from_args(cls, args: Mapping[str, str]) -> AuditFilters:
         return cls(user=args.get("user", "").strip()[:80],
                    action=args.get("action", "").strip()[:40],
-                   since=_date(args.get("since", "")), until=_date(args.get("until", "")))
+                   since=parse_date(args.get("since", "")),
+                   until=parse_date(args.get("until", "")))
 
     def as_args(self) -> dict[str, str]:
         args = {"user": self.user, "action": self.action,
@@ -43,12 +45,6 @@ class AuditFilters:
                 "until": self.until.isoformat() if self.until else ""}
         return {key: value for key, value in args.items() if value}
 
-
-def _date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def filtered(filters: AuditFilters) -> sa.Select:

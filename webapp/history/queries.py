@@ -88,7 +88,8 @@ class RunFilters:
                    session=args.get("session", "").strip()[:200],
                    status=status if status in RUN_STATES else "",
                    object=args.get("object", "").strip()[:200],
-                   since=_date(args.get("since", "")), until=_date(args.get("until", "")))
+                   since=parse_date(args.get("since", "")),
+                   until=parse_date(args.get("until", "")))
 
     def as_args(self) -> dict[str, str]:
         args = {"user": str(self.user or ""), "session": self.session, "status": self.status,
@@ -97,7 +98,8 @@ class RunFilters:
         return {k: v for k, v in args.items() if v}
 
 
-def _date(text: str) -> dt.date | None:
+def parse_date(text: str) -> dt.date | None:
+    """A date filter's ``YYYY-MM-DD`` as a date; ``None`` when empty or malformed."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
