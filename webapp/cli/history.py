@@ -14,17 +14,13 @@ from ..database import begin_read_only
 from ..extensions import db
 from ..history.queries import RUN_STATES, RunFilters, run_page
 from ..models import Run, User
+from ..objects.badges import badge_key
 from ..reports import run_report
 from . import fail_usage, minke
 from .hosts import echo_table
 
 COLOURS = {"success": "green", "warning": "yellow", "error": "red", "failed": "red",
            "canceled": "magenta", "stopped": "magenta"}
-
-
-def outcome(proc_status: str, session_status: str | None) -> str:
-    """What a session came to: its session status once completed, else its proc status."""
-    return (session_status or proc_status) if proc_status == "completed" else proc_status
 
 
 @minke.command("runs")
@@ -85,7 +81,7 @@ def show_command(run_id: int, as_json: bool) -> None:
         click.echo(f"run #{run.id}: {run.session_name} by {run.user_name}, "
                    f"started {run.created_at:%Y-%m-%d %H:%M:%S}")
         for session in run.sessions:
-            shown = outcome(session.proc_status, session.session_status)
+            shown = badge_key(session.proc_status, session.session_status)
             click.echo(click.style(f"{session.object_label}: {shown}", fg=COLOURS.get(shown),
                                    bold=True) + f"  (session {session.id})")
             for message in session.messages:
@@ -101,7 +97,7 @@ def print_summary(run: Run) -> None:
     """``run #N finished: 3 success, 1 failed`` (or ``… running:`` while it runs)."""
     counts: dict[str, int] = {}
     for session in run.sessions:
-        key = outcome(session.proc_status, session.session_status)
+        key = badge_key(session.proc_status, session.session_status)
         counts[key] = counts.get(key, 0) + 1
     parts = [click.style(f"{n} {k}", fg=COLOURS.get(k)) for k, n in sorted(counts.items())]
     state = "finished" if run.finished_at else "running"

@@ -22,11 +22,12 @@ from ..engine.reaper import reap_dead_workers
 from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import CommandResult, MinkeSession, Run, User
+from ..objects.badges import badge_key
 from ..output import iter_output, tail
 from ..reports import run_report, run_succeeded
 from ..selection import SelectionError, select_objects
 from . import fail_usage, minke
-from .history import COLOURS, outcome, print_summary
+from .history import COLOURS, print_summary
 
 POLL_SECONDS = 2.0
 MAX_BACKOFF = 5.0  # seconds between tries while Redis does not answer
@@ -185,7 +186,7 @@ def _event_lines(event: dict, labels: dict[int, str]) -> list[str]:
     kind = event["event"]
     label = labels.get(event.get("session"), "?")
     if kind == events.SESSION_STATUS and event["proc_status"] != "running":
-        shown = outcome(event["proc_status"], event.get("session_status"))
+        shown = badge_key(event["proc_status"], event.get("session_status"))
         return [click.style(f"{label}: {shown}", fg=COLOURS.get(shown), bold=True)]
     if kind == events.SESSION_MESSAGE:
         text = BaseMessage.render(event["kind"], event["payload"])
