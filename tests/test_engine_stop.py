@@ -142,7 +142,7 @@ def test_a_killed_worker_fails_its_sessions_kills_their_commands_and_frees_the_h
     assert finished(run_id)
     # rq no longer counts the dead worker's job as started (it would for the job timeout)
     job = Job.fetch(state.keys.job_id(run_id, 0), connection=state.redis)
-    assert job.get_status() == JobStatus.FAILED
+    wait_for(lambda: job.get_status() == JobStatus.FAILED, timeout=5)
     assert job.id not in StartedJobRegistry(queue=state.queue).get_job_ids()
 
 

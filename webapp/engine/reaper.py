@@ -69,9 +69,10 @@ def reap_dead_workers(state: MinkeState, *, grace: float | None = None) -> int:
         failed += len(rows)
         reason = (f"the worker {worker_id} died while working on this session (killed, crashed "
                   "or out of memory)")
+        # rq's jobs first: once a session reads failed, nothing still counts as started
+        _fail_started_jobs(state, {row.run_id for row in rows}, reason)
         for row in rows:  # one reason per session: what happened to its remote command
             fail_sessions([row], reason + killed.get(row.id, ""), state)
-        _fail_started_jobs(state, {row.run_id for row in rows}, reason)
     return failed
 
 
