@@ -12,6 +12,7 @@ from flask import Flask
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
     from . import (
+        admin,
         api,
         audit,
         auth,
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     objects.init_app(app)
     history.init_app(app)
     audit.init_app(app)
+    admin.init_app(app)
     profile.init_app(app)
     api.init_app(app)
     cli.init_app(app)
