@@ -4,7 +4,7 @@ from .audit import ApiToken, AuditEntry
 from .auth import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
 from .base import Base, Installation, utcnow
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
-from .runs import CommandResult, Message, MinkeSession, OutputChunk, Run
+from .runs import CommandResult, LatestSession, Message, MinkeSession, OutputChunk, Run
 
 __all__ = [
     "ADMIN_PERMISSION",
@@ -17,6 +17,7 @@ __all__ = [
     "Host",
     "HostGroup",
     "Installation",
+    "LatestSession",
     "Message",
     "MinkeModel",
     "MinkeSession",

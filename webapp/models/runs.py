@@ -88,6 +88,25 @@ class MinkeSession(Base):
         return ProcStatus(self.proc_status) in FINAL_PROC_STATES
 
 
+class LatestSession(Base):
+    """The newest session of each object, as object lists show and filter it.
+
+    One row per (object_type, object_id), set by :func:`webapp.engine.latest.mark_latest`
+    when a run stores its sessions; deleting the session deletes the row.
+    """
+
+    __tablename__ = "latest_session"
+
+    object_type: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    object_id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("minke_session.id", ondelete="CASCADE"), index=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<LatestSession {self.object_type}:{self.object_id} #{self.session_id}>"
+
+
 class CommandResult(Base):
     """A command a session ran, with its exit code and (the start of) its output.
 
