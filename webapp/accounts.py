@@ -12,10 +12,17 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from sessions import REGISTRY
+from sessions.registry import group_name
 
 from .audit import record
 from .extensions import db
-from .models import BUILTIN_PERMISSIONS, Permission, Role, User
+from .models import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
+
+BUILTIN_GROUP = "Built-in"
+"""The heading of the built-in permissions in :func:`permission_groups`."""
+
+UNGROUPED = "Sessions without a group"
+OTHER_GROUP = "Other"
 
 
 class AccountError(ValueError):
@@ -45,6 +52,30 @@ def known_permissions() -> dict[str, str]:
     """
     rows = {row.name: row.description for row in db.session.scalars(sa.select(Permission))}
     return {**BUILTIN_PERMISSIONS, **session_permissions(), **rows}
+
+
+def permission_groups() -> list[tuple[str, dict[str, str]]]:
+    """The permissions of :func:`known_permissions` under headings, for choosing them.
+
+    First the built-in ones, then each session group's run permissions (by group
+    name; the sessions without a group after them), then the ``permission`` rows
+    no registered session requires any more (:data:`OTHER_GROUP`). Sessions
+    registered while the app runs appear as soon as they are in the registry.
+    """
+    known = known_permissions()
+    groups: dict[str, dict[str, str]] = {}
+    for cls in REGISTRY:
+        heading = group_name(cls) or UNGROUPED
+        for name in (cls.permission_name(), *cls.permissions):
+            if name not in BUILTIN_PERMISSIONS:
+                groups.setdefault(heading, {})[name] = known[name]
+    placed = {name for names in groups.values() for name in names}
+    other = {name: text for name, text in known.items()
+             if name not in placed and name not in BUILTIN_PERMISSIONS}
+    ordered = sorted(groups.items(), key=lambda item: (item[0] == UNGROUPED, item[0].lower()))
+    return [(BUILTIN_GROUP, dict(BUILTIN_PERMISSIONS)),
+            *((heading, dict(sorted(names.items()))) for heading, names in ordered),
+            *([(OTHER_GROUP, dict(sorted(other.items())))] if other else [])]
 
 
 def permission_names() -> list[str]:
@@ -163,19 +194,128 @@ def create_role(name: str, permissions: Iterable[str], description: str = "") ->
     :raises AccountError: for an invalid or taken name, or naming the unknown permissions.
     """
     name = _check_name(name, "role")
-    permissions = list(dict.fromkeys(permission.strip() for permission in permissions))
-    known = known_permissions()
-    unknown = [permission for permission in permissions if permission not in known]
-    if unknown:
-        raise AccountError(
-            f"unknown permission {', '.join(unknown)}: `flask minke create-permissions --list`"
-            " shows the known ones (a session's come with its module in MINKE_SESSION_MODULES)"
-        )
-    if len(description) > 300:
-        raise AccountError("the description is longer than 300 characters")
+    permissions = _check_permissions(permissions)
+    _check_description(description)
     if db.session.scalar(sa.select(Role.id).where(Role.name == name)) is not None:
         raise AccountError(f"a role named {name!r} already exists")
     role = Role(name=name, permissions=permissions, description=description)
     db.session.add(role)
     record("role.create", f"role {name}", {"permissions": permissions, "description": description})
     return role
+
+
+def _check_permissions(permissions: Iterable[str], *, keep: Iterable[str] = ()) -> list[str]:
+    """``permissions`` stripped and without repeats; each must be known, or one of ``keep``
+    (what a role held already: a session module taken away leaves its permission there).
+
+    :raises AccountError: naming the unknown permissions.
+    """
+    permissions = list(dict.fromkeys(permission.strip() for permission in permissions))
+    allowed = set(known_permissions()) | set(keep)
+    unknown = [permission for permission in permissions if permission not in allowed]
+    if unknown:
+        raise AccountError(
+            f"unknown permission {', '.join(unknown)}: `flask minke create-permissions --list`"
+            " shows the known ones (a session's come with its module in MINKE_SESSION_MODULES)"
+        )
+    return permissions
+
+
+def _check_description(description: str) -> str:
+    if len(description) > 300:
+        raise AccountError("the description is longer than 300 characters")
+    return description
+
+
+def _admin_remains(*, user: User | None = None, active: bool = True,
+                   roles: Iterable[Role] | None = None, role: Role | None = None,
+                   permissions: Iterable[str] | None = None) -> bool:
+    """Whether an active user would hold ``minke.admin`` after the change described:
+    ``user`` disabled (``active=False``) or given ``roles``, ``role`` granting
+    ``permissions``. Enabling a user never takes the role away: it is not a change here."""
+    roles = None if roles is None else list(roles)
+    permissions = None if permissions is None else list(permissions)
+    for candidate in db.session.scalars(sa.select(User).where(User.active)):
+        if candidate is user and not active:
+            continue
+        held = roles if candidate is user and roles is not None else candidate.roles
+        if any(ADMIN_PERMISSION in (permissions if each is role and permissions is not None
+                                    else each.permissions) for each in held):
+            return True
+    return False
+
+
+def _refuse_last_admin_lockout(what: str, **change: object) -> None:
+    """:raises AccountError: when an active admin exists now and would not after ``change``."""
+    if _admin_remains() and not _admin_remains(**change):  # type: ignore[arg-type]
+        raise AccountError(
+            f"{what} would leave no active user with {ADMIN_PERMISSION}: nobody could "
+            "administer users and roles any more; give another active user an admin role first"
+        )
+
+
+def set_roles(user: User, role_names: Iterable[str]) -> None:
+    """Give ``user`` exactly the roles named ``role_names``.
+
+    :raises AccountError: for an unknown role, or when it would take ``minke.admin``
+        from the last active user holding it.
+    """
+    roles = get_roles(role_names)
+    _refuse_last_admin_lockout(f"taking the admin role from {user.name}", user=user, roles=roles)
+    before = [role.name for role in user.roles]
+    user.roles = roles
+    record("user.roles", f"user {user.name}",
+           {"before": before, "after": [role.name for role in roles]})
+
+
+def set_active(user: User, active: bool) -> None:
+    """Let ``user`` log in again, or no longer (``active=False``; their API tokens stop
+    working too, see webapp/api/auth.py).
+
+    :raises AccountError: when it would disable the last active user holding ``minke.admin``.
+    """
+    if not active:
+        _refuse_last_admin_lockout(f"disabling {user.name}", user=user, active=False)
+    if user.active != active:
+        user.active = active
+        record("user.enable" if active else "user.disable", f"user {user.name}")
+
+
+def update_role(role: Role, *, name: str | None = None, permissions: Iterable[str] | None = None,
+                description: str | None = None) -> Role:
+    """Change the fields given of ``role`` (``None`` leaves a field as it is).
+
+    Permissions must be known (see :func:`create_role`), or held by the role already.
+
+    :raises AccountError: for an invalid or taken name, an unknown permission, or
+        when it would take ``minke.admin`` from the last active user holding it.
+    """
+    values: dict[str, object] = {}
+    if name is not None:
+        values["name"] = _check_name(name, "role")
+        taken = db.session.scalar(sa.select(Role.id).where(Role.name == values["name"]))
+        if taken is not None and taken != role.id:
+            raise AccountError(f"a role named {values['name']!r} already exists")
+    if permissions is not None:
+        values["permissions"] = _check_permissions(permissions, keep=role.permissions)
+        _refuse_last_admin_lockout(f"changing the role {role.name}", role=role,
+                                   permissions=values["permissions"])
+    if description is not None:
+        values["description"] = _check_description(description)
+    record("role.update", f"role {role.name}", values)
+    for key, value in values.items():
+        setattr(role, key, value)
+    return role
+
+
+def delete_role(role: Role) -> None:
+    """Delete ``role``; its users keep their other roles.
+
+    :raises AccountError: when it would take ``minke.admin`` from the last active user
+        holding it.
+    """
+    _refuse_last_admin_lockout(f"deleting the role {role.name}", role=role, permissions=[])
+    users = [user.name for user in db.session.scalars(
+        sa.select(User).where(User.roles.contains(role)).order_by(User.name))]
+    db.session.delete(role)
+    record("role.delete", f"role {role.name}", {"permissions": role.permissions, "users": users})

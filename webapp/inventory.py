@@ -41,7 +41,7 @@ HOST_FIELDS = (
 )
 """The fields of a host in an import file (CSV columns); ``name`` and ``hostname`` are required."""
 
-_MAX_LENGTH = {"hostname": 255, "username": 80, "verbose_name": 200}
+_MAX_LENGTH = {"hostname": 255, "username": 80, "verbose_name": 200, "disabled_reason": 300}
 
 
 class InventoryError(ValueError):
@@ -175,7 +175,9 @@ _CONVERTERS = {
     "comment": lambda value: _text("comment", value),
     "verbose_name": lambda value: _text("verbose_name", value),
     "config": parse_config,
-    "disabled": bool,  # not in files: set by the dashboard's checkbox or `host disable`
+    # not in files: set by the admin pages or `host disable` (see set_disabled)
+    "disabled": bool,
+    "disabled_reason": lambda value: _text("disabled_reason", value),
 }
 
 
@@ -237,7 +239,7 @@ def add_host(name: str, hostname: str, **fields: Any) -> Host:
     values = _host_values({"name": name, "hostname": hostname, **fields})
     if _by_name(Host, values["name"]) is not None:
         raise InventoryError(f"a host named {values['name']!r} already exists")
-    host = Host(verbose_name="", comment="", config={}, disabled=False)
+    host = Host(verbose_name="", comment="", config={}, disabled=False, disabled_reason="")
     _apply(host, values)
     db.session.add(host)
     record("host.create", f"host {host.name}", values)
@@ -277,6 +279,15 @@ def _groups(names: Iterable[str]) -> list[HostGroup]:
     return groups
 
 
+def set_disabled(host: Host, disabled: bool, reason: str = "") -> Host:
+    """Disable ``host`` (sessions are no longer run on it) with a ``reason`` shown in the
+    lists and in the skipped sessions' message, or enable it again (the reason is cleared).
+
+    :raises InventoryError: for a reason longer than 300 characters.
+    """
+    return update_host(host, disabled=disabled, disabled_reason=reason if disabled else "")
+
+
 def remove_host(name: str) -> None:
     """Delete the host named ``name``; :raises InventoryError: when there is none."""
     db.session.delete(get_host(name))
@@ -299,6 +310,39 @@ def add_group(name: str, *, comment: str = "", config: Any = None) -> HostGroup:
     record("group.create", f"group {group.name}",
            {"comment": group.comment, "config": group.config})
     return group
+
+
+def update_group(group: HostGroup, *, name: str | None = None, comment: str | None = None,
+                 config: Any = None) -> HostGroup:
+    """Change the fields given of ``group`` (``config`` as for :func:`add_group`; ``None``
+    leaves a field as it is).
+
+    :raises InventoryError: for an invalid name or config, or a name another group has.
+    """
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = validate_name(name, "group")
+        if values["name"] != group.name and _by_name(HostGroup, values["name"]) is not None:
+            raise InventoryError(f"a host group named {values['name']!r} already exists")
+    if comment is not None:
+        values["comment"] = _text("comment", comment)
+    if config is not None:
+        values["config"] = parse_config(config)
+    record("group.update", f"group {group.name}", values)
+    for key, value in values.items():
+        setattr(group, key, value)
+    return group
+
+
+def remove_group(name: str) -> None:
+    """Delete the host group named ``name``; its hosts stay, outside the group.
+
+    :raises InventoryError: when there is none.
+    """
+    group = get_group(name)
+    hosts = [host.name for host in group.hosts]
+    db.session.delete(group)
+    record("group.delete", f"group {name}", {"hosts": hosts})
 
 
 def import_hosts(rows: Iterable[HostRow | Mapping[str, Any]]) -> ImportResult:
@@ -347,7 +391,7 @@ def _row_values(row: HostRow) -> dict[str, Any]:
     missing = [key for key in ("name", "hostname") if key not in row.fields]
     if missing:
         raise InventoryError(f"{' and '.join(missing)} missing")
-    if "disabled" in row.fields:
+    if "disabled" in row.fields or "disabled_reason" in row.fields:
         raise InventoryError("disabled cannot be imported: use `flask minke host disable`")
     return _host_values(row.fields)
 
@@ -362,14 +406,35 @@ def load_host_file(path: str | Path) -> list[HostRow]:
     :raises InventoryError: for an unreadable file, another extension or a bad layout.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".yaml", ".yml"):
-        raise InventoryError(f"{path.name}: not a .csv, .yaml or .yml file")
+    _file_kind(path.name)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise InventoryError(f"cannot read {path}: {exc}") from None
-    return _csv_rows(text, path.name) if suffix == ".csv" else _yaml_rows(text, path.name)
+    return parse_host_file(data, path.name)
+
+
+def parse_host_file(data: bytes | str, filename: str) -> list[HostRow]:
+    """The host rows of a file's content (an upload, say), read as :func:`load_host_file`
+    reads the file: ``filename``'s extension says which layout it has.
+
+    :raises InventoryError: for another extension, bytes that are not UTF-8, or a bad layout.
+    """
+    kind = _file_kind(filename)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InventoryError(f"cannot read {filename}: not UTF-8 text ({exc})") from None
+    data = data.removeprefix("\ufeff")
+    return _csv_rows(data, filename) if kind == ".csv" else _yaml_rows(data, filename)
+
+
+def _file_kind(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        raise InventoryError(f"{Path(filename).name}: not a .csv, .yaml or .yml file")
+    return suffix
 
 
 def _csv_rows(text: str, filename: str) -> list[HostRow]:

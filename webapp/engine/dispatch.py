@@ -170,7 +170,8 @@ def prepare_run(
     for index, obj in enumerate(objects):
         host = obj.get_host()
         reason = ("it has no host" if host is None
-                  else "its host is disabled" if host.disabled else None)
+                  else f"its host is disabled: {host.disabled_reason or 'no reason given'}"
+                  if host.disabled else None)
         rows.append({
             "run_id": run.id, "user_id": run.user_id, "session_name": run.session_name,
             "object_type": type(obj).__name__, "object_id": obj.id, "object_label": obj.minke_label,

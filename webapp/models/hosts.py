@@ -160,6 +160,8 @@ class Host(MinkeModel, Base):
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     config: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     disabled: Mapped[bool] = mapped_column(default=False)
+    disabled_reason: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    """Why an admin disabled the host ("" when none was given or it is enabled)."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     host_key: Mapped[str | None] = mapped_column(sa.Text)  # "<type> <base64>": engine/hostkeys.py
     groups: Mapped[list[HostGroup]] = relationship(
