@@ -54,6 +54,8 @@ def report_session():
         ("user", "list"),
         ("user", "passwd"),
         ("user", "add-role"),
+        ("user", "disable"),
+        ("user", "enable"),
         ("role", "create"),
         ("role", "list"),
     ],
@@ -285,3 +287,61 @@ def test_create_user_rejects_unknown_roles_without_adding_anything(app):
     with pytest.raises(AccountError, match="no role named ghost"):
         accounts.create_user("dave", "pw", ["ghost"])
     assert db.session.scalars(sa.select(User)).all() == []
+
+
+def test_user_disable_and_enable(runner, make_user):
+    make_user("root", "minke.admin")
+    make_user("bob")
+    assert minke(runner, "user", "disable", "bob").output == "Disabled user bob\n"
+    assert user("bob").active is False
+    assert minke(runner, "user", "enable", "bob").output == "Enabled user bob\n"
+    assert user("bob").active is True
+
+
+def test_user_disable_refuses_the_last_active_admin(runner, make_user):
+    make_user("root", "minke.admin")
+    result = minke(runner, "user", "disable", "root")
+    assert result.exit_code == 2
+    assert "would leave no active user with minke.admin" in result.output
+    assert user("root").active is True
+
+
+def test_no_change_may_take_minke_admin_from_the_last_active_admin(app, make_user):
+    root = make_user("root", "minke.admin")
+    make_user("bob", "minke.view_hosts")
+    admins = db.session.scalar(sa.select(Role).where(Role.name == "root-role"))
+    for change in (lambda: accounts.set_active(root, False),
+                   lambda: accounts.set_roles(root, ["bob-role"]),
+                   lambda: accounts.update_role(admins, permissions=["minke.view_hosts"]),
+                   lambda: accounts.delete_role(admins)):
+        with pytest.raises(AccountError, match="would leave no active user with minke.admin"):
+            change()
+    db.session.rollback()
+    assert user("root").is_admin and user("root").active
+
+
+def test_the_admin_role_may_go_once_another_active_user_holds_it(app, make_user):
+    root = make_user("root", "minke.admin")
+    make_user("second", "minke.admin", "minke.view_hosts")
+    accounts.set_roles(root, [])
+    accounts.delete_role(db.session.scalar(sa.select(Role).where(Role.name == "root-role")))
+    db.session.commit()
+    assert not user("root").is_admin and user("second").is_admin
+
+
+def test_without_any_admin_the_rule_blocks_nothing(app, make_user):
+    bob = make_user("bob", "minke.view_hosts")
+    accounts.set_active(bob, False)
+    db.session.commit()
+    assert user("bob").active is False
+
+
+def test_permission_groups_put_builtin_first_and_ungrouped_sessions_last(app, report_session):
+    groups = accounts.permission_groups()
+    headings = [heading for heading, _names in groups]
+    assert headings[0] == accounts.BUILTIN_GROUP and headings[-1] == accounts.UNGROUPED
+    assert dict(groups)[accounts.BUILTIN_GROUP] == BUILTIN_PERMISSIONS
+    ungrouped = dict(groups)[accounts.UNGROUPED]
+    assert ungrouped["minke.run_reportsession"] == "Run daily report"
+    assert ungrouped["minke.reports"] == "Needed to run daily report"
+    assert "minke.run_echosession" in dict(groups)["Testing"]

@@ -253,6 +253,16 @@ def test_host_disable_and_enable(runner):
     assert host("web1").disabled is False
 
 
+def test_host_disable_keeps_the_reason_until_enabled(runner):
+    minke(runner, "host", "add", "web1", "--hostname", "h")
+    assert minke(runner, "host", "disable", "web1", "--reason", "RAM swap").exit_code == 0
+    assert (host("web1").disabled, host("web1").disabled_reason) == (True, "RAM swap")
+    assert minke(runner, "host", "disable", "web1", "--reason", "x" * 301).exit_code == 2
+    assert host("web1").disabled_reason == "RAM swap"
+    minke(runner, "host", "enable", "web1")
+    assert (host("web1").disabled, host("web1").disabled_reason) == (False, "")
+
+
 def test_host_remove_deletes_the_host_but_keeps_its_groups(runner):
     minke(runner, "host", "add", "web1", "--hostname", "h", "--group", "web")
     result = minke(runner, "host", "remove", "web1")

@@ -123,6 +123,30 @@ def add_role(name: str, role: str) -> None:
     click.echo(f"Gave {name} the role {role}" if added else f"{name} already has the role {role}")
 
 
+def _set_active(name: str, active: bool) -> None:
+    with usage_errors():
+        accounts.set_active(accounts.get_user(name), active)
+        db.session.commit()
+    click.echo(f"{'Enabled' if active else 'Disabled'} user {name}")
+
+
+@user_cli.command("disable")
+@click.argument("name")
+def disable_user(name: str) -> None:
+    """Disable the user NAME: they can no longer log in or use their API tokens.
+
+    Refused for the last active user holding minke.admin.
+    """
+    _set_active(name, False)
+
+
+@user_cli.command("enable")
+@click.argument("name")
+def enable_user(name: str) -> None:
+    """Let the disabled user NAME log in again."""
+    _set_active(name, True)
+
+
 @minke.group("role")
 def role_cli() -> None:
     """Create and list roles: named sets of permissions."""

@@ -162,18 +162,20 @@ def remove_host(name: str) -> None:
     click.echo(f"Removed host {name}")
 
 
-def _set_disabled(name: str, disabled: bool) -> None:
+def _set_disabled(name: str, disabled: bool, reason: str = "") -> None:
     with usage_errors():
-        inventory.update_host(inventory.get_host(name), disabled=disabled)
+        inventory.set_disabled(inventory.get_host(name), disabled, reason)
         db.session.commit()
     click.echo(f"{'Disabled' if disabled else 'Enabled'} host {name}")
 
 
 @host_cli.command("disable")
 @click.argument("name")
-def disable_host(name: str) -> None:
+@click.option("--reason", default="", help="Why: shown in the dashboard's lists and in the "
+              "message of every session not run on the host.")
+def disable_host(name: str, reason: str) -> None:
     """Disable the host NAME: sessions no longer run on it."""
-    _set_disabled(name, True)
+    _set_disabled(name, True, reason)
 
 
 @host_cli.command("enable")
