@@ -55,6 +55,28 @@ class SessionRegistry:
         """Forget a session (for tests that define throw-away sessions)."""
         self._sessions.pop(name, None)
 
+    def replace(self, remove: Iterable[str], add: Iterable[type[Session]]) -> None:
+        """Forget the sessions named in ``remove`` and register ``add``, in one step.
+
+        For sessions built at run time (the commands defined in the browser):
+        a thread listing the registry meanwhile sees it either before or after,
+        never half-way. The classes in ``add`` are expected to be checked
+        (``cls.check()``) and to have their ``verbose_name``.
+
+        :raises ValueError: when a class in ``add`` has the name of another
+            session that stays registered.
+        """
+        sessions = dict(self._sessions)
+        for name in remove:
+            sessions.pop(name, None)
+        for session_cls in add:
+            old = sessions.get(session_cls.__name__)
+            if old is not None and _qualified(old) != _qualified(session_cls):
+                raise ValueError(f"a session named {session_cls.__name__!r} is already "
+                                 f"registered ({_qualified(old)})")
+            sessions[session_cls.__name__] = session_cls
+        self._sessions = sessions
+
     def get(self, name: str) -> type[Session]:
         """Return the session class named ``name``.
 

@@ -17,6 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         audit,
         auth,
         cli,
+        commands,
         database,
         engine,
         history,
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     history.init_app(app)
     audit.init_app(app)
     admin.init_app(app)
+    commands.init_app(app)
     profile.init_app(app)
     api.init_app(app)
     cli.init_app(app)

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-minke = AppGroup("minke", help="Manage hosts, users and sessions; run sessions; start workers.")
+
+@click.group("minke", cls=AppGroup)
+@with_appcontext
+def minke() -> None:
+    """Manage hosts, users and sessions; run sessions; start workers."""
+    import sqlalchemy as sa
+
+    from ..commands.sync import sync_sessions
+
+    try:
+        sync_sessions()  # the commands defined in the browser are sessions too
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        # a database not migrated yet has no commands; a command that needs the database
+        # reports its own error
+        click.echo(f"Commands defined in the browser not loaded: {exc.orig}", err=True)
 
 
 def init_app(app: Flask) -> None:

@@ -21,6 +21,7 @@ from sessions import Session
 from sessions.status import ProcStatus
 
 from ..audit import record
+from ..commands.sessions import confirmed_data
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
@@ -162,7 +163,7 @@ def prepare_run(
         raise DispatchError(f"{session_cls.__name__} does not work on {', '.join(wrong)} "
                             f"(only on {', '.join(names)})")
     run = Run(user_id=user.id if user else None, session_name=session_cls.__name__,
-              object_type=type(objects[0]).__name__, data=dict(data),
+              object_type=type(objects[0]).__name__, data=confirmed_data(session_cls, data),
               concurrency=concurrency, origin=origin)
     db.session.add(run)
     db.session.flush()

@@ -17,6 +17,7 @@ from sessions import REGISTRY, Session, SessionError, SessionStopped, UnknownSes
 from sessions.messages import BaseMessage, PreMessage, TextMessage, coerce_message
 from sessions.status import ProcStatus, SessionStatus
 
+from ..commands.sync import missing_reason
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import MINKE_MODELS, Host, MinkeSession, Run
@@ -92,7 +93,8 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         data = {**(run.data or {}), **unseal(config["SECRET_KEY"], secrets)}
     except (UnknownSession, SecretError) as exc:
         rows = db.session.scalars(sa.select(MinkeSession).where(MinkeSession.id.in_(ids))).all()
-        hint = ": check MINKE_SESSION_MODULES" if isinstance(exc, UnknownSession) else ""
+        hint = (f": {missing_reason(run.session_name) or 'check MINKE_SESSION_MODULES'}"
+                if isinstance(exc, UnknownSession) else "")
         fail_sessions(rows, f"{exc} in this worker{hint}", state)
         return
     # everything the units need, loaded here at once: the units themselves only touch the

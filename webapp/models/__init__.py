@@ -3,6 +3,7 @@
 from .audit import ApiToken, AuditEntry
 from .auth import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
 from .base import Base, Installation, utcnow
+from .commands import Command, CommandGroup, CommandOrder, CommandRevision
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
 from .runs import CommandResult, LatestSession, Message, MinkeSession, OutputChunk, Run
 
@@ -13,6 +14,10 @@ __all__ = [
     "BUILTIN_PERMISSIONS",
     "MINKE_MODELS",
     "Base",
+    "Command",
+    "CommandGroup",
+    "CommandOrder",
+    "CommandRevision",
     "CommandResult",
     "Host",
     "HostGroup",
