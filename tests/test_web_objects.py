@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tests.web_client import controls, csrf_token, isolated_client, login, post
 from webapp.database import begin_read_only
+from webapp.engine.latest import refresh_latest
 from webapp.extensions import db
 from webapp.models import Host, HostGroup, MinkeSession, Run, User
 
@@ -92,6 +93,7 @@ def fake_hosts(n: int, *, group: str | None = None, history: int = 0, **fields) 
                              "session_status": "error" if last and index % 3 == 0
                              else "success"})
         db.session.execute(sa.insert(MinkeSession), rows)
+        refresh_latest()
     db.session.commit()
     return hosts
 

@@ -12,6 +12,7 @@ from sessions.status import ProcStatus
 
 from ..engine import locks
 from ..engine.reaper import fail_lost_jobs, reap_dead_workers
+from ..engine.latest import refresh_latest
 from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import MinkeSession, Run, utcnow
@@ -48,6 +49,7 @@ def cleanup_command(days: float | None, release_locks: bool,
         cutoff = utcnow() - dt.timedelta(days=days)
         deleted = db.session.execute(
             sa.delete(Run).where(Run.finished_at.is_not(None), Run.created_at < cutoff)).rowcount
+        refresh_latest()  # an object whose latest session went with its run shows the one before
         db.session.commit()
         click.echo(f"{deleted} run(s) older than {days:g} day(s) deleted")
     if release_locks:

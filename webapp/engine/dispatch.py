@@ -27,6 +27,7 @@ from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
 from . import secrets
 from .jobs import run_job
+from .latest import mark_latest
 from .progress import fail_sessions
 
 if TYPE_CHECKING:
@@ -185,6 +186,8 @@ def prepare_run(
     ids = db.session.scalars(
         sa.insert(MinkeSession).returning(MinkeSession.id, sort_by_parameter_order=True), rows
     ).all()
+    mark_latest((row["object_type"], row["object_id"], sid)
+                for sid, row in zip(ids, rows, strict=True))
     if skipped:
         db.session.execute(sa.insert(Message), [
             {"session_id": ids[i], "seq": 1, "level": "error", "kind": "text",

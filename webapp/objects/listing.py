@@ -1,9 +1,8 @@
 """Object lists as queries: filter, sort, paginate, and each row's latest session.
 
 A page costs the same number of queries whatever its size: one count, one
-query for the page's rows with their latest session (a correlated ``max(id)``
-per row over ``ix_minke_session_object``, evaluated for the page's rows only),
-plus one per eager-loaded relationship.
+query for the page's rows with their latest session (joined through
+``latest_session``, one row per object), plus one per eager-loaded relationship.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Host, HostGroup, MinkeSession
+from ..models import Host, HostGroup, LatestSession, MinkeSession
 from ..models.hosts import host_group_members
 from .badges import BADGES, badge_condition, badge_key
 from .specs import ListSpec
@@ -178,16 +177,13 @@ def _in_group(spec: ListSpec, group_id: int) -> Any:
 
 
 def _latest_status_is(spec: ListSpec, key: str) -> Any:
-    ms = MinkeSession
+    ls = LatestSession
     if key == "none":
-        # NOT EXISTS, not NOT IN: PostgreSQL cannot turn NOT IN into an anti-join (NULLs),
-        # and a NOT IN over 300,000 sessions that outgrows work_mem ran for an hour
-        return ~sa.exists().where(ms.object_type == spec.model_name,
-                                  ms.object_id == spec.model.id)
-    latest = (sa.select(sa.func.max(ms.id).label("id"))
-              .where(ms.object_type == spec.model_name).group_by(ms.object_id).subquery())
-    return spec.model.id.in_(
-        sa.select(ms.object_id).join(latest, ms.id == latest.c.id).where(badge_condition(key)))
+        # NOT EXISTS, not NOT IN: PostgreSQL cannot turn NOT IN into an anti-join (NULLs)
+        return ~sa.exists().where(ls.object_type == spec.model_name,
+                                  ls.object_id == spec.model.id)
+    return sa.exists().where(ls.object_type == spec.model_name, ls.object_id == spec.model.id,
+                             MinkeSession.id == ls.session_id, badge_condition(key))
 
 
 def count_matching(spec: ListSpec, filters: Filters) -> int:
@@ -232,11 +228,11 @@ def _rows(spec: ListSpec, filters: Filters, order: Order, number: int, size: int
     query = (sa.select(model, *spec.extra).join(page_ids, model.id == page_ids.c.id)
              .order_by(*ordering).options(*spec.eager))
     if spec.has_status:
-        latest = (sa.select(sa.func.max(ms.id))
-                  .where(ms.object_type == spec.model_name, ms.object_id == model.id)
-                  .correlate(model).scalar_subquery())
+        ls = LatestSession
         query = (query.add_columns(ms.run_id, ms.proc_status, ms.session_status)
-                 .outerjoin(ms, ms.id == latest))
+                 .outerjoin(ls, sa.and_(ls.object_type == spec.model_name,
+                                        ls.object_id == model.id))
+                 .outerjoin(ms, ms.id == ls.session_id))
     else:
         query = query.add_columns(sa.null(), sa.null(), sa.null())
     query = query.add_columns(page_ids.c.total if counted else sa.literal(0))
