@@ -19,6 +19,7 @@ from .messages import coerce_message
 from .record import SessionRecord
 from .registry import REGISTRY, model_name
 from .results import CommandResult
+from .secrets import describe_kinds, unknown_secrets
 from .status import SessionStatus, raised_status
 
 PERMISSION_PREFIX = "minke.run_"
@@ -54,7 +55,9 @@ class SessionRegistration(type):
         register an abstract one.
 
         :raises SessionRegistrationError: for a duplicate name, an empty
-            ``work_on``, an entry of ``work_on`` that is no minke model, a
+            ``work_on``, an entry of ``work_on`` that is no minke model, an
+            unknown name in ``ask_secrets``, a name in ``secret_fields`` that is
+            no field of ``form``, a
             :class:`SingleCommandSession` without ``command``, a
             :class:`CommandChainSession` without ``commands`` or a
             :class:`SessionChain` without ``sessions``.
@@ -81,6 +84,7 @@ class SessionRegistration(type):
             base = next(b for b in cls.__mro__ if b.__dict__.get("_requires") == required)
             raise SessionRegistrationError(cls, f"a {base.__name__} must define {required}")
         cls.check_commands()
+        cls.check_secrets()
         if required == "sessions":
             for entry in cls.sessions:
                 if not isinstance(entry, SessionRegistration):
@@ -101,6 +105,26 @@ class SessionRegistration(type):
                     check_template(template, names)
                 except CommandFormatError as exc:
                     raise SessionRegistrationError(cls, str(exc)) from None
+
+    def check_secrets(cls) -> None:
+        """Refuse an ``ask_secrets`` entry that names no secret kind
+        (:data:`sessions.secrets.SECRET_KINDS`) and a ``secret_fields`` entry that
+        names no field of ``form`` (a form built in ``get_form()`` is checked when
+        the run starts instead)."""
+        if isinstance(cls.ask_secrets, str) or isinstance(cls.secret_fields, str):
+            raise SessionRegistrationError(
+                cls, "ask_secrets and secret_fields are tuples of names, not a string")
+        unknown = unknown_secrets(cls.ask_secrets)
+        if unknown:
+            raise SessionRegistrationError(
+                cls, f"ask_secrets names unknown secrets {', '.join(unknown)} "
+                     f"(known: {describe_kinds()})")
+        if cls.secret_fields and cls.form is not None:
+            missing = sorted(set(cls.secret_fields) - set(cls.form()._fields))
+            if missing:
+                raise SessionRegistrationError(
+                    cls, f"secret_fields names {', '.join(missing)}, not fields of "
+                         f"{cls.form.__name__}")
 
     def permission_name(cls) -> str:
         """The run permission of this session: ``minke.run_<classname lowercase>``."""
@@ -177,6 +201,45 @@ class Session(metaclass=SessionRegistration):
 
     Nested (``{"run": {"pty": True}}``), dotted (``{"run.pty": True}``) or
     snake-case keys (``{"run_pty": True}``); applied over the host's config.
+    """
+
+    ask_secrets: ClassVar[tuple[str, ...]] = ()
+    """Secrets asked for before every run and applied to the connection (never stored).
+
+    Names from :data:`sessions.secrets.SECRET_KINDS`: ``"ssh_key_passphrase"``
+    (fabric's ``connect_kwargs.passphrase``, unlocking an encrypted
+    ``key_filename``), ``"ssh_password"`` (``connect_kwargs.password``) and
+    ``"sudo_password"`` (``sudo.password``, so that ``self.c.sudo()`` answers
+    sudo's prompt). The prepare page, ``flask minke run`` and the API ask for
+    each one; a missing one refuses the run. A host group can ask for them too
+    (its ``ask_secrets`` setting), for its hosts only::
+
+        class Upgrade(Session):
+            work_on = ("Host",)
+            ask_secrets = ("sudo_password",)
+
+            def process(self):
+                self.c.sudo("apt-get -y upgrade")
+
+    Not part of django-minke's API (its ``MINKE_FABRIC_FORM`` asked every
+    session for one passphrase).
+    """
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields of :attr:`form` whose values are secrets, besides its password fields.
+
+    Their values reach :attr:`data` (and so :meth:`format_cmd`) in the worker
+    but are never stored: not in the run's data, the audit log, events or
+    exports; a re-run asks for them again. The prepare page shows them as
+    password inputs. Pass such a value in ``env={...}`` rather than in the
+    command line, which is stored::
+
+        class Deploy(Session):
+            form = DeployForm            # has a StringField "token"
+            secret_fields = ("token",)
+
+            def process(self):
+                self.run("deploy.sh", env={"TOKEN": self.data["token"]})
     """
 
     parrallel_per_host: ClassVar[bool] = False

@@ -17,7 +17,7 @@ from webapp.models import Base, Role, User
 
 pytest_plugins = ["tests.services", "tests.web_services"]
 
-SAMPLE_SESSION_MODULES = "tests.sample_sessions,scripts.demo_sites"  # + a user model: Site
+SAMPLE_SESSION_MODULES = "tests.sample_sessions,tests.secret_sessions,scripts.demo_sites"  # + Site
 
 
 @pytest.fixture(scope="session")

@@ -321,5 +321,5 @@ def test_group_list_shows_host_counts_and_config(runner):
     minke(runner, "group", "add", "web", "--config", '{"user": "deploy"}')
     minke(runner, "host", "add", "web1", "--hostname", "h", "--group", "web")
     lines = minke(runner, "group", "list").output.splitlines()
-    assert lines[0].split() == ["NAME", "HOSTS", "CONFIG", "COMMENT"]
+    assert lines[0].split() == ["NAME", "HOSTS", "CONFIG", "SECRETS", "COMMENT"]
     assert lines[1].split() == ["web", "1", '{"user":', '"deploy"}']

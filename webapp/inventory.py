@@ -477,3 +477,35 @@ def _yaml_rows(text: str, filename: str) -> list[HostRow]:
         HostRow(item_node.start_mark.line + 1, item)
         for item_node, item in zip(node.value, data, strict=True)
     ]
+
+
+def parse_secret_names(names: Any) -> list[str]:
+    """The secret names of a host group's ``ask_secrets`` (a list, or text separated by
+    commas or blanks), in :data:`sessions.secrets.SECRET_KINDS` order.
+
+    :raises InventoryError: for a name that is no secret kind.
+    """
+    from sessions.secrets import SECRET_KINDS, describe_kinds, unknown_secrets
+
+    if names is None:
+        return []
+    items = re.split(r"[,;\s]+", names) if isinstance(names, str) else list(names)
+    items = [str(item).strip() for item in items if str(item).strip()]
+    unknown = unknown_secrets(items)
+    if unknown:
+        raise InventoryError(f"unknown secret {', '.join(unknown)} (known: {describe_kinds()})")
+    return [name for name in SECRET_KINDS if name in items]
+
+
+def set_group_secrets(group: HostGroup, names: Any) -> HostGroup:
+    """Set the secrets ``group`` asks for before a run on its hosts (names only: the values
+    are asked for each run and never stored); see :func:`parse_secret_names`.
+
+    :raises InventoryError: for an unknown name.
+    """
+    asked = parse_secret_names(names)
+    if asked != list(group.ask_secrets or []):
+        # "ask_secrets" would be hidden by the audit log's secret-name rule: these are names
+        record("group.update", f"group {group.name}", {"asks_for": asked})
+        group.ask_secrets = asked
+    return group

@@ -36,7 +36,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def field_doc(field: Field) -> dict[str, Any]:
+def field_doc(field: Field, secret: bool = False) -> dict[str, Any]:
     """One form field: what a client must send for it."""
     choices = getattr(field, "choices", None)
     return {
@@ -48,7 +48,7 @@ def field_doc(field: Field) -> dict[str, Any]:
                     for choice in choices] if choices is not None else None,
         "description": str(field.description or ""),
         "default": _plain(field.default) if not callable(field.default) else None,
-        "secret": isinstance(field, PasswordField),
+        "secret": secret or isinstance(field, PasswordField),
     }
 
 
@@ -61,7 +61,10 @@ def session_doc(session_cls: type[Session]) -> dict[str, Any]:
         "group": group_name(session_cls),
         "work_on": list(session_cls.work_on_names()),
         "confirm": bool(session_cls.confirm),
-        "fields": [field_doc(field) for field in form_cls()] if form_cls is not None else [],
+        "fields": [field_doc(field, field.name in session_cls.secret_fields)
+                   for field in form_cls()] if form_cls is not None else [],
+        # the secrets it asks for itself; a targeted host's group may ask for more
+        "secrets": list(session_cls.ask_secrets),
     }
 
 

@@ -12,10 +12,12 @@ from sessions import REGISTRY, Session, UnknownSession
 from ..engine.dispatch import (
     DispatchError,
     EnqueueError,
+    MissingSecrets,
     PermissionDenied,
     start_run,
     validate_data,
 )
+from ..engine.secrets import session_secret_fields
 from ..models import Run, User
 from ..selection import SelectionError, select_objects
 from .errors import ApiError
@@ -24,13 +26,17 @@ from .errors import ApiError
 def start_api_run(state: Any, user: User, body: Any) -> Run:
     """Start the run a ``POST /runs`` body asks for. Commits (see ``start_run``).
 
-    Body: ``{"session": NAME, "objects": {...}, "data": {...}, "concurrency": N}``;
-    objects as ``{"model": M, "ids": [...]}``, ``{"model": M, "where": {FIELD: VALUE}}``,
-    ``{"hosts": [NAMES]}`` or ``{"groups": [NAMES]}``.
+    Body: ``{"session": NAME, "objects": {...}, "data": {...}, "secrets": {...},
+    "concurrency": N}``; objects as ``{"model": M, "ids": [...]}``,
+    ``{"model": M, "where": {FIELD: VALUE}}``, ``{"hosts": [NAMES]}`` or
+    ``{"groups": [NAMES]}``; secrets as ``{"sudo_password": "..."}`` for what the
+    session or a targeted host's group asks for (secret form fields may come here
+    or in ``data``). Secrets are never stored, never in an answer.
 
-    :raises ApiError: 400 for a bad request, unknown session or objects, or invalid
-        data (with each field's errors); 403 when ``user`` may not run the session;
-        503 when the jobs could not be queued. Nothing is queued except in the last case.
+    :raises ApiError: 400 for a bad request, unknown session or objects, invalid
+        data (with each field's errors) or a missing secret (named in ``fields``);
+        403 when ``user`` may not run the session; 503 when the jobs could not be
+        queued. Nothing is queued except in the last case.
     """
     if not isinstance(body, Mapping):
         raise ApiError(400, "expected a JSON object: {\"session\": ..., \"objects\": ...}")
@@ -38,6 +44,12 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     data = body.get("data") or {}
     if not isinstance(data, Mapping):
         raise ApiError(400, "data: expected an object of form fields")
+    given = body.get("secrets") or {}
+    if not isinstance(given, Mapping) or not all(isinstance(v, str) for v in given.values()):
+        raise ApiError(400, "secrets: expected an object of secret names to text values")
+    field_names = session_secret_fields(session_cls)
+    data = {**data, **{k: v for k, v in given.items() if k in field_names}}
+    given = {k: v for k, v in given.items() if k not in field_names}
     concurrency = body.get("concurrency")
     if concurrency is not None and (not isinstance(concurrency, int) or isinstance(
             concurrency, bool) or concurrency < 1):
@@ -49,9 +61,11 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     objects = _objects(session_cls, body.get("objects"))
     try:
         return start_run(state, session_cls, objects, user=user, data=cleaned, origin="api",
-                         concurrency=concurrency)
+                         concurrency=concurrency, secrets=given)
     except PermissionDenied as exc:
         raise ApiError(403, str(exc)) from None
+    except MissingSecrets as exc:
+        raise ApiError(400, str(exc), exc.fields) from None
     except EnqueueError as exc:
         raise ApiError(503, str(exc)) from None
     except DispatchError as exc:

@@ -243,16 +243,45 @@ def group_cli() -> None:
     """Add and list host groups, whose config their hosts inherit."""
 
 
+_ASK_SECRET_HELP = ("Ask for this secret before every run on the group's hosts (repeatable): "
+                    "ssh_key_passphrase, ssh_password or sudo_password. Never stored.")
+
+
 @group_cli.command("add")
 @click.argument("name")
 @click.option("--config", help='Config its hosts inherit, a JSON object: \'{"user": "deploy"}\'.')
 @click.option("--comment", default="", help="Free text shown in the dashboard.")
-def add_group(name: str, config: str | None, comment: str) -> None:
+@click.option("--ask-secret", "ask_secrets", multiple=True, metavar="SECRET",
+              help=_ASK_SECRET_HELP)
+def add_group(name: str, config: str | None, comment: str, ask_secrets: tuple[str, ...]) -> None:
     """Add the host group NAME."""
     with usage_errors():
-        inventory.add_group(name, config=config, comment=comment)
+        group = inventory.add_group(name, config=config, comment=comment)
+        if ask_secrets:
+            inventory.set_group_secrets(group, ask_secrets)
         db.session.commit()
     click.echo(f"Added group {name}")
+
+
+@group_cli.command("edit")
+@click.argument("name")
+@click.option("--ask-secret", "ask_secrets", multiple=True, metavar="SECRET",
+              help=_ASK_SECRET_HELP + " Replaces the secrets the group asks for.")
+@click.option("--no-secrets", is_flag=True, help="Ask for no secret any more.")
+def edit_group(name: str, ask_secrets: tuple[str, ...], no_secrets: bool) -> None:
+    """Change what the host group NAME asks for before a run on its hosts.
+
+    Example: flask minke group edit db --ask-secret sudo_password
+    """
+    if ask_secrets and no_secrets:
+        fail_usage("give --ask-secret or --no-secrets, not both")
+    if not (ask_secrets or no_secrets):
+        fail_usage("nothing to change: give --ask-secret SECRET or --no-secrets")
+    with usage_errors():
+        group = inventory.set_group_secrets(inventory.get_group(name), ask_secrets)
+        asked = ", ".join(group.ask_secrets) or "no secret"
+        db.session.commit()
+    click.echo(f"Group {name} asks for {asked} before a run")
 
 
 @group_cli.command("list")
@@ -263,6 +292,7 @@ def list_groups() -> None:
         click.echo("No host groups.")
         return
     echo_table(
-        ["NAME", "HOSTS", "CONFIG", "COMMENT"],
-        [[g.name, len(g.hosts), json.dumps(g.config, sort_keys=True), g.comment] for g in groups],
+        ["NAME", "HOSTS", "CONFIG", "SECRETS", "COMMENT"],
+        [[g.name, len(g.hosts), json.dumps(g.config, sort_keys=True),
+          ",".join(g.ask_secrets or ()), g.comment] for g in groups],
     )

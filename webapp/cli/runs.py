@@ -17,7 +17,13 @@ from sessions.messages import BaseMessage
 
 from ..database import begin_read_only
 from ..engine import events
-from ..engine.dispatch import DispatchError, EnqueueError, start_run, validate_data
+from ..engine.dispatch import (
+    DispatchError,
+    EnqueueError,
+    MissingSecrets,
+    start_run,
+    validate_data,
+)
 from ..engine.reaper import reap_dead_workers
 from ..engine.stops import stop_run
 from ..extensions import db
@@ -28,6 +34,7 @@ from ..reports import run_report, run_succeeded
 from ..selection import SelectionError, select_objects
 from . import fail_usage, minke
 from .history import COLOURS, print_summary
+from .secrets import ask_secrets, read_secrets
 
 POLL_SECONDS = 2.0
 MAX_BACKOFF = 5.0  # seconds between tries while Redis does not answer
@@ -67,13 +74,23 @@ def _objects(session_cls, host_names, group_names, object_refs, model_name, cond
               help="With --objects: a field equal to a value; host=NAME is the object's host "
                    "(repeatable, all must hold).")
 @click.option("--data", "pairs", multiple=True, help="Form field as key=value (repeatable).")
+@click.option("--secret", "secret_names", multiple=True, metavar="NAME",
+              help="Read secret NAME from standard input, one line per --secret in the order "
+                   "given: a secret the run asks for (ssh_key_passphrase, ssh_password, "
+                   "sudo_password) or a secret form field. Never stored.")
+@click.option("--secret-env", "secret_envs", multiple=True, metavar="NAME=VAR",
+              help="Take secret NAME from the environment variable VAR (repeatable).")
 @click.option("--user", "user_name", help="Run as this user (checks their permissions).")
 @click.option("--concurrency", type=click.IntRange(1), help="Hosts worked on at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
 @click.option("--no-wait", is_flag=True, help="Print the run id and return at once.")
 def run_command(session, hosts, groups, object_refs, pairs, user_name, concurrency, as_json,
-                no_wait, model_name, conditions):
+                no_wait, model_name, conditions, secret_names, secret_envs):
     """Run SESSION on hosts or objects through the workers and show results as they arrive.
+
+    Secrets the session or a host group asks for, and secret form fields, come
+    from --secret (standard input), --secret-env or, on a terminal, a prompt
+    that does not echo; they are never stored, and a missing one queues nothing.
 
     Exit status: 0 when every session ended success or warning, 1 otherwise,
     2 for a usage error (nothing is queued then).
@@ -89,12 +106,19 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
         if user is None:
             fail_usage(f"unknown user: {user_name}")
     objects = _objects(session_cls, hosts, groups, object_refs, model_name, conditions)
+    data = _parse_data(pairs)
+    fields, asked = ask_secrets(session_cls, objects, data,
+                                read_secrets(secret_names, secret_envs))
     try:
         run = start_run(state, session_cls, objects, user=user, origin="cli",
-                        data=validate_data(session_cls, _parse_data(pairs)),
-                        concurrency=concurrency)
+                        data=validate_data(session_cls, {**data, **fields}),
+                        concurrency=concurrency, secrets=asked)
     except EnqueueError as exc:
         raise click.ClickException(str(exc)) from None
+    except MissingSecrets as exc:
+        db.session.rollback()
+        fail_usage(f"{exc}; give it with --secret NAME (a line of standard input) or "
+                   "--secret-env NAME=VARIABLE, or run on a terminal to be asked")
     except DispatchError as exc:
         db.session.rollback()
         fail_usage(str(exc))

@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form
 
 from sessions import Session
+from sessions.secrets import describe_kinds, unknown_secrets
 from sessions.status import ProcStatus
 
 from ..audit import record
@@ -25,7 +26,7 @@ from ..commands.sessions import confirmed_data
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
-from . import secrets
+from . import secrets as sealing
 from .jobs import run_job
 from .latest import mark_latest
 from .progress import fail_sessions
@@ -45,6 +46,14 @@ class PermissionDenied(DispatchError):
     """The user lacks a permission the session requires."""
 
 
+class MissingSecrets(DispatchError):
+    """A secret the session or a targeted host's group asks for was not given; nothing
+    was stored."""
+
+    missing: list[str] = []
+    """The names of the missing secrets."""
+
+
 class EnqueueError(DispatchError):
     """The run was stored but its jobs could not be queued; its sessions were failed."""
 
@@ -55,6 +64,8 @@ class PlannedJob:
 
     units: list[list[int]]
     threads: int
+    hosts: tuple[int | None, ...] = ()
+    """The hosts of its units (whose secrets the job carries)."""
 
 
 def form_data(form: Form) -> dict[str, Any]:
@@ -90,32 +101,40 @@ def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) ->
 def start_run(
     state: MinkeState, session_cls: type[Session], objects: Sequence[Any], *,
     user: User | None, data: Mapping[str, Any] | None = None, origin: str = "web",
-    concurrency: int | None = None,
+    concurrency: int | None = None, secrets: Mapping[str, str] | None = None,
 ) -> Run:
     """Start a run: check, store the run and its sessions, plan and queue its jobs. Commits.
 
     ``data`` is validated form data (:func:`validate_data`, :func:`form_data`);
-    the values of password fields are sealed into the jobs and never stored.
+    the values of its secret fields (password fields and the session's
+    ``secret_fields``) are sealed into the jobs and never stored. ``secrets``
+    are the asked secrets by name (:func:`.secrets.secrets_needed`); each job
+    carries, sealed, those its own hosts need, and nothing of them is stored.
     The session's next transaction is a read-only one holding the returned
     run, so a caller that goes on to wait (the CLI) blocks no writer.
 
     :raises PermissionDenied: when ``user`` may not run the session (nothing stored).
-    :raises DispatchError: for no objects or an object the session does not work on
-        (nothing stored).
+    :raises MissingSecrets: when a secret the run asks for is missing (nothing stored).
+    :raises DispatchError: for no objects or an object the session does not work on, or
+        an unknown secret name (nothing stored).
     :raises EnqueueError: when Redis refused the jobs (the sessions were failed with the reason).
     """
     config = state.config
     threads = config["MINKE_WORKER_THREADS"]
-    stored, secret = secrets.split(session_cls.get_form(), dict(data or {}))
+    stored, secret = sealing.split(session_cls.get_form(), dict(data or {}),
+                                   session_cls.secret_fields)
+    check_permission(session_cls, user)  # before telling which secrets are missing
+    needed = check_secrets(session_cls, objects, secrets)
     run, plan = prepare_run(session_cls, objects, user=user, data=stored, origin=origin,
                             concurrency=concurrency or config["MINKE_CONCURRENCY"],
                             threads=threads)
     run_id, description = run.id, f"run #{run.id} {run.session_name}"
     record("run.start", f"run #{run_id}", run_details(run, objects), user=user)
     db.session.commit()
-    token = secrets.seal(config["SECRET_KEY"], secret)
     jobs = [
-        Queue.prepare_data(run_job, args=(run_id, job.units, job.threads, token),
+        Queue.prepare_data(run_job, args=(run_id, job.units, job.threads, sealing.seal(
+                               config["SECRET_KEY"],
+                               sealing.job_payload(secret, secrets or {}, needed, job.hosts))),
                            job_id=state.keys.job_id(run_id, index),
                            timeout=config["MINKE_JOB_TIMEOUT"], result_ttl=3600,
                            failure_ttl=7 * 24 * 3600, description=f"{description} part {index + 1}")
@@ -134,12 +153,44 @@ def start_run(
     return db.session.get(Run, run_id)
 
 
+def check_secrets(session_cls: type[Session], objects: Sequence[Any],
+                  given: Mapping[str, Any] | None) -> sealing.SecretsNeeded:
+    """The secrets the run asks for (:func:`.secrets.secrets_needed`), all in ``given``.
+
+    :raises MissingSecrets: naming each missing one and who asks for it.
+    :raises DispatchError: for a name that is no secret, or a value that is no text.
+    """
+    given = dict(given or {})
+    unknown = unknown_secrets(given)
+    if unknown:
+        raise DispatchError(f"unknown secret {', '.join(unknown)} (known: {describe_kinds()})")
+    wrong = sorted(name for name, value in given.items() if not isinstance(value, str))
+    if wrong:
+        raise DispatchError(f"secret {', '.join(wrong)}: expected text")
+    needed = sealing.secrets_needed(session_cls, objects)
+    missing = sealing.missing_secrets(needed, given)
+    if missing:
+        error = MissingSecrets("missing secret: " + "; ".join(needed.describe(name)
+                                                              for name in missing))
+        error.missing = missing
+        error.fields = {name: ["required"] for name in missing}
+        raise error
+    return needed
+
+
 def run_details(run: Run, objects: Sequence[Any], *, labels: int = 20) -> dict[str, Any]:
     """What the audit log keeps of a started run: its session, inputs (never a secret:
     ``run.data`` holds none) and objects (the first ``labels`` of them by name)."""
     return {"session": run.session_name, "origin": run.origin, "data": run.data,
             "object_type": run.object_type, "objects": len(objects),
             "labels": [str(obj.minke_label) for obj in objects[:labels]]}
+
+
+def check_permission(session_cls: type[Session], user: User | None) -> None:
+    """:raises PermissionDenied: when ``user`` may not run the session (``None``: the CLI
+    without ``--user``, which may)."""
+    if user is not None and not user.has_permissions(session_cls.permissions):
+        raise PermissionDenied(f"{user.name} may not run {session_cls.__name__}")
 
 
 def prepare_run(
@@ -154,8 +205,7 @@ def prepare_run(
     :raises PermissionDenied: when ``user`` may not run the session.
     :raises DispatchError: for no objects or an object the session does not work on.
     """
-    if user is not None and not user.has_permissions(session_cls.permissions):
-        raise PermissionDenied(f"{user.name} may not run {session_cls.__name__}")
+    check_permission(session_cls, user)
     if not objects:
         raise DispatchError("no objects to run the session on")
     names = session_cls.work_on_names()
@@ -220,4 +270,7 @@ def plan_jobs(
     job_count = min(len(unit_list), math.ceil(concurrency / max(1, threads)))
     per_job = math.ceil(concurrency / job_count)
     jobs = [unit_list[i::job_count] for i in range(job_count)]
-    return [PlannedJob(units, max(1, min(threads, per_job, len(units)))) for units in jobs]
+    host_of = dict(sessions)
+    return [PlannedJob(units, max(1, min(threads, per_job, len(units))),
+                       tuple(dict.fromkeys(host_of[unit[0]] for unit in units)))
+            for units in jobs]

@@ -22,11 +22,11 @@ from ..database import begin_read_only
 from ..extensions import db
 from ..models import MINKE_MODELS, Host, MinkeSession, Run
 from . import failures, locks
-from .connections import address_of, build_connection, config_key, effective_config
+from .connections import address_of, build_connection, config_key, effective_config, merge
 from .progress import UNFINISHED, fail_sessions, finish_run_if_done
 from .record import EngineRecord
 from .runtime import WorkerRuntime
-from .secrets import SecretError, unseal
+from .secrets import JobSecrets, SecretError
 from .writer import ResultWriter
 
 logger = logging.getLogger(__name__)
@@ -67,9 +67,10 @@ class _Target:
     hostname: str
     port: int | None
     username: str | None
-    config: dict  # the effective connection configuration
+    config: dict = field(repr=False)  # the effective connection configuration (secrets too)
     key: str  # the connection pool's key
     error: str | None = None  # why no connection can be built from the configuration
+    secret: bool = False  # the config holds asked secrets: its connection is never pooled
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,9 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     run = db.session.get(Run, run_id)
     try:
         session_cls = REGISTRY.get(run.session_name)
-        # the password fields' values live in this job's memory only: never stored
-        data = {**(run.data or {}), **unseal(config["SECRET_KEY"], secrets)}
+        # the secrets live in this job's memory only: never stored
+        sealed = JobSecrets.open(config["SECRET_KEY"], secrets)
+        data = {**(run.data or {}), **sealed.fields}
     except (UnknownSession, SecretError) as exc:
         rows = db.session.scalars(sa.select(MinkeSession).where(MinkeSession.id.in_(ids))).all()
         hint = (f": {missing_reason(run.session_name) or 'check MINKE_SESSION_MODULES'}"
@@ -99,7 +101,8 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         return
     # everything the units need, loaded here at once: the units themselves only touch the
     # database when a session uses its object
-    planned, targets = _load_plan(config, session_cls, data, ids)
+    planned, targets = _load_plan(config, session_cls, data, ids, sealed)
+    del sealed
     db.session.execute(sa.update(MinkeSession).where(MinkeSession.id.in_(ids))
                        .values(worker_id=runtime.worker_id))
     holder = {"run": run.id, "user": run.user.name if run.user else None,
@@ -145,8 +148,8 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure
 
 
-def _load_plan(config, session_cls: type[Session], data: dict,
-               ids: list[int]) -> tuple[dict[int, _Planned], dict[int, _Target]]:
+def _load_plan(config, session_cls: type[Session], data: dict, ids: list[int],
+               sealed: JobSecrets) -> tuple[dict[int, _Planned], dict[int, _Target]]:
     rows = db.session.execute(
         sa.select(MinkeSession.id, MinkeSession.object_type, MinkeSession.object_id,
                   MinkeSession.host_id).where(MinkeSession.id.in_(ids))
@@ -162,13 +165,16 @@ def _load_plan(config, session_cls: type[Session], data: dict,
             fabric_config = effective_config(config, host, session_cls, data)
             hostname, port, username = address = address_of(host, fabric_config)
             key = config_key(host.id, address, fabric_config)
+            secret = sealed.for_host(host.id)
+            if secret:  # the last layer; the key (of connections never pooled) stays as it was
+                fabric_config = merge(fabric_config, secret)
         except Exception as exc:  # a bad configuration fails its host's sessions, no other
             targets[host.id] = _Target(host.id, host.name, host.hostname, None, None, {}, "",
                                        f"the connection configuration of {host.name} is "
                                        f"invalid: {exc}")
             continue
         targets[host.id] = _Target(host.id, host.name, hostname, port, username, fabric_config,
-                                   key)
+                                   key, secret=bool(secret))
     return planned, targets
 
 
@@ -210,9 +216,7 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
                 flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"])
             if connection is None:
                 try:
-                    connection = runtime.pool.acquire(
-                        target.host_id, target.key,
-                        lambda: build_connection(target, target.config))
+                    connection = _acquire(runtime, target)
                 except Exception as exc:  # this host's sessions fail with the reason
                     rest = [planned] + [s for s in sessions[index + 1:] if job.claim(s.session_id)]
                     _cancel(job, rest, f"cannot connect: {failures.describe(exc)[0]}",
@@ -227,13 +231,34 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
             runtime.stops.remove(planned.session_id)
             connection.minke_sink = None
             if broken or record.killed:
-                runtime.pool.release(target.host_id, target.key, connection, reuse=False)
+                _release(runtime, target, connection, reuse=False)
                 connection = None
     finally:
         if connection is not None:
             connection.minke_sink = None
-            runtime.pool.release(target.host_id, target.key, connection, reuse=True)
+            _release(runtime, target, connection, reuse=True)
         job.host_locks.done_with(target.host_id)
+
+
+def _acquire(runtime: WorkerRuntime, target: _Target):
+    """A connection for ``target``: from the pool, or, when its configuration holds asked
+    secrets, a new one of its own. Such a connection never enters the pool, so that no run
+    without the secret gets a connection opened (or a sudo configured) with it, and the
+    secret is dropped with the connection when the unit ends."""
+    if target.secret:
+        return build_connection(target, target.config)
+    return runtime.pool.acquire(target.host_id, target.key,
+                                lambda: build_connection(target, target.config))
+
+
+def _release(runtime: WorkerRuntime, target: _Target, connection, *, reuse: bool) -> None:
+    if target.secret:
+        try:
+            connection.close()
+        except Exception:  # closing a broken connection may fail; it is gone either way
+            logger.debug("closing %s failed", connection, exc_info=True)
+        return
+    runtime.pool.release(target.host_id, target.key, connection, reuse=reuse)
 
 
 def _run_session(cls: type[Session], connection, record: EngineRecord,

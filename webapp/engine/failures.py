@@ -29,6 +29,15 @@ def describe(exc: BaseException, *, banner_timeout: float | None = None) -> tupl
                 "completed the SSH handshake"), False
     if isinstance(exc, ConnectionLost | HostKeyError):  # their messages say it all
         return str(exc), False
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        return ("the SSH key is encrypted and no passphrase was given (ask for it: "
+                "ask_secrets = (\"ssh_key_passphrase\",), or the host group's setting)"), False
+    if isinstance(exc, paramiko.SSHException) and str(exc) == "Invalid key":
+        return ("the SSH key could not be unlocked: wrong passphrase "
+                "(or a damaged key file; paramiko says: Invalid key)"), False
+    if isinstance(exc, invoke.exceptions.AuthFailure):
+        return ("sudo rejected the password (a wrong sudo password, or none was given): "
+                f"{exc.result.command}"), False
     if isinstance(exc, paramiko.AuthenticationException):
         return f"SSH authentication failed: {exc}", False
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):

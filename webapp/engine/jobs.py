@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from flask import current_app
+from rq import get_current_job
 
 
 def run_job(run_id: int, units: list[list[int]], threads: int, secrets: str | None = None) -> None:
     """Work through ``units`` (lists of session ids) of run ``run_id`` with ``threads`` threads.
 
-    ``secrets`` are the run's sealed password-field values (:mod:`.secrets`).
-    Needs the app context the Minke worker pushes around every job.
+    ``secrets`` are the job's sealed secrets (:mod:`.secrets`). They are scrubbed from
+    the job's stored arguments before any work starts: from then on they live in
+    this job's memory only. Needs the app context the Minke worker pushes around
+    every job.
     """
     from ..commands.sync import sync_sessions
     from .execute import execute_job
+    from .secrets import scrub_job
 
+    job = get_current_job()
+    if secrets and job is not None:  # None: called directly, not by a worker
+        scrub_job(current_app.extensions["minke"].redis, job)
     sync_sessions()  # the commands defined in the browser, as the database has them now
     execute_job(current_app._get_current_object(), run_id, units, threads, secrets)

@@ -28,6 +28,7 @@ from ..models import CommandResult, Host, MinkeSession, Run, utcnow
 from .connections import build_connection, effective_config
 from .progress import UNFINISHED, fail_sessions
 from .runner import kill_by_token
+from .secrets import forget_job_secrets
 
 if TYPE_CHECKING:
     from .state import MinkeState
@@ -134,6 +135,7 @@ def _fail_started_jobs(state: MinkeState, run_ids: set[int], reason: str) -> Non
                 started.remove_executions(job)
                 job.set_status(JobStatus.FAILED)
                 failed.add(job, exc_string=reason)
+                forget_job_secrets(state.redis, [job.id])
 
 
 def fail_lost_jobs(state: MinkeState) -> int:

@@ -31,6 +31,7 @@ from ..extensions import db
 from ..models import MinkeSession, Run
 from .keys import Keys
 from .progress import fail_sessions, finish_run_if_done
+from .secrets import forget_job_secrets
 
 if TYPE_CHECKING:
     from .state import MinkeState
@@ -65,6 +66,7 @@ def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
                 continue
             if job.get_status() == JobStatus.QUEUED:
                 job.cancel()
+                forget_job_secrets(state.redis, [job.id])  # rq keeps a canceled job's args
     query = sa.select(MinkeSession).where(
         MinkeSession.run_id == run.id, MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
         MinkeSession.worker_id.is_(None))

@@ -16,6 +16,7 @@ from rq import SimpleWorker
 from ..extensions import db
 from .reaper import fail_lost_jobs, reap_dead_workers
 from .runtime import WorkerRuntime
+from .secrets import forget_job_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ class MinkeWorker(SimpleWorker):
                 return super().execute_job(job, queue)
             finally:
                 db.session.remove()
+                # rq keeps the ended job (finished or failed) with its arguments: the run's
+                # sealed secrets must not outlive it
+                forget_job_secrets(self.connection, [job.id])
 
 
 def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:

@@ -10,7 +10,7 @@ from sessions.registry import UnknownSession
 
 from ..audit import record
 from ..engine.dispatch import PermissionDenied, start_run
-from ..engine.secrets import secret_fields
+from ..engine.secrets import secrets_needed, session_secret_fields
 from ..models import Run, User
 from ..objects.selection import Selection, resolve
 from ..objects.specs import ListSpec, list_specs
@@ -32,9 +32,11 @@ class Rerun:
 
     @property
     def needs_form(self) -> bool:
-        """Whether the user has to see the form again: secrets were not stored, or the
+        """Whether the user has to see the form again: secrets (secret fields, secrets the
+        session or a host group asks for) were not stored and are asked again, or the
         session asks for confirmation."""
-        return bool(secret_fields(self.session_cls.get_form())) or self.session_cls.confirm
+        return (bool(session_secret_fields(self.session_cls)) or self.session_cls.confirm
+                or bool(secrets_needed(self.session_cls, resolve(self.spec, self.selection))))
 
 
 def plan_rerun(run: Run, *, user: User, only_unsuccessful: bool = False) -> Rerun:

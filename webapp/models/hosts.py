@@ -137,6 +137,9 @@ class HostGroup(Base):
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     config: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    ask_secrets: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    """Secrets (:data:`sessions.secrets.SECRET_KINDS` names) asked before any run that
+    works on a host of this group; they are applied to those hosts' connections only."""
     hosts: Mapped[list[Host]] = relationship(
         secondary=host_group_members, back_populates="groups", order_by="Host.name"
     )

@@ -8,9 +8,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from ..engine.dispatch import DispatchError, PermissionDenied, form_data, start_run
+from ..engine.secrets import secrets_needed
 from ..history.queries import recent_runs
 from .listing import PAGE_SIZES, Filters, Order, count_matching, host_groups, list_args, list_page
-from .prepare import render_prepare, session_form
+from .prepare import render_prepare, secrets_form, session_form
 from .selection import (
     Selection,
     SessionNotAllowed,
@@ -77,18 +78,22 @@ def run(slug: str):
         return redirect(url_for(".object_list", slug=slug, **selection.filters.as_args()))
     submitted = request.form.get("step") == "run"
     form = session_form(session_cls, request.form if submitted else None)
-    needs_page = (form is not None or session_cls.confirm or selection.all_matching
-                  or spec.run_model != spec.model_name)
-    if needs_page and not (submitted and (form is None or form.validate())):
-        return render_prepare(spec, session_cls, selection, form), 400 if submitted else 200
-    objects = resolve(spec, selection)
+    objects = resolve(spec, selection)  # their hosts' groups may ask for secrets
+    asked = secrets_form(secrets_needed(session_cls, objects), request.form if submitted else None)
+    needs_page = (form is not None or asked is not None or session_cls.confirm
+                  or selection.all_matching or spec.run_model != spec.model_name)
+    valid = all([part.validate() for part in (form, asked) if part is not None])
+    if needs_page and not (submitted and valid):
+        return (render_prepare(spec, session_cls, selection, form, secrets=asked),
+                400 if submitted else 200)
     if not objects:
         flash("None of the chosen objects is left to run the session on.", "error")
         return redirect(url_for(".object_list", slug=slug))
     try:
         run = start_run(current_app.extensions["minke"], session_cls, objects,
                         user=current_user._get_current_object(),
-                        data=form_data(form) if form is not None else None)
+                        data=form_data(form) if form is not None else None,
+                        secrets=asked.data if asked is not None else None)
     except PermissionDenied:
         abort(403)
     except DispatchError as exc:

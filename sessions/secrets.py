@@ -1,0 +1,59 @@
+"""The secrets a session or a host group can ask for before a run.
+
+A session names them in :attr:`sessions.Session.ask_secrets`, a host group
+in its ``ask_secrets`` setting. The person starting the run types each one
+(the dashboard's prepare page, ``flask minke run --secret``, the API's
+``secrets`` object); the value travels to the workers that need it and is
+applied to the fabric connection of the hosts that need it. It is never
+stored::
+
+    class Upgrade(Session):
+        work_on = ("Host",)
+        ask_secrets = ("sudo_password",)
+
+        def process(self):
+            self.c.sudo("apt-get -y upgrade")   # fabric answers sudo's prompt
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SecretKind:
+    """One kind of secret: its name, how the prompt calls it and where fabric takes it."""
+
+    name: str
+    """The name sessions, host groups, the CLI and the API use (``"sudo_password"``)."""
+
+    label: str
+    """How the prompt calls it (``"sudo password"``)."""
+
+    config_path: tuple[str, str]
+    """Where the value goes in the connection's fabric configuration."""
+
+    help: str
+    """One line for the prompt: what the value is used for."""
+
+
+SECRET_KINDS: dict[str, SecretKind] = {kind.name: kind for kind in (
+    SecretKind("ssh_key_passphrase", "SSH key passphrase", ("connect_kwargs", "passphrase"),
+               "Unlocks the encrypted private key the connection logs in with."),
+    SecretKind("ssh_password", "SSH password", ("connect_kwargs", "password"),
+               "The password of the SSH user, for hosts that log in with one."),
+    SecretKind("sudo_password", "sudo password", ("sudo", "password"),
+               "Answers sudo's prompt in self.c.sudo()."),
+)}
+"""Every secret that can be asked for, by name."""
+
+
+def unknown_secrets(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that name no :data:`SECRET_KINDS` entry, sorted."""
+    return sorted({str(name) for name in names} - set(SECRET_KINDS))
+
+
+def describe_kinds() -> str:
+    """The known names, for error messages: ``"ssh_key_passphrase, ssh_password, …"``."""
+    return ", ".join(SECRET_KINDS)
