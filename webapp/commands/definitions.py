@@ -71,9 +71,10 @@ def list_groups() -> list[CommandGroup]:
 
 def groups_of(command: Command) -> list[CommandGroup]:
     """The groups ``command`` is part of."""
+    member_of = sa.select(CommandOrder.group_id).where(CommandOrder.command_id == command.id)
     return list(db.session.scalars(
-        sa.select(CommandGroup).join(CommandOrder).where(CommandOrder.command_id == command.id)
-        .order_by(CommandGroup.label).distinct()))
+        sa.select(CommandGroup).where(CommandGroup.id.in_(member_of))
+        .order_by(CommandGroup.label, CommandGroup.id)))
 
 
 def save_command(command: Command | None, data: CommandInput) -> Command:
