@@ -278,7 +278,7 @@ def test_a_host_groups_secret_is_asked_on_the_prepare_page_and_goes_to_its_hosts
     [tag] = re.findall(r'<input[^>]*name="secret-sudo_password"[^>]*>', html)
     assert all(attr in tag for attr in ('type="password"', 'autocomplete="off"', "required",
                                         'value=""'))
-    assert "Asked by host group db." in html
+    assert "Asked by host group db." in html and "Type the sudo password." not in html
 
     app.config.update(MINKE_WORKER_THREADS=1, MINKE_CONCURRENCY=2)  # one job per host
     started = post(web, "/objects/host/run", {

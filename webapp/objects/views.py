@@ -82,8 +82,9 @@ def run(slug: str):
     asked = secrets_form(secrets_needed(session_cls, objects), request.form if submitted else None)
     needs_page = (form is not None or asked is not None or session_cls.confirm
                   or selection.all_matching or spec.run_model != spec.model_name)
-    valid = all([part.validate() for part in (form, asked) if part is not None])
-    if needs_page and not (submitted and valid):
+    # every part validated (no short cut), so that the page shows all their errors at once
+    valid = submitted and all([part.validate() for part in (form, asked) if part is not None])
+    if needs_page and not valid:
         return (render_prepare(spec, session_cls, selection, form, secrets=asked),
                 400 if submitted else 200)
     if not objects:
