@@ -369,7 +369,7 @@ def test_import_names_the_bad_line_and_imports_nothing(as_admin):
     response = upload(as_admin, "hosts.csv", content)
     assert response.status_code == 400
     html = text(response)
-    assert "nothing imported" in html
+    assert "Not imported:" in html and "hosts.csv: nothing imported" in html
     assert "line 3: invalid port &#39;99999&#39;" in html and "line 4: hostname" in html
     assert db.session.scalars(sa.select(Host)).all() == []
     assert row(HostGroup, name="web") is None

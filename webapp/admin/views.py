@@ -336,7 +336,7 @@ def import_hosts():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            error = str(exc)
+            error = f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)
         else:
             return _done(f"Imported {name}: {len(result.added)} added, "
                          f"{len(result.updated)} updated.", ".hosts")
