@@ -191,6 +191,24 @@ def test_a_host_group_asks_for_secrets_set_from_the_cli(runner):
     assert db.session.scalar(sa.select(HostGroup.ask_secrets)) == []
 
 
+def test_an_admin_sets_the_secrets_a_group_asks_for_on_its_page(app, make_user):
+    make_user("ada", "minke.admin")
+    web = isolated_client(app)
+    login(web, "ada")
+    added = post(web, "/admin/groups/new", {"name": "db", "config": "",
+                                            "ask_secrets": ["ssh_password", "sudo_password"]})
+    assert added.status_code == 302, added.get_data(as_text=True)
+    db_group = db.session.scalar(sa.select(HostGroup))
+    assert db_group.ask_secrets == ["ssh_password", "sudo_password"]
+    page = web.get(f"/admin/groups/{db_group.id}").get_data(as_text=True)
+    ticked = re.findall(r'<input[^>]*name="ask_secrets"[^>]*>', page)
+    assert [tag for tag in ticked if "checked" in tag] == ticked[1:], ticked
+
+    post(web, f"/admin/groups/{db_group.id}", {"name": "db", "config": ""})  # none ticked
+    db.session.rollback()
+    assert db.session.scalar(sa.select(HostGroup.ask_secrets)) == []
+
+
 # -- an encrypted key's passphrase (CLI) ------------------------------------------------------
 
 

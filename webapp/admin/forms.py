@@ -17,8 +17,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from sessions.secrets import SECRET_KINDS
 
 from .. import inventory
 
@@ -124,3 +127,8 @@ class GroupForm(FlaskForm):
     config = TextAreaField("SSH configuration its hosts inherit", description=CONFIG_HELP,
                            validators=[_domain(inventory.parse_config)],
                            render_kw={"rows": 6, "spellcheck": "false", "class": "code"})
+    ask_secrets = MultipleCheckboxField(
+        "Secrets asked before a run on its hosts",
+        choices=[SelectChoice(kind.name, kind.label) for kind in SECRET_KINDS.values()],
+        description="Typed by whoever starts a run that works on a host of the group, used "
+                    "for those hosts' connections only, never stored.")

@@ -356,8 +356,9 @@ def new_group():
     form = GroupForm()
     error = None
     if form.validate_on_submit():
-        error = _save(lambda: inventory.add_group(form.name.data, comment=form.comment.data,
-                                                  config=form.config.data))
+        error = _save(lambda: inventory.set_group_secrets(inventory.add_group(
+            form.name.data, comment=form.comment.data, config=form.config.data),
+            form.ask_secrets.data))
         if error is None:
             return _done(f"Added host group {form.name.data}.", ".groups")
     return _page("group_edit.html", form, error, group=None)
@@ -367,11 +368,13 @@ def new_group():
 def edit_group(group_id: int):
     group = db.get_or_404(HostGroup, group_id)
     form = GroupForm(data={"name": group.name, "comment": group.comment,
-                           "config": config_text(group.config)})
+                           "config": config_text(group.config),
+                           "ask_secrets": list(group.ask_secrets or ())})
     error = None
     if form.validate_on_submit():
-        error = _save(lambda: inventory.update_group(
-            group, name=form.name.data, comment=form.comment.data, config=form.config.data))
+        error = _save(lambda: inventory.set_group_secrets(inventory.update_group(
+            group, name=form.name.data, comment=form.comment.data, config=form.config.data),
+            form.ask_secrets.data))
         if error is None:
             return _done(f"Saved host group {form.name.data}.", ".groups")
     return _page("group_edit.html", form, error, group=group)
