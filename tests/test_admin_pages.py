@@ -289,6 +289,45 @@ def test_admin_creates_edits_and_deletes_a_role(as_admin, make_user, commands_se
     assert {"role.create", "role.update", "role.delete"} <= set(actions())
 
 
+def test_a_permission_no_session_requires_any_more_stays_on_its_role(as_admin):
+    role = Role(name="legacy", permissions=["minke.view_hosts", "minke.run_gonesession"])
+    db.session.add(role)
+    db.session.commit()
+    page = text(as_admin.get(f"/admin/roles/{role.id}"))
+    assert "<legend>No longer known</legend>" in page
+    assert checked(page) == {"minke.view_hosts", "minke.run_gonesession"}
+    response = send(as_admin, f"/admin/roles/{role.id}", {
+        "name": "legacy", "permissions": ["minke.run_gonesession", "minke.view_all_runs"]})
+    assert response.status_code == 302
+    assert row(Role, name="legacy").permissions == ["minke.run_gonesession",
+                                                    "minke.view_all_runs"]
+
+
+def test_changes_are_in_the_audit_log_with_the_admin_who_made_them(as_admin):
+    send(as_admin, "/admin/groups/new", {"name": "web", "config": "user: deploy"})
+    group_id = row(HostGroup, name="web").id
+    send(as_admin, f"/admin/groups/{group_id}", {"name": "web", "comment": "front",
+                                                  "config": "user: deploy"})
+    send(as_admin, "/admin/hosts/new", {**HOST, "groups": "web"})
+    host_id = row(Host, name="web1").id
+    send(as_admin, f"/admin/hosts/{host_id}/disable", {"reason": "moving racks"})
+    send(as_admin, f"/admin/hosts/{host_id}/delete")
+    send(as_admin, f"/admin/groups/{group_id}/delete")
+    db.session.rollback()
+    written = db.session.scalars(sa.select(AuditEntry).where(
+        AuditEntry.action.in_(["group.create", "group.update", "host.create", "host.update",
+                               "host.delete", "group.delete"])).order_by(AuditEntry.id)).all()
+    assert [(e.action, e.target) for e in written] == [
+        ("group.create", "group web"), ("group.update", "group web"),
+        ("host.create", "host web1"), ("host.update", "host web1"),
+        ("host.delete", "host web1"), ("group.delete", "group web")]
+    assert {(e.user_name, e.origin) for e in written} == {("ada", "web")}
+    assert written[1].details == {"name": "web", "comment": "front",
+                                  "config": {"user": "deploy"}}
+    assert written[3].details == {"disabled": True, "disabled_reason": "moving racks"}
+    assert written[5].details == {"hosts": []}
+
+
 # hosts ---------------------------------------------------------------------------------------
 
 HOST = {"name": "web1", "hostname": "10.0.0.5", "port": "2222", "username": "deploy",

@@ -182,6 +182,7 @@ def test_host_list_json_has_every_field(runner):
             "comment": "",
             "config": {"user": "deploy"},
             "disabled": False,
+            "disabled_reason": "",
         }
     ]
 
@@ -257,6 +258,7 @@ def test_host_disable_keeps_the_reason_until_enabled(runner):
     minke(runner, "host", "add", "web1", "--hostname", "h")
     assert minke(runner, "host", "disable", "web1", "--reason", "RAM swap").exit_code == 0
     assert (host("web1").disabled, host("web1").disabled_reason) == (True, "RAM swap")
+    assert "yes: RAM swap" in minke(runner, "host", "list").output
     assert minke(runner, "host", "disable", "web1", "--reason", "x" * 301).exit_code == 2
     assert host("web1").disabled_reason == "RAM swap"
     minke(runner, "host", "enable", "web1")

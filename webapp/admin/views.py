@@ -24,6 +24,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from .. import accounts, inventory
+from ..engine import hostkeys
 from ..engine.probe import probe_host
 from ..extensions import db
 from ..models import ADMIN_PERMISSION, Host, HostGroup, Role, User
@@ -245,7 +246,8 @@ def delete_role(role_id: int):
 
 @bp.get("/hosts/")
 def hosts():
-    return _page("hosts.html", hosts=inventory.list_hosts(), action_form=ActionForm())
+    return _page("hosts.html", hosts=inventory.list_hosts(), action_form=ActionForm(),
+                 fingerprint=hostkeys.fingerprint)
 
 
 def _host_data(host: Host) -> dict[str, Any]:

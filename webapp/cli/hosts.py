@@ -106,7 +106,8 @@ def list_hosts(group: str | None, as_json: bool) -> None:
                     h.name,
                     address(h),
                     ",".join(g.name for g in h.groups),
-                    "yes" if h.disabled else "",
+                    (f"yes: {h.disabled_reason}" if h.disabled_reason else "yes")
+                    if h.disabled else "",
                 ]
                 for h in hosts
             ],
@@ -125,6 +126,7 @@ def host_dict(host: Host) -> dict[str, object]:
         "comment": host.comment,
         "config": host.config,
         "disabled": host.disabled,
+        "disabled_reason": host.disabled_reason,
     }
 
 

@@ -61,8 +61,12 @@ def probe_host(host: Host, settings: Mapping[str, Any]) -> ProbeResult:
     config = effective_config(settings, host, _HostOnly)
     hostname, port, user = address_of(host, config)
     address = f"{user + '@' if user else ''}{hostname}:{port or 22}"
-    connection = build_connection(host, config)
     name = host.name
+    try:
+        connection = build_connection(host, config)
+    except Exception as exc:  # a config fabric refuses fails a session on the host the same way
+        return ProbeResult(name, address, False, 0.0,
+                           f"the connection configuration of {name} is invalid: {exc}")
     db.session.rollback()
     banner_timeout = (config.get("connect_kwargs") or {}).get("banner_timeout")
     started = time.perf_counter()
