@@ -275,6 +275,57 @@ def test_a_missing_secret_queues_nothing_from_the_cli_the_api_or_the_page(
     assert run_count() == 0 and app.extensions["minke"].queue.count == 0
 
 
+@pytest.fixture(scope="module")
+def password_sshd(tmp_path_factory):
+    """One SSH host that takes the login user's password (set for the module, then put back):
+    ``(server, password)``. Needs root, to set the password."""
+    import os
+
+    from scripts import loopback
+
+    if os.geteuid() != 0:
+        pytest.skip("setting the sshd user's password needs root")
+    password = f"pw-{secrets.token_hex(10)}"
+    user = loopback.login_user()
+    before = loopback._password_field(user)
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, text=True,
+                            capture_output=True, check=True).stdout.strip()
+    subprocess.run(["usermod", "-p", hashed, user], check=True)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loopback, "SSHD_CONFIG", loopback.SSHD_CONFIG.replace(
+                "PasswordAuthentication no", "PasswordAuthentication yes"))
+            server = LoopbackSSHD(1, tmp_path_factory.mktemp("password-sshd"),
+                                  first_address=240).start()
+        yield server, password
+        server.stop()
+    finally:
+        subprocess.run(["usermod", "-p", before, user], check=True)
+
+
+def test_the_ssh_password_typed_for_the_run_logs_in(api, app, password_sshd, worker):
+    server, password = password_sshd
+    host = Host(name="p00", hostname=server.addresses[0], port=server.port,
+                username=server.user, groups=[group("passwords", "ssh_password")],
+                config={"connect_kwargs": {"look_for_keys": False, "allow_agent": False}})
+    db.session.add(host)
+    db.session.commit()
+    client, headers = api
+
+    def run(value: str) -> MinkeSession:
+        answer = client.post(f"{API}/runs", headers=headers, json={
+            "session": "SecretFieldSession", "objects": {"hosts": ["p00"]},
+            "data": {"api_key": "k"}, "secrets": {"ssh_password": value}})
+        assert answer.status_code == 201, answer.get_json()
+        [session] = wait_finished(answer.get_json()["id"])
+        return session
+
+    assert run(password).session_status == "success"
+    wrong = run("not-the-password")
+    assert wrong.proc_status == "failed"
+    assert wrong.messages[0].text == "SSH authentication failed: Authentication failed."
+
+
 # -- a host group's secret (prepare page) -----------------------------------------------------
 
 
