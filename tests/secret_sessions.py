@@ -50,6 +50,7 @@ class ReportSudoSession(Session):
     parrallel_per_host = True
 
     def process(self):
+        self.run("true")  # connects, whatever follows
         password = self.c.config.sudo.password
         self.add_msg(f"sudo password set: {password is not None}")
         if password is not None:

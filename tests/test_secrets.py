@@ -393,6 +393,47 @@ def test_a_rerun_asks_for_the_secrets_again(app, make_hosts, ops, execute_run):
     assert run_count() == 1
 
 
+def test_a_connection_opened_with_a_secret_never_enters_the_pool(app, make_hosts):
+    """In-process (the test reads the worker's pool): a run whose host needs a secret
+    opens a connection of its own and closes it; the next run without the secret gets a
+    connection without it, while plain runs share a pooled one."""
+    from sessions import REGISTRY
+    from webapp.engine import secrets as sealing
+    from webapp.engine.dispatch import check_secrets, prepare_run
+    from webapp.engine.execute import execute_job
+
+    host = make_hosts(1)[0]
+    session_cls = REGISTRY.get("ReportSudoSession")
+    pool = app.extensions["minke"].runtime.pool
+
+    def execute(given: dict | None = None) -> list[str]:
+        needed = check_secrets(session_cls, [host], given)
+        run, [job] = prepare_run(session_cls, [host], user=None, data={"bin": ""},
+                                 concurrency=1, threads=1, origin="cli")
+        run_id = run.id
+        db.session.commit()
+        execute_job(app, run_id, job.units, job.threads, sealing.seal(
+            "test-secret", sealing.job_payload({}, given or {}, needed, job.hosts)))
+        return [m.text for m in sessions_of(run_id)[0].messages]
+
+    assert execute() == ["sudo password set: False"]
+    assert pool.idle_count() == 1  # a plain connection, pooled
+    db_group = group("db", "sudo_password")
+    db.session.add(host)
+    host.groups.append(db_group)
+    db.session.commit()
+    created, reused = pool.stats.created, pool.stats.reused
+
+    assert execute({"sudo_password": "pw-of-one-run"})[0] == "sudo password set: True"
+    assert (pool.stats.created, pool.stats.reused, pool.idle_count()) == (created, reused, 1)
+
+    db.session.add(host)
+    host.groups.clear()
+    db.session.commit()
+    assert execute() == ["sudo password set: False"]
+    assert pool.stats.reused == reused + 1  # the plain one again, never the one with it
+
+
 # -- sudo password and secret fields (API) ----------------------------------------------------
 
 
