@@ -85,6 +85,7 @@ def test_screenshots_of_the_command_pages_light_and_dark(app, make_user, browser
     page.get_by_role("button", name="Add command group").click()
     expect(page.get_by_role("status")).to_contain_text("Saved command group")
     group_url = page.get_by_role("link", name="Web server checks", exact=True).get_attribute("href")
+    delete_url = page.get_by_role("link", name="Delete command Disk usage").get_attribute("href")
     page.goto("/admin/commands/new")
     page.get_by_label("Label").fill("Broken")
     page.get_by_label("Command", exact=True).fill("echo `{hostname}`")
@@ -93,7 +94,8 @@ def test_screenshots_of_the_command_pages_light_and_dark(app, make_user, browser
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.screenshot(path=str(artifacts / f"commands-refused-{scheme}.png"), full_page=True)
-        for name, url in (("list", "/admin/commands/"), ("group", group_url)):
+        for name, url in (("list", "/admin/commands/"), ("group", group_url),
+                          ("delete", delete_url)):
             page.goto(url)
             page.screenshot(path=str(artifacts / f"commands-{name}-{scheme}.png"),
                             full_page=True)
