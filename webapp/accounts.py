@@ -8,6 +8,7 @@ they change anything, so after an :class:`AccountError` nothing was added.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -245,9 +246,10 @@ def _admin_remains(*, user: User | None = None, active: bool = True,
     return False
 
 
-def _refuse_last_admin_lockout(what: str, **change: object) -> None:
-    """:raises AccountError: when an active admin exists now and would not after ``change``."""
-    if _admin_remains() and not _admin_remains(**change):  # type: ignore[arg-type]
+def _refuse_last_admin_lockout(what: str, **change: Any) -> None:
+    """:raises AccountError: when an active admin exists now and would not after ``change``
+    (the keywords of :func:`_admin_remains`)."""
+    if _admin_remains() and not _admin_remains(**change):
         raise AccountError(
             f"{what} would leave no active user with {ADMIN_PERMISSION}: nobody could "
             "administer users and roles any more; give another active user an admin role first"
