@@ -5,6 +5,7 @@ without a restart, with its own run permission — runs on the real sshd through
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -241,6 +242,50 @@ def test_an_edit_changes_the_next_run_and_a_queued_run_keeps_what_was_confirmed(
     assert [c.stdout for c in results_of(queued, worker)[0].commands] == ["v1\n"]
     assert [c.stdout for c in results_of(after, worker)[0].commands] == ["v2\n"]
     assert [c.stdout for c in results_of(later, worker)[0].commands] == ["v2\n"]
+
+
+def test_a_re_run_and_the_command_line_run_the_command_as_it_is_now(app, worker, web, ada,
+                                                                     make_hosts, runner):
+    hosts = make_hosts(1)
+    command_id = define_command(web, "Version", "echo v1")
+    first = start_from_list(web, f"Command_{command_id}", hosts)
+    assert [c.stdout for c in results_of(first, worker)[0].commands] == ["v1\n"]
+    define_command(web, "Version", "echo v2", command_id=command_id)
+
+    again = run_id_of(post(ada, f"/history/runs/{first}/rerun", token_from="/history/"))
+
+    assert [c.stdout for c in results_of(again, worker)[0].commands] == ["v2\n"]
+    assert read(sa.select(Run.data).where(Run.id == again))[CONFIRMED_KEY][0]["cmd"] == "echo v2"
+    listed = runner.invoke(args=["minke", "sessions", "--json"])
+    [doc] = [s for s in json.loads(listed.output) if s["name"] == f"Command_{command_id}"]
+    assert (doc["verbose_name"], doc["group"], doc["work_on"]) == ("Version", "Commands",
+                                                                  ["Host"])
+
+
+def test_the_api_lists_command_sessions_and_an_options_group_runs_from_the_command_line(
+        app, worker, web, make_hosts, runner, admin):
+    from webapp.api.tokens import create_token
+
+    make_hosts(1)
+    first = define_command(web, "First", "echo first")
+    second = define_command(web, "Second", "echo second")
+    group_id = define_group(web, "Either", {first: 1, second: 2}, as_options=True)
+    _row, token = create_token(admin, "ci")
+    db.session.commit()
+
+    answer = isolated_client(app).get("/api/v1/sessions",
+                                      headers={"Authorization": f"Bearer {token}"})
+    names = [s["name"] for s in answer.get_json()["sessions"]]
+    assert {f"Command_{first}", f"Command_{second}", f"CommandGroup_{group_id}"} <= set(names)
+
+    result = runner.invoke(args=["minke", "run", f"CommandGroup_{group_id}", "--host", "h00",
+                                 "--data", f"cmd={second}", "--json"])
+    assert result.exit_code == 0, result.output
+    [session] = json.loads(result.output[result.output.index("["):])
+    assert [c["stdout"] for c in session["commands"]] == ["second\n"]
+    refused = runner.invoke(args=["minke", "run", f"CommandGroup_{group_id}", "--host", "h00",
+                                  "--data", "cmd=999999"])
+    assert refused.exit_code == 2 and "Not a valid choice" in refused.output
 
 
 def test_deactivating_removes_the_session_and_posting_it_anyway_queues_nothing(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from wtforms import Form, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from sessions import (
@@ -142,7 +143,8 @@ def group_session(definition: GroupDefinition, models: Mapping[str, type]) -> ty
     if definition.as_options:
         form = type(f"{name}Form", (Form,), {
             "cmd": SelectField("Command", validators=[InputRequired()],
-                               choices=[(str(entry["id"]), entry["label"]) for entry in entries],
+                               choices=[SelectChoice(str(entry["id"]), entry["label"])
+                                        for entry in entries],
                                description="The command of the group to run."),
         })
         return _build(name, CommandGroupChoiceSession, definition.label, definition.description,

@@ -82,6 +82,11 @@ def sync_sessions(engine: sa.Engine | None = None) -> bool:
             if key == _BUILT.key:  # another thread built them meanwhile
                 return False
             classes = build_sessions(*load_definitions(connection))
+            python = {cls.__name__ for cls in REGISTRY if not is_defined(cls)}
+            for cls in classes:
+                if cls.__name__ in python:  # the Python session keeps its name
+                    logger.warning("not offered: a Python session is named %s", cls.__name__)
+            classes = [cls for cls in classes if cls.__name__ not in python]
             REGISTRY.replace([cls.__name__ for cls in REGISTRY if is_defined(cls)], classes)
             _BUILT.key = key
     logger.info("command sessions: %d registered (revision %s)", len(classes), token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..models import ADMIN_PERMISSION, Command, CommandGroup
@@ -89,7 +90,7 @@ def group(group_id: int | None = None):
     form.models.choices = definitions.model_names()
     members = row.commands if row is not None else []
     others = [c for c in definitions.list_commands() if c not in members]
-    form.commands.choices = [(c.id, c.label) for c in [*members, *others]]
+    form.commands.choices = [SelectChoice(c.id, c.label) for c in [*members, *others]]
     if request.method == "GET":
         form.commands.data = [c.id for c in members]
         if row is None:
