@@ -132,6 +132,46 @@ def test_list_shows_groups_and_the_latest_status_of_real_runs(ada, make_hosts, e
     assert f"/history/objects/Host/{hosts[0].id}" in rows["h00"]
 
 
+def test_the_latest_status_filter_follows_each_change_whoever_makes_it(
+        ada, app, make_hosts, execute_run, admin, runner):
+    """The list filters on a copy of the latest session's statuses that the database keeps
+    current: the worker's writer, a stop and the cleanup all change it."""
+    import datetime as dt
+
+    from sessions import REGISTRY
+    from webapp.engine.dispatch import start_run
+    from webapp.engine.stops import stop_run
+
+    hosts = make_hosts(2)
+
+    def listed(status: str) -> list[str]:
+        html = ada.get(f"/objects/host/?status={status}").get_data(as_text=True)
+        return re.findall(r"<strong>(h\d\d)</strong>", html)
+
+    assert listed("none") == ["h00", "h01"]
+    failed = execute_run("FailingSession", hosts[:1], user=admin)
+    assert (listed("error"), listed("none")) == (["h00"], ["h01"])
+    echoed = execute_run("EchoSession", hosts, data={"message": "hi"}, user=admin)
+    assert (listed("success"), listed("error"), listed("none")) == (["h00", "h01"], [], [])
+
+    state = app.extensions["minke"]  # queued: no worker takes it; then stopped
+    queued = start_run(state, REGISTRY.get("EchoSession"), [hosts[1]], user=admin,
+                       data={"message": "later"})
+    assert (listed("queued"), listed("success")) == (["h01"], ["h00"])
+    stop_run(state, queued)
+    db.session.commit()
+    assert (listed("canceled"), listed("queued")) == (["h01"], [])
+
+    # cleanup deletes h00's latest run: its session before that shows again
+    for run in (queued, echoed):
+        db.session.get(Run, run.id).created_at -= dt.timedelta(days=30)
+    db.session.commit()
+    result = runner.invoke(args=["minke", "cleanup", "--older-than", "7"])
+    assert "2 run(s) older than 7 day(s) deleted" in result.output, result.output
+    assert db.session.get(Run, failed.id) is not None
+    assert (listed("error"), listed("none"), listed("success")) == (["h00"], ["h01"], [])
+
+
 def test_search_filters_and_sorting(ada, app):
     hosts = fake_hosts(30, group="db", history=2)
     hosts[5].comment = "primary database"

@@ -11,8 +11,8 @@ from flask import current_app
 from sessions.status import ProcStatus
 
 from ..engine import locks
-from ..engine.reaper import fail_lost_jobs, reap_dead_workers
 from ..engine.latest import refresh_latest
+from ..engine.reaper import fail_lost_jobs, reap_dead_workers
 from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import MinkeSession, Run, utcnow

@@ -236,8 +236,7 @@ def prepare_run(
     ids = db.session.scalars(
         sa.insert(MinkeSession).returning(MinkeSession.id, sort_by_parameter_order=True), rows
     ).all()
-    mark_latest((row["object_type"], row["object_id"], sid)
-                for sid, row in zip(ids, rows, strict=True))
+    mark_latest({**row, "session_id": sid} for sid, row in zip(ids, rows, strict=True))
     if skipped:
         db.session.execute(sa.insert(Message), [
             {"session_id": ids[i], "seq": 1, "level": "error", "kind": "text",

@@ -7,7 +7,8 @@ object grows with the history (100,000 hosts with three runs each: 170-750 ms).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,23 +17,26 @@ from ..extensions import db
 from ..models import LatestSession, MinkeSession
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_COLUMNS = ("object_type", "object_id", "session_id", "proc_status", "session_status")
 
 
-def mark_latest(sessions: Iterable[tuple[str, int, int]]) -> None:
-    """Make each ``(object_type, object_id, session_id)`` its object's latest session.
+def mark_latest(sessions: Iterable[Mapping[str, Any]]) -> None:
+    """Make each session its object's latest one.
 
-    A newer session (larger id) stored by a concurrent run is kept: the row is
-    only ever moved forward. Changes ``db.session``; the caller commits.
+    ``sessions``: mappings with ``object_type``, ``object_id``, ``session_id``,
+    ``proc_status`` and ``session_status``, as just stored. A newer session
+    (larger id) stored by a concurrent run is kept: the row only moves forward.
+    Later status changes reach the row through the database's trigger.
+    Changes ``db.session``; the caller commits.
     """
-    rows = [{"object_type": kind, "object_id": oid, "session_id": sid}
-            for kind, oid, sid in sessions]
+    rows = [{name: row.get(name) for name in _COLUMNS} for row in sessions]
     if not rows:
         return
     insert = _INSERTS[db.session.get_bind().dialect.name](LatestSession)
     table = LatestSession.__table__
     db.session.execute(insert.on_conflict_do_update(
         index_elements=[table.c.object_type, table.c.object_id],
-        set_={"session_id": insert.excluded.session_id},
+        set_={name: insert.excluded[name] for name in _COLUMNS[2:]},
         where=insert.excluded.session_id > table.c.session_id,
     ), rows)
 
@@ -45,10 +49,11 @@ def refresh_latest() -> int:
     :returns: the number of rows added.
     """
     ms, ls = MinkeSession, LatestSession
-    missing = (sa.select(ms.object_type, ms.object_id, sa.func.max(ms.id))
-               .where(~sa.exists().where(ls.object_type == ms.object_type,
-                                         ls.object_id == ms.object_id))
-               .group_by(ms.object_type, ms.object_id))
-    result = db.session.execute(
-        sa.insert(ls).from_select(["object_type", "object_id", "session_id"], missing))
+    newest = (sa.select(sa.func.max(ms.id).label("id"))
+              .where(~sa.exists().where(ls.object_type == ms.object_type,
+                                        ls.object_id == ms.object_id))
+              .group_by(ms.object_type, ms.object_id).subquery())
+    missing = sa.select(ms.object_type, ms.object_id, ms.id, ms.proc_status,
+                        ms.session_status).join(newest, newest.c.id == ms.id)
+    result = db.session.execute(sa.insert(ls).from_select(list(_COLUMNS), missing))
     return result.rowcount or 0

@@ -157,7 +157,7 @@ class Host(MinkeModel, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     verbose_name: Mapped[str] = mapped_column(sa.String(200), default="")
-    hostname: Mapped[str] = mapped_column(sa.String(255))
+    hostname: Mapped[str] = mapped_column(sa.String(255), index=True)  # lists sort by it
     port: Mapped[int | None] = mapped_column()
     username: Mapped[str | None] = mapped_column(sa.String(80))
     comment: Mapped[str] = mapped_column(sa.Text, default="")
@@ -165,7 +165,7 @@ class Host(MinkeModel, Base):
     disabled: Mapped[bool] = mapped_column(default=False)
     disabled_reason: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
     """Why an admin disabled the host ("" when none was given or it is enabled)."""
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     host_key: Mapped[str | None] = mapped_column(sa.Text)  # "<type> <base64>": engine/hostkeys.py
     groups: Mapped[list[HostGroup]] = relationship(
         secondary=host_group_members, back_populates="hosts", order_by=HostGroup.name,

@@ -89,19 +89,26 @@ class MinkeSession(Base):
 
 
 class LatestSession(Base):
-    """The newest session of each object, as object lists show and filter it.
+    """The newest session of each object and its statuses, as object lists show and
+    filter them.
 
     One row per (object_type, object_id), set by :func:`webapp.engine.latest.mark_latest`
-    when a run stores its sessions; deleting the session deletes the row.
+    when a run stores its sessions; deleting the session deletes the row. The statuses
+    are copies that a database trigger on ``minke_session`` keeps current (migration
+    ``4c8e1f2a7b90``), whichever process changes them.
     """
 
     __tablename__ = "latest_session"
+    __table_args__ = (sa.Index("ix_latest_session_status", "object_type", "proc_status",
+                               "session_status", "object_id"),)
 
     object_type: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     object_id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(
         sa.ForeignKey("minke_session.id", ondelete="CASCADE"), index=True
     )
+    proc_status: Mapped[str] = mapped_column(sa.String(20))
+    session_status: Mapped[str | None] = mapped_column(sa.String(20))
 
     def __repr__(self) -> str:
         return f"<LatestSession {self.object_type}:{self.object_id} #{self.session_id}>"

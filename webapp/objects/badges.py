@@ -41,12 +41,13 @@ def badge_key(proc_status: str | None, session_status: str | None) -> str:
     return proc_status if proc_status in BADGES else "running"
 
 
-def badge_condition(key: str) -> Any:
-    """SQL condition on :class:`MinkeSession` rows matching badge ``key`` (not ``"none"``).
+def badge_condition(key: str, table: Any = MinkeSession) -> Any:
+    """SQL condition on the rows of ``table`` (:class:`MinkeSession`, or any with its
+    ``proc_status`` and ``session_status`` columns) matching badge ``key`` (not ``"none"``).
 
     :raises KeyError: for an unknown key or ``"none"``.
     """
-    proc, outcome = MinkeSession.proc_status, MinkeSession.session_status
+    proc, outcome = table.proc_status, table.session_status
     if key == "queued":
         return proc == ProcStatus.INITIALIZED.value
     if key in ("running", "stopping", "failed", "stopped", "canceled"):

@@ -125,18 +125,27 @@ class Page:
 
 
 def matching_ids(spec: ListSpec, filters: Filters) -> sa.Select:
-    """``SELECT id`` of the objects the filters let through."""
-    model = spec.model
-    query = sa.select(model.id)
-    if filters.q and spec.search:
-        query = query.where(sa.or_(*(contains(col, filters.q) for col in spec.search)))
-    if filters.group is not None:
-        query = query.where(_in_group(spec, filters.group))
-    if filters.disabled:
-        query = query.where(_disabled_is(spec, filters.disabled == "yes"))
+    """``SELECT id`` of the objects the filters let through.
+
+    The latest status is a correlated ``EXISTS``: a page sorted by an indexed
+    column walks that index and stops at its last row.
+    """
+    query = sa.select(spec.model.id).where(*_conditions(spec, filters))
     if filters.status and spec.has_status:
         query = query.where(_latest_status_is(spec, filters.status))
     return query
+
+
+def _conditions(spec: ListSpec, filters: Filters) -> list[Any]:
+    """The filters but the latest status, as conditions on the model."""
+    conditions = []
+    if filters.q and spec.search:
+        conditions.append(sa.or_(*(contains(col, filters.q) for col in spec.search)))
+    if filters.group is not None:
+        conditions.append(_in_group(spec, filters.group))
+    if filters.disabled:
+        conditions.append(_disabled_is(spec, filters.disabled == "yes"))
+    return conditions
 
 
 def contains(column: Any, text: str) -> Any:
@@ -176,55 +185,64 @@ def _in_group(spec: ListSpec, group_id: int) -> Any:
         sa.select(spec.model.id).join(*spec.host_path).where(Host.id.in_(members)))
 
 
-def _latest_status_is(spec: ListSpec, key: str) -> Any:
+def _latest(spec: ListSpec) -> Any:
+    """``latest_session`` rows of the listed objects, joined on the model's id."""
     ls = LatestSession
+    return sa.and_(ls.object_type == spec.model_name, ls.object_id == spec.model.id)
+
+
+def _latest_status_is(spec: ListSpec, key: str) -> Any:
+    # NOT EXISTS, not NOT IN: PostgreSQL cannot turn NOT IN into an anti-join (NULLs)
     if key == "none":
-        # NOT EXISTS, not NOT IN: PostgreSQL cannot turn NOT IN into an anti-join (NULLs)
-        return ~sa.exists().where(ls.object_type == spec.model_name,
-                                  ls.object_id == spec.model.id)
-    return sa.exists().where(ls.object_type == spec.model_name, ls.object_id == spec.model.id,
-                             MinkeSession.id == ls.session_id, badge_condition(key))
+        return ~sa.exists().where(_latest(spec))
+    return sa.exists().where(_latest(spec), badge_condition(key, LatestSession))
 
 
 def count_matching(spec: ListSpec, filters: Filters) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(matching_ids(spec, filters).subquery())) or 0
+    """How many objects the filters let through.
+
+    By latest status, the count starts from ``latest_session``'s status index
+    (a join, ~15 ms for 70,000 of 100,000 hosts on SQLite, where ``EXISTS``
+    per object takes 40 ms); "never run" is all objects less those with a row.
+    """
+    model, conditions = spec.model, _conditions(spec, filters)
+    if not (filters.status and spec.has_status):
+        query = sa.select(sa.func.count()).select_from(model).where(*conditions)
+        return db.session.scalar(query) or 0
+    joined = (sa.select(sa.func.count()).select_from(model).join(LatestSession, _latest(spec))
+              .where(*conditions))
+    if filters.status != "none":
+        return db.session.scalar(joined.where(badge_condition(filters.status,
+                                                               LatestSession))) or 0
+    every = sa.select(sa.func.count()).select_from(model).where(*conditions)
+    return db.session.scalar(sa.select(every.scalar_subquery() - joined.scalar_subquery())) or 0
 
 
 def list_page(spec: ListSpec, filters: Filters, order: Order, *, number: int = 1,
               size: int = DEFAULT_PAGE_SIZE) -> Page:
     """One page of the list, each row with its latest session's statuses.
 
-    Unfiltered, the count is a query of its own (an index count) and the page
-    an indexed ``LIMIT``. Filtered, the page query counts the matches as well
-    (``count(*) OVER ()``), so that a costly filter such as the latest status
-    is evaluated once; only a page beyond the last costs a count and a retry.
+    Two queries whatever the filters: the count, and the page's rows with an
+    indexed sort and ``LIMIT``. The latest status is an indexed column of
+    ``latest_session``, so counting 70,000 matches of 100,000 hosts costs
+    ~20 ms on SQLite where a ``count(*) OVER ()`` in the page query, which
+    materialises every match, cost 60-90 ms.
     """
     size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
-    number = max(1, number)
-    if not filters.active:
-        total = count_matching(spec, filters)
-        number = min(number, max(1, math.ceil(total / size)))
-        return Page(_rows(spec, filters, order, number, size)[0], total, number, size)
-    rows, total = _rows(spec, filters, order, number, size, counted=True)
-    if not rows and number > 1:
-        total = count_matching(spec, filters)
-        number = max(1, math.ceil(total / size))
-        rows, total = _rows(spec, filters, order, number, size, counted=True)
-    return Page(rows, total, number, size)
+    total = count_matching(spec, filters)
+    number = min(max(1, number), max(1, math.ceil(total / size)))
+    return Page(_rows(spec, filters, order, number, size), total, number, size)
 
 
-def _rows(spec: ListSpec, filters: Filters, order: Order, number: int, size: int, *,
-          counted: bool = False) -> tuple[list[Row], int]:
-    """The rows of one page and, when ``counted``, the number of all matches (else 0)."""
+def _rows(spec: ListSpec, filters: Filters, order: Order, number: int,
+          size: int) -> list[Row]:
+    """The rows of one page."""
     model, ms = spec.model, MinkeSession
     sort = spec.column(order.key).sort
     ordering = (sort.desc() if order.descending else sort.asc(),
                 model.id.desc() if order.descending else model.id.asc())
-    ids = matching_ids(spec, filters)
-    if counted:
-        ids = ids.add_columns(sa.func.count().over().label("total"))
-    page_ids = ids.order_by(*ordering).limit(size).offset((number - 1) * size).subquery()
+    page_ids = (matching_ids(spec, filters).order_by(*ordering).limit(size)
+                .offset((number - 1) * size).subquery())
     query = (sa.select(model, *spec.extra).join(page_ids, model.id == page_ids.c.id)
              .order_by(*ordering).options(*spec.eager))
     if spec.has_status:
@@ -235,13 +253,12 @@ def _rows(spec: ListSpec, filters: Filters, order: Order, number: int, size: int
                  .outerjoin(ms, ms.id == ls.session_id))
     else:
         query = query.add_columns(sa.null(), sa.null(), sa.null())
-    query = query.add_columns(page_ids.c.total if counted else sa.literal(0))
-    rows, total = [], 0
+    rows = []
     for obj, *values in db.session.execute(query):
         extra = {expr.name: value for expr, value in zip(spec.extra, values, strict=False)}
-        run_id, proc, outcome, total = values[len(spec.extra):]
+        run_id, proc, outcome = values[len(spec.extra):]
         rows.append(Row(obj, extra, run_id, proc, outcome))
-    return rows, total
+    return rows
 
 
 def host_groups() -> list[HostGroup]:
