@@ -497,3 +497,39 @@ def test_test_connection_to_a_closed_port_reports_the_reason(as_admin, make_host
                       r'\([^)]+\): (cannot connect: [^<]+)', html)
     assert match, html
     assert "Unable to connect to port" in match.group(1) or "refused" in match.group(1)
+
+
+def test_admin_accepts_and_forgets_a_host_key(as_admin, make_hosts):
+    host_id = make_hosts(1)[0].id
+    wrong = send(as_admin, f"/admin/hosts/{host_id}/accept-key",
+                 {"fingerprint": "SHA256:not-this-one"})
+    assert wrong.status_code == 302
+    page = text(as_admin.get(f"/admin/hosts/{host_id}"))
+    assert "Host key of h00 not accepted" in page and "nothing changed" in page
+    assert row(Host, id=host_id).host_key is None
+
+    assert send(as_admin, f"/admin/hosts/{host_id}/accept-key").status_code == 302
+    key = row(Host, id=host_id).host_key
+    assert key and key.split()[0].startswith(("ssh-", "ecdsa-"))
+    from webapp.engine.hostkeys import fingerprint
+
+    page = text(as_admin.get(f"/admin/hosts/{host_id}"))
+    assert f"Accepted the host key {fingerprint(key)} of h00 (none was stored)." in page
+    assert fingerprint(key) in text(as_admin.get("/admin/hosts/"))
+
+    assert send(as_admin, f"/admin/hosts/{host_id}/forget-key").status_code == 302
+    assert row(Host, id=host_id).host_key is None
+    assert "the next connection stores the key it presents" in text(
+        as_admin.get(f"/admin/hosts/{host_id}"))
+    assert actions().count("host.key") == 2
+
+
+def test_accepting_the_key_of_an_unreachable_host_says_why(as_admin, make_hosts, sshd):
+    from scripts.loopback import free_port
+
+    host_id = make_hosts(1, port=free_port([sshd.addresses[0]]))[0].id
+    send(as_admin, f"/admin/hosts/{host_id}/accept-key")
+    page = text(as_admin.get(f"/admin/hosts/{host_id}"))
+    assert re.search(r"Host key of h00 not accepted: (connection lost|cannot connect)[^<]*"
+                     r"(refused|Unable)", page), page
+    assert row(Host, id=host_id).host_key is None

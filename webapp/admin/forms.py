@@ -115,6 +115,13 @@ class DisableHostForm(FlaskForm):
                          description="Shown in the lists and in the sessions not run on it.")
 
 
+class HostKeyForm(FlaskForm):
+    fingerprint = StringField("Expected fingerprint", validators=[Optional(), Length(max=100)],
+                              description="SHA256:… as a failed session or the host's admin "
+                                          "reported it; the key is refused if it differs. "
+                                          "Leave empty to accept the key the host presents.")
+
+
 class ImportForm(FlaskForm):
     file = FileField("Host file (.csv, .yaml or .yml)",
                      validators=[FileRequired("Choose a file to import.")])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import paramiko
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -25,7 +26,8 @@ from flask_login import current_user, login_required
 
 from .. import accounts, inventory
 from ..engine import hostkeys
-from ..engine.probe import probe_host
+from ..engine.failures import describe
+from ..engine.probe import accept_host_key, probe_host
 from ..extensions import db
 from ..models import ADMIN_PERMISSION, Host, HostGroup, Role, User
 from .forms import (
@@ -33,6 +35,7 @@ from .forms import (
     DisableHostForm,
     GroupForm,
     HostForm,
+    HostKeyForm,
     ImportForm,
     NewUserForm,
     PasswordForm,
@@ -275,8 +278,14 @@ def edit_host(host_id: int):
     if form.validate_on_submit():
         if (error := _save(lambda: inventory.update_host(host, **form.values()))) is None:
             return _done(f"Saved host {form.name.data}.", ".hosts")
-    return _page("host_edit.html", form, error, host=host, action_form=ActionForm(),
-                 disable_form=DisableHostForm(formdata=None))
+    return _host_page(host, form, error)
+
+
+def _host_page(host: Host, form: HostForm, error: str | None = None, **forms: Any):
+    forms = {"action_form": ActionForm(), "disable_form": DisableHostForm(formdata=None),
+             "key_form": HostKeyForm(formdata=None), **forms}
+    return _page("host_edit.html", form, error, host=host, fingerprint=hostkeys.fingerprint,
+                 **forms)
 
 
 @bp.post("/hosts/<int:host_id>/disable")
@@ -290,8 +299,8 @@ def disable_host(host_id: int):
                          ".hosts")
     else:
         error = " ".join(message for messages in form.errors.values() for message in messages)
-    return _page("host_edit.html", HostForm(formdata=None, data=_host_data(host)), error,
-                 host=host, action_form=ActionForm(), disable_form=form)
+    return _host_page(host, HostForm(formdata=None, data=_host_data(host)), error,
+                      disable_form=form)
 
 
 @bp.post("/hosts/<int:host_id>/enable")
@@ -324,6 +333,45 @@ def test_host(host_id: int):
     result = probe_host(host, current_app.config)
     flash(f"Test connection of {result}", "success" if result.ok else "error")
     return redirect(url_for(".hosts"))
+
+
+@bp.post("/hosts/<int:host_id>/accept-key")
+def accept_key(host_id: int):
+    host = db.get_or_404(Host, host_id)
+    name, form = host.name, HostKeyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        old, new = accept_host_key(host, current_app.config,
+                                   expect=(form.fingerprint.data or "").strip() or None)
+        db.session.commit()
+    except (hostkeys.HostKeyError, OSError, paramiko.SSHException) as exc:
+        db.session.rollback()
+        flash(f"Host key of {name} not accepted: {describe(exc)[0]}", "error")
+    else:
+        was = f"was {hostkeys.fingerprint(old)}" if old and old != new else (
+            "unchanged" if old else "none was stored")
+        flash(f"Accepted the host key {hostkeys.fingerprint(new)} of {name} ({was}).", "success")
+    return redirect(url_for(".edit_host", host_id=host_id))
+
+
+@bp.post("/hosts/<int:host_id>/forget-key")
+def forget_key(host_id: int):
+    host = db.get_or_404(Host, host_id)
+    _action_form()
+    if (error := _save(lambda: hostkeys.set_key(host, None))) is None:
+        return _done(f"Forgot the host key of {host.name}: the next connection "
+                     f"{_next_connection()}.", ".edit_host", host_id=host_id)
+    flash(error, "error")
+    return redirect(url_for(".edit_host", host_id=host_id))
+
+
+def _next_connection() -> str:
+    try:
+        strict = hostkeys.current_policy() is hostkeys.HostKeyPolicy.STRICT
+    except hostkeys.HostKeyError as exc:  # a bad MINKE_HOST_KEY_POLICY is said, not a 500
+        return f"fails: {exc}"
+    return "is refused until a key is accepted" if strict else "stores the key it presents"
 
 
 @bp.route("/hosts/import", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from flask import current_app
 from webapp import inventory
 from webapp.accounts import AccountError
 from webapp.engine import hostkeys
-from webapp.engine.connections import address_of, effective_config
+from webapp.engine.probe import accept_host_key
 from webapp.extensions import db
 from webapp.inventory import InventoryError
 from webapp.models import Host
@@ -204,12 +204,8 @@ def accept_key(name: str, expect: str | None, given: str | None) -> None:
     """
     with usage_errors():
         host = inventory.get_host(name)
-        config = effective_config(current_app.config, host, _NoSession)
-        hostname, port, _user = address_of(host, config)
         try:
-            old, new = hostkeys.accept_key(
-                host, hostname, port or 22, timeout=config.get("connect_timeout") or 10,
-                expect=expect, given=given)
+            old, new = accept_host_key(host, current_app.config, expect=expect, given=given)
         except (hostkeys.HostKeyError, OSError, paramiko.SSHException) as exc:
             raise InventoryError(f"{name}: {exc}") from None
         db.session.commit()
@@ -232,12 +228,6 @@ def forget_key(name: str) -> None:
         db.session.commit()
     click.echo(f"{name}: forgot host key {hostkeys.fingerprint(old)}" if old
                else f"{name}: no host key was stored")
-
-
-class _NoSession:
-    """Stands for a session in :func:`effective_config`: the host's address only."""
-
-    invoke_config = None
 
 
 @minke.group("group")

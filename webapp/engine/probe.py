@@ -1,4 +1,5 @@
-"""Testing a host's SSH connection the way a session would connect (the admins' button).
+"""Probing a host over SSH the way a session would connect: the admins' *Test connection*
+and *Accept host key* (the admin pages and ``flask minke host accept-key``).
 
 The connection is built from the same layers as a session's (webapp/engine/
 connections.py), with the host's stored key checked by the same policy
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..extensions import db
 from ..models import Host
-from . import failures
+from . import failures, hostkeys
 from .connections import address_of, build_connection, effective_config
 
 
@@ -78,3 +79,33 @@ def probe_host(host: Host, settings: Mapping[str, Any]) -> ProbeResult:
                            failures.describe(exc, banner_timeout=banner_timeout)[0])
     finally:
         connection.close()
+
+
+def accept_host_key(host: Host, settings: Mapping[str, Any], *, expect: str | None = None,
+                    given: str | None = None) -> tuple[str | None, str]:
+    """Make the key ``host`` presents now (or the key ``given``) its stored key, see
+    :func:`webapp.engine.hostkeys.accept_key`; the caller commits. Returns the old key
+    (``None``: none) and the new one.
+
+    The key is fetched from the address and port a session would connect to. Before
+    that the caller's transaction is ended (a rollback, as in :func:`probe_host`) and
+    the host is read again afterwards: ``host`` is not to be used after the call.
+
+    :param expect: a fingerprint (``SHA256:…``) the key must have.
+    :raises HostKeyError: for a key without the fingerprint expected, or a host deleted
+        meanwhile.
+    :raises OSError: when the host cannot be reached.
+    :raises paramiko.SSHException: when it does not speak SSH.
+    """
+    config = effective_config(settings, host, _HostOnly)
+    hostname, port, _user = address_of(host, config)
+    if given is None:
+        host_id, name, known = host.id, host.name, host.host_key
+        db.session.rollback()
+        key = hostkeys.fetch_key(hostname, port or 22, prefer=known,
+                                 timeout=config.get("connect_timeout") or 10)
+        host = db.session.get(Host, host_id)
+        if host is None:
+            raise hostkeys.HostKeyError(f"host {name} was deleted meanwhile")
+        given = hostkeys.key_text(key)
+    return hostkeys.accept_key(host, hostname, port or 22, expect=expect, given=given)
