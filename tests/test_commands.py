@@ -370,6 +370,30 @@ def test_deleting_a_command_takes_its_permission_from_every_role(app, web, make_
     assert actions[-3:] == ["command.create", "role.update", "command.delete"]
 
 
+def test_deleting_a_command_of_a_group_leaves_the_group_with_the_others(ada):
+    for label in ("Keep", "Drop"):
+        post(ada, "/admin/commands/new", {"label": label, "cmd": f"echo {label}",
+                                          "models": "Host", "active": "y"},
+             token_from="/admin/commands/new")
+    keep, drop = (read(sa.select(Command.id).where(Command.label == label))
+                  for label in ("Keep", "Drop"))
+    post(ada, "/admin/commands/groups/new", {"label": "Both", "models": "Host",
+                                             "commands": [drop, keep], f"position-{drop}": 1,
+                                             f"position-{keep}": 2, "active": "y"},
+         token_from="/admin/commands/groups/new")
+    group_id = read(sa.select(CommandGroup.id))
+    ada.get("/admin/commands/")  # this process's next request builds the sessions again
+    assert REGISTRY.get(f"CommandGroup_{group_id}").commands == ("echo Drop", "echo Keep")
+
+    response = post(ada, f"/admin/commands/{drop}/delete", token_from=f"/admin/commands/{drop}/")
+
+    assert response.status_code == 302
+    page = ada.get("/admin/commands/").get_data(as_text=True)  # the registry follows
+    assert "echo Drop" not in page and "Deleted command Drop" in page
+    assert REGISTRY.get(f"CommandGroup_{group_id}").commands == ("echo Keep",)
+    assert f"Command_{drop}" not in REGISTRY
+
+
 ADMIN_URLS = ["/admin/commands/", "/admin/commands/new", "/admin/commands/{c}/",
               "/admin/commands/{c}/delete", "/admin/commands/groups/new",
               "/admin/commands/groups/{g}/", "/admin/commands/groups/{g}/delete"]
