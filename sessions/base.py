@@ -19,7 +19,7 @@ from .messages import coerce_message
 from .record import SessionRecord
 from .registry import REGISTRY, model_name
 from .results import CommandResult
-from .secrets import describe_kinds, unknown_secrets
+from .secrets import declared_problem
 from .status import SessionStatus, raised_status
 
 PERMISSION_PREFIX = "minke.run_"
@@ -107,24 +107,11 @@ class SessionRegistration(type):
                     raise SessionRegistrationError(cls, str(exc)) from None
 
     def check_secrets(cls) -> None:
-        """Refuse an ``ask_secrets`` entry that names no secret kind
-        (:data:`sessions.secrets.SECRET_KINDS`) and a ``secret_fields`` entry that
-        names no field of ``form`` (a form built in ``get_form()`` is checked when
-        the run starts instead)."""
-        if isinstance(cls.ask_secrets, str) or isinstance(cls.secret_fields, str):
-            raise SessionRegistrationError(
-                cls, "ask_secrets and secret_fields are tuples of names, not a string")
-        unknown = unknown_secrets(cls.ask_secrets)
-        if unknown:
-            raise SessionRegistrationError(
-                cls, f"ask_secrets names unknown secrets {', '.join(unknown)} "
-                     f"(known: {describe_kinds()})")
-        if cls.secret_fields and cls.form is not None:
-            missing = sorted(set(cls.secret_fields) - set(cls.form()._fields))
-            if missing:
-                raise SessionRegistrationError(
-                    cls, f"secret_fields names {', '.join(missing)}, not fields of "
-                         f"{cls.form.__name__}")
+        """Refuse an ``ask_secrets`` entry that names no secret kind and a ``secret_fields``
+        entry that names no field of ``form`` (see :func:`sessions.secrets.declared_problem`)."""
+        problem = declared_problem(cls.ask_secrets, cls.secret_fields, cls.form)
+        if problem:
+            raise SessionRegistrationError(cls, problem)
 
     def permission_name(cls) -> str:
         """The run permission of this session: ``minke.run_<classname lowercase>``."""

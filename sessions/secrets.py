@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,19 @@ def unknown_secrets(names: Iterable[str]) -> list[str]:
 def describe_kinds() -> str:
     """The known names, for error messages: ``"ssh_key_passphrase, ssh_password, …"``."""
     return ", ".join(SECRET_KINDS)
+
+
+def declared_problem(ask_secrets: Any, secret_fields: Any, form: Any) -> str | None:
+    """What is wrong with a session's ``ask_secrets`` and ``secret_fields`` (``None``: fine):
+    a plain string instead of a tuple, a name that is no :data:`SECRET_KINDS` entry, a
+    field ``form`` lacks (a form built in ``get_form()`` is not checked here)."""
+    if isinstance(ask_secrets, str) or isinstance(secret_fields, str):
+        return "ask_secrets and secret_fields are tuples of names, not a string"
+    unknown = unknown_secrets(ask_secrets)
+    if unknown:
+        return f"ask_secrets names unknown secrets {', '.join(unknown)} (known: {describe_kinds()})"
+    if secret_fields and form is not None:
+        missing = sorted(set(secret_fields) - set(form()._fields))
+        if missing:
+            return f"secret_fields names {', '.join(missing)}, not fields of {form.__name__}"
+    return None

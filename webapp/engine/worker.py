@@ -16,7 +16,7 @@ from rq import SimpleWorker
 from ..extensions import db
 from .reaper import fail_lost_jobs, reap_dead_workers
 from .runtime import WorkerRuntime
-from .secrets import forget_job_secrets
+from .secrets import scrub_job
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class MinkeWorker(SimpleWorker):
                 db.session.remove()
                 # rq keeps the ended job (finished or failed) with its arguments: the run's
                 # sealed secrets must not outlive it
-                forget_job_secrets(self.connection, [job.id])
+                scrub_job(self.connection, job)
 
 
 def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:
