@@ -376,6 +376,26 @@ def test_a_host_groups_secret_is_asked_on_the_prepare_page_and_goes_to_its_hosts
     assert [job_args(app, run_id, i)[3] for i in range(2)] == [None, None]  # scrubbed
 
 
+def test_a_page_shown_again_never_echoes_a_secret_field(app, make_hosts, ops):
+    db_group = group("db", "sudo_password")
+    host = make_hosts(1)[0]
+    host.groups.append(db_group)
+    db.session.commit()
+    web = isolated_client(app)
+    login(web, "ops")
+
+    page = post(web, "/objects/host/run", {"session": "SecretFieldSession", "ids": host.id,
+                                           "step": "run", "s-api_key": "typed-key-123",
+                                           "s-label": "kept"})
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and "Type the sudo password." in html
+    [tag] = re.findall(r'<input[^>]*name="s-api_key"[^>]*>', html)
+    assert 'type="password"' in tag and 'autocomplete="off"' in tag and 'value=""' in tag
+    assert "typed-key-123" not in html and 'value="kept"' in html
+    assert run_count() == 0
+
+
 def test_a_rerun_asks_for_the_secrets_again(app, make_hosts, ops, execute_run):
     db_group = group("db", "sudo_password")
     host = make_hosts(1)[0]
