@@ -203,9 +203,15 @@ def count_matching(spec: ListSpec, filters: Filters) -> int:
 
     By latest status, the count starts from ``latest_session``'s status index
     (a join, ~15 ms for 70,000 of 100,000 hosts on SQLite, where ``EXISTS``
-    per object takes 40 ms); "never run" is all objects less those with a row.
+    per object takes 40 ms). "Never run" is, on SQLite, all objects less those
+    with a row (15 ms; its ``NOT EXISTS`` takes 35 ms); PostgreSQL's anti-join
+    is faster than that subtraction (45 ms against 75 ms).
     """
     model, conditions = spec.model, _conditions(spec, filters)
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if filters.status == "none" and spec.has_status and not sqlite:
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(matching_ids(spec, filters).subquery())) or 0
     if not (filters.status and spec.has_status):
         query = sa.select(sa.func.count()).select_from(model).where(*conditions)
         return db.session.scalar(query) or 0
