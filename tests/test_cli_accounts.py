@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -345,3 +347,37 @@ def test_permission_groups_put_builtin_first_and_ungrouped_sessions_last(app, re
     assert ungrouped["minke.run_reportsession"] == "Run daily report"
     assert ungrouped["minke.reports"] == "Needed to run daily report"
     assert "minke.run_echosession" in dict(groups)["Testing"]
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one_admin(app, make_user):
+    make_user("root1", "minke.admin")
+    make_user("root2", "minke.admin")
+    db.session.rollback()
+    first_checked = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def disable(name: str, first: bool) -> None:
+        with app.app_context():
+            try:
+                accounts.set_active(accounts.get_user(name), False)
+                if first:  # the other admin's request arrives while this one is not committed
+                    first_checked.set()
+                    time.sleep(0.5)
+                db.session.commit()
+                outcome[name] = "disabled"
+            except AccountError as exc:
+                db.session.rollback()
+                outcome[name] = str(exc)
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=disable, args=("root1", True))
+    first.start()
+    assert first_checked.wait(10)
+    second = threading.Thread(target=disable, args=("root2", False))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert outcome["root1"] == "disabled"
+    assert "would leave no active user with minke.admin" in outcome["root2"]
+    assert user("root2").active is True

@@ -236,7 +236,7 @@ def _admin_remains(*, user: User | None = None, active: bool = True,
     ``permissions``. Enabling a user never takes the role away: it is not a change here."""
     roles = None if roles is None else list(roles)
     permissions = None if permissions is None else list(permissions)
-    for candidate in db.session.scalars(sa.select(User).where(User.active)):
+    for candidate in _active_users():
         if candidate is user and not active:
             continue
         held = roles if candidate is user and roles is not None else candidate.roles
@@ -244,6 +244,17 @@ def _admin_remains(*, user: User | None = None, active: bool = True,
                                     else each.permissions) for each in held):
             return True
     return False
+
+
+def _active_users() -> list[User]:
+    """The active users with their roles as committed now, locked until the caller's
+    transaction ends: two admins disabling each other at once are checked one after the
+    other. (SQLite's ``BEGIN IMMEDIATE`` serialises writing transactions already; on
+    PostgreSQL ``FOR UPDATE`` makes the second wait and read the first one's change.)"""
+    query = sa.select(User).where(User.active).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=User)
+    return list(db.session.scalars(query))
 
 
 def _refuse_last_admin_lockout(what: str, **change: Any) -> None:
