@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from . import hosts  # noqa: F401  (its views join the blueprint)
     from .views import bp
 
     app.register_blueprint(bp)
