@@ -13,9 +13,12 @@ Two sorts:
 
 They travel inside the RQ job's arguments, encrypted with a key derived from
 ``SECRET_KEY`` (web, CLI and workers share it), and only in the jobs whose
-hosts need them (:func:`job_payload`). What Redis keeps of a job is scrubbed
-as soon as the job ends, finished, failed or canceled (:func:`forget_job_secrets`).
-They are never written to the database, the event stream or a log.
+hosts need them (:func:`job_payload`). The sealed argument is scrubbed from what
+Redis keeps of the job as soon as a worker takes it (``run_job``), and again when it
+ends (the worker), is canceled before a worker took it (``stop_run``) or is failed
+by the reaper (:func:`scrub_job`, :func:`forget_job_secrets`); rq keeps ended jobs
+for hours or days. A job retried by rq would run without them. They are never
+written to the database, the event stream or a log.
 """
 
 from __future__ import annotations
