@@ -102,7 +102,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     # everything the units need, loaded here at once: the units themselves only touch the
     # database when a session uses its object
     planned, targets = _load_plan(config, session_cls, data, ids, sealed)
-    del sealed
+    del sealed  # the values live on in the targets' configurations only, not in this frame
     db.session.execute(sa.update(MinkeSession).where(MinkeSession.id.in_(ids))
                        .values(worker_id=runtime.worker_id))
     holder = {"run": run.id, "user": run.user.name if run.user else None,
