@@ -198,6 +198,25 @@ def test_search_filters_and_sorting(ada, app):
     assert names("?sort=nonsense&size=10")[0] == "x00000"  # unknown column: default order
 
 
+def test_the_host_search_is_answered_from_its_trigram_index_on_postgresql(app):
+    """The migration indexes the exact expression listing.search_text builds for the
+    host list: if they drift apart, every search is a sequential scan again."""
+    from webapp.objects.listing import Filters, matching_ids
+    from webapp.objects.specs import list_specs
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the trigram index is PostgreSQL's")
+    fake_hosts(50)
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    query = matching_ids(list_specs()["host"], Filters(q="x0004"))
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(db.session.execute(sa.text("EXPLAIN " + sql)).scalars())
+    assert "ix_host_search" in plan, plan
+    assert sorted(db.session.scalars(query)) == [h.id for h in db.session.scalars(
+        sa.select(Host).where(Host.name.like("x0004%")).order_by(Host.id))]
+    db.session.rollback()
+
+
 def test_pagination(ada):
     fake_hosts(25)
     first = ada.get("/objects/host/?size=10").get_data(as_text=True)

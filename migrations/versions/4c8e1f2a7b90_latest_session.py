@@ -7,7 +7,7 @@ change of a latest session, whichever process makes it (writer, stop, reaper).
 Object lists filter by the latest status through the index on the copies
 instead of computing ``max(id)`` over every session of every object.
 Filled from the sessions stored so far. Also indexes the host list's sortable
-address and date columns.
+address and date columns and, on PostgreSQL, its search text (trigrams).
 
 On SQLite a later migration that rebuilds ``minke_session`` (batch mode) drops
 the trigger with the old table: such a migration must create it again
@@ -69,9 +69,33 @@ def upgrade():
     # the host list sorts by address and by date added: indexed, a page is a LIMIT
     op.create_index(op.f("ix_host_hostname"), "host", ["hostname"], unique=False)
     op.create_index(op.f("ix_host_created_at"), "host", ["created_at"], unique=False)
+    create_search_index()
+
+
+SEARCH_TEXT = ("(coalesce(name, '') || ' ' || coalesce(hostname, '') || ' ' || "
+               "coalesce(verbose_name, '') || ' ' || coalesce(comment, ''))")
+"""The host list's search expression, exactly as webapp/objects/listing.search_text
+writes it for the host list's search columns (webapp/objects/specs.py)."""
+
+
+def create_search_index():
+    """On PostgreSQL, a trigram index for the host list's substring search (``ILIKE``
+    over :data:`SEARCH_TEXT`): 1-6 ms over 100,000 hosts instead of a 130 ms scan.
+    pg_trgm is a trusted extension (PostgreSQL 13+) that a database owner may
+    create; where it cannot be created the search works unindexed."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    try:
+        with bind.begin_nested():
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except sa.exc.DBAPIError:
+        return
+    op.execute(f"CREATE INDEX ix_host_search ON host USING gin ({SEARCH_TEXT} gin_trgm_ops)")
 
 
 def downgrade():
+    op.execute("DROP INDEX IF EXISTS ix_host_search")
     op.drop_index(op.f("ix_host_created_at"), table_name="host")
     op.drop_index(op.f("ix_host_hostname"), table_name="host")
     op.execute("DROP TRIGGER IF EXISTS tr_latest_session_status"
