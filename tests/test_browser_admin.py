@@ -14,18 +14,6 @@ from webapp.models import Host
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-@pytest.fixture
-def page_errors(browser_page):
-    """Script errors and server errors the page met (a 400 of a refused form is no error)."""
-    errors: list[str] = []
-    browser_page.on("pageerror", lambda error: errors.append(str(error)))
-    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
-                    "Failed to load resource" not in m.text else None)
-    browser_page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                    if r.status >= 500 else None)
-    return errors
-
-
 def test_admin_sets_up_a_role_and_a_user_who_sees_only_what_it_allows(
         chromium, live_server, make_user, make_hosts, browser_page, web_login, page_errors):
     make_user("ada", "minke.admin")

@@ -11,18 +11,6 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-@pytest.fixture
-def page_errors(browser_page):
-    """Script errors and server errors the page met (a 400 of a refused form is no error)."""
-    errors: list[str] = []
-    browser_page.on("pageerror", lambda error: errors.append(str(error)))
-    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
-                    "Failed to load resource" not in m.text else None)
-    browser_page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                    if r.status >= 500 or r.status in (401, 403) else None)
-    return errors
-
-
 def row_of(page, label):
     return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=label,
                                                                 exact=True))

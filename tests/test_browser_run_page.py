@@ -24,18 +24,6 @@ def ada(make_user):
     return make_user("ada", *RUNNER)
 
 
-@pytest.fixture
-def page_errors(browser_page):
-    """Script errors and server errors the page met (a 400 of a bad form is no error)."""
-    errors: list[str] = []
-    browser_page.on("pageerror", lambda error: errors.append(str(error)))
-    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
-                    "Failed to load resource" not in m.text else None)
-    browser_page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                    if r.status >= 500 or r.status in (401, 403) else None)
-    return errors
-
-
 def launch(app, session_name, hosts, user, data=None):
     run = start_run(app.extensions["minke"], REGISTRY.get(session_name), hosts, user=user,
                     data=data)

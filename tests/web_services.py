@@ -140,3 +140,16 @@ def web_login() -> Callable[..., None]:
         page.wait_for_url(lambda url: "/login" not in url)
 
     return login
+
+
+@pytest.fixture
+def page_errors(browser_page: Any) -> list[str]:
+    """Script errors, and responses a user should never meet, on ``browser_page``: 5xx,
+    401 and 403 (a 400 of a refused form is no error)."""
+    errors: list[str] = []
+    browser_page.on("pageerror", lambda error: errors.append(str(error)))
+    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
+                    "Failed to load resource" not in m.text else None)
+    browser_page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                    if r.status >= 500 or r.status in (401, 403) else None)
+    return errors

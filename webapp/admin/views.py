@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, url_for
 
 from .. import accounts
+from ..auth.guards import admins_only
 from ..extensions import db
-from ..models import ADMIN_PERMISSION, Role, User
+from ..models import Role, User
 from .forms import ActionForm, NewUserForm, PasswordForm, RoleForm, UserRolesForm
 from .pages import action_form, confirm_delete, done, page, save
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-@login_required
-def _admins_only() -> None:
-    if not current_user.has_permissions([ADMIN_PERMISSION]):
-        abort(403)
+bp = admins_only(Blueprint("admin", __name__, url_prefix="/admin"))
 
 
 @bp.get("/")

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, Response, render_template, request, url_for
 
-from ..models import ADMIN_PERMISSION
+from ..auth.guards import admins_only
 from .queries import AuditFilters, actions, audit_csv, audit_page, user_names
 
-bp = Blueprint("audit", __name__, url_prefix="/audit")
-
-
-@bp.before_request
-@login_required
-def _admins_only() -> None:
-    if not current_user.has_permissions([ADMIN_PERMISSION]):
-        abort(403)
+bp = admins_only(Blueprint("audit", __name__, url_prefix="/audit"))
 
 
 @bp.get("/")

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
+from ..auth.guards import admins_only
 from ..extensions import db
-from ..models import ADMIN_PERMISSION, Command, CommandGroup
+from ..models import Command, CommandGroup
 from . import definitions
 from .definitions import CommandError, CommandInput, GroupInput
 from .forms import ActionForm, CommandForm, GroupForm
 
-bp = Blueprint("commands", __name__, url_prefix="/admin/commands")
-
-
-@bp.before_request
-@login_required
-def _admins_only() -> None:
-    if not current_user.has_permissions([ADMIN_PERMISSION]):
-        abort(403)
+bp = admins_only(Blueprint("commands", __name__, url_prefix="/admin/commands"))
 
 
 @bp.context_processor
