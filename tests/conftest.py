@@ -77,7 +77,17 @@ def app(app_config: dict, _schema: None, redis_flush: None) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask):
-    return app.test_client()
+    """A test client whose every request runs in its own application context, as on a
+    server (tests.web_client.IsolatedClient)."""
+    from tests.web_client import isolated_client
+
+    return isolated_client(app)
+
+
+@pytest.fixture
+def admin(make_user) -> User:
+    """The user ``ada`` (password ``pw``) holding ``minke.admin``."""
+    return make_user("ada", "minke.admin")
 
 
 class _CliRunner(FlaskCliRunner):

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user("ada", "minke.admin")
-
-
-@pytest.fixture
 def as_admin(client, admin):
     assert login(client, "ada").status_code == 302
     return client

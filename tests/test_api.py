@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.test_web_objects import run_count
-from tests.web_client import isolated_client, login, post
+from tests.web_client import login, post
 from webapp.api.tokens import create_token
 from webapp.extensions import db
 from webapp.models import ApiToken
@@ -26,11 +26,6 @@ pytestmark = pytest.mark.integration
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(app):
-    return isolated_client(app)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.test_web_objects import run_id_of, wait_finished
-from tests.web_client import isolated_client, login, post
+from tests.web_client import login, post
 from webapp import accounts, inventory
 from webapp.api.tokens import create_token
 from webapp.audit import record
@@ -23,11 +23,6 @@ from webapp.models import AuditEntry
 pytestmark = pytest.mark.integration
 
 SECRET = "s3cret-token-value"  # 18 characters ending in -value: SecretTokenSession accepts it
-
-
-@pytest.fixture
-def client(app):
-    return isolated_client(app)
 
 
 def entries(action: str | None = None) -> list[AuditEntry]:

@@ -37,16 +37,6 @@ NASTY = "a b; echo INJECTED $(id) `id` 'q' \"dq\" $HOME * ~ \\ |&>"
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user("ada", "minke.admin")
-
-
-@pytest.fixture
 def ada(client, admin):
     """The in-process test client (a second web process beside the live server), as admin."""
     login(client, "ada")

@@ -19,11 +19,6 @@ ADMIN = ("minke.admin",)
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
 def ada(make_user):
     return make_user("ada", "minke.run_messagessession", "minke.run_echosession",
                      "minke.run_messagekindssession", "minke.run_bigoutputsession",

@@ -34,11 +34,6 @@ HOSTILE = ("<script>alert(1)</script> <img src=x onerror=alert(1)> "
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
 def ada(make_user):
     return make_user("ada", *ADMIN)
 

@@ -25,11 +25,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
 def people(make_user):
     """ada (admin: sees every run) and bob (runs two sessions, sees his own runs only)."""
     return (make_user("ada", "minke.admin"),

@@ -19,16 +19,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user("ada", "minke.admin")
-
-
-@pytest.fixture
 def ada(client, admin):
     """The test client, logged in as an administrator."""
     login(client, "ada")

@@ -11,11 +11,6 @@ ADMIN = ("minke.admin",)
 
 
 @pytest.fixture
-def client(app):
-    return isolated_client(app)
-
-
-@pytest.fixture
 def admin(make_user):
     return make_user("ada", *ADMIN)
 
