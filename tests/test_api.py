@@ -132,13 +132,19 @@ def test_sessions_are_those_the_user_may_run_with_their_fields(client, ops, toke
 
 def test_objects_are_listed_and_searched_like_the_object_list(client, ops, make_user,
                                                                   make_hosts, token_for):
-    make_hosts(3)
+    hosts = make_hosts(3)
+    hosts[1].disabled, hosts[1].disabled_reason = True, "disk replaced until Friday"
+    db.session.commit()
     token = token_for(ops)
     page = client.get(f"{API}/objects/Host?search=h01", headers=bearer(token)).get_json()
     assert page["model"] == "Host" and page["total"] == 1
     (host,) = page["objects"]
     assert host["label"] == "h01" and host["fields"]["name"] == "h01"
     assert host["status"] == "none" and host["last_run"] is None
+    assert (host["disabled"], host["disabled_reason"]) == (True, "disk replaced until Friday")
+    enabled = client.get(f"{API}/objects/Host?search=h00", headers=bearer(token)).get_json()
+    assert (enabled["objects"][0]["disabled"], enabled["objects"][0]["disabled_reason"]) == (
+        False, None)
     paged = client.get(f"{API}/objects/host?size=10&page=1", headers=bearer(token)).get_json()
     assert [o["label"] for o in paged["objects"]] == ["h00", "h01", "h02"]
     assert client.get(f"{API}/objects/Nothing", headers=bearer(token)).status_code == 404

@@ -82,6 +82,9 @@ def objects_doc(spec: ListSpec, page: Page) -> dict[str, Any]:
             "fields": {column.key: _plain(column.value(row)) for column in spec.columns},
             "status": row.badge if spec.has_status else None,
             "last_run": row.run_id,
+            # a disabled host is skipped by every run, with this reason (None: no such flag)
+            "disabled": getattr(row.obj, "disabled", None),
+            "disabled_reason": getattr(row.obj, "disabled_reason", None) or None,
         } for row in page.rows],
     }
 
