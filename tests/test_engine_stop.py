@@ -139,7 +139,7 @@ def test_a_killed_worker_fails_its_sessions_kills_their_commands_and_frees_the_h
     assert "its remote command was killed" in session.messages[-1].text
     wait_for(lambda: remote_sleeps(sshd.user, 37) == [], timeout=5)
     assert locks.holder_of(state.redis, state.keys, host_id) is None
-    assert finished(run_id)
+    wait_for(lambda: finished(run_id), timeout=5)  # marked right after the locks are freed
     # rq no longer counts the dead worker's job as started (it would for the job timeout)
     job = Job.fetch(state.keys.job_id(run_id, 0), connection=state.redis)
     wait_for(lambda: job.get_status() == JobStatus.FAILED, timeout=5)
