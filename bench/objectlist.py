@@ -166,7 +166,7 @@ def main() -> int:
         queries = {url: (count_queries(bench.app, url),
                          count_queries(bench.app, url + ("&" if "?" in url else "?")
                                        + "size=200")) for _, url in measured}
-        server = start_server(bench.env(), bench.workdir / "gunicorn.log", threads=4)
+        server = start_server(bench.env(), bench.workdir / "gunicorn.log")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(base_url=server.url, viewport={"width": 1400, "height": 900})

@@ -286,7 +286,7 @@ def main() -> int:
 
     with WebBench("web", args, fan_n) as bench, sync_playwright() as playwright:
         create_admin()
-        server = start_server(bench.env(), bench.workdir / "gunicorn.log", threads=50)
+        server = start_server(bench.env(), bench.workdir / "gunicorn.log")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(base_url=server.url,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, port_is_free, stop_process
+from scripts.webserver import web_command
 from scripts.workers import wait_registered
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,6 @@ DEMO_FIRST_ADDRESS = 201  # 127.0.0.201…: clear of the tests' 127.0.0.2–21
 DEMO_MODULE = "scripts.demo_sites"  # the user-style module with the Site model and its sessions
 DEMO_MIGRATIONS = "scripts/demo_sites_migrations"
 DEMO_SITES = {"shop": 120_000, "blog": 30_000}  # per host: site name -> bytes of its data file
-WEB_THREADS = 50
 
 log = logging.getLogger("minke.demo")
 
@@ -242,9 +242,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
         stack.callback(stop_process, proc, 15)
         return proc
 
-    web = spawn("web", [sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", "gthread",
-                        "-w", "1", "--threads", str(WEB_THREADS), "-b", f"127.0.0.1:{port}",
-                        "wsgi:app"])
+    web = spawn("web", web_command(f"127.0.0.1:{port}"))
     worker = spawn("worker", [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker"])
     url = f"http://127.0.0.1:{port}"
     for name, wait in (("web", lambda: wait_for_web(web, url + "/login")),

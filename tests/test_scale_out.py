@@ -170,7 +170,7 @@ def test_a_run_started_on_one_web_process_is_watched_live_on_another_while_a_wor
     # two jobs of two hosts each: one for each worker
     env = subprocess_env({**app_config, "MINKE_CONCURRENCY": HOSTS, "MINKE_WORKER_THREADS": 2})
     with ThreadPoolExecutor(4) as pool:  # start-ups overlap
-        servers = [pool.submit(start_server, env, tmp_path / f"web-{name}.log", threads=8)
+        servers = [pool.submit(start_server, env, tmp_path / f"web-{name}.log")
                    for name in "ab"]
         workers = list(pool.map(lambda _i: start_worker(**WORKER_ENV), range(2)))
     web_a, web_b = (server.result() for server in servers)

@@ -190,7 +190,7 @@ class Browser:
 @pytest.mark.integration
 def test_web_processes_share_the_counts_through_redis(app, app_config, client, ada, tmp_path):
     """Failures through a gunicorn process count in this process and the other way round."""
-    other = start_server(subprocess_env(app_config), tmp_path / "gunicorn.log", threads=4)
+    other = start_server(subprocess_env(app_config), tmp_path / "gunicorn.log")
     try:
         browser = Browser(other.url)
         for _ in range(3):

@@ -1,7 +1,7 @@
 """Fixtures for tests through a real browser against the real app server.
 
-- ``live_server``: the app under gunicorn (``-k gthread``, Flask-SocketIO in threading
-  mode, as ``scripts/start`` serves it) on a free port, with the tests' configuration
+- ``live_server``: the app under gunicorn (``-k gevent``, as ``scripts/start`` serves it:
+  scripts/webserver.py) on a free port, with the tests' configuration
   (database, Redis, session modules); its log is attached to a failing test's report.
 - ``chromium``: Debian's ``/usr/bin/chromium`` driven by Playwright (never a downloaded
   browser), one per test run.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,13 +25,13 @@ from typing import Any
 import pytest
 
 from scripts.loopback import free_port, stop_process
+from scripts.webserver import web_command
 from scripts.workers import REPO_ROOT, subprocess_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-SERVER_THREADS = 40
 SERVER_START_TIMEOUT = 30.0
 
 
@@ -47,14 +46,14 @@ class LiveServer:
 
 
 def start_server(env: dict[str, str], log_path: Path, *, port: int | None = None,
-                 threads: int = SERVER_THREADS) -> LiveServer:
-    """gunicorn serving ``wsgi:app`` with ``env``; returns once the login page answers."""
+                 model: str = "gevent") -> LiveServer:
+    """gunicorn serving ``wsgi:app`` with ``env``; returns once the login page answers.
+
+    ``model``: see :func:`scripts.webserver.web_command` (only benchmarks pass another)."""
     port = port or free_port()
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", "gthread",
-             "-w", "1", "--threads", str(threads), "-b", f"127.0.0.1:{port}",
-             "--graceful-timeout", "2", "wsgi:app"],
+            web_command(f"127.0.0.1:{port}", model=model, extra=("--graceful-timeout", "2")),
             cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
             stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", proc, log_path)

@@ -26,9 +26,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         profile,
         runs,
         security,
+        sockets,
     )
     from .config import DEV_SECRET_KEY, Config, env_overrides, instance_secret_key
-    from .extensions import csrf, socketio
+    from .extensions import csrf
 
     app = Flask(
         __name__,
@@ -54,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     auth.init_app(app)
     engine.init_app(app)
-    socketio.init_app(app, async_mode="threading", message_queue=app.config["REDIS_URL"])
+    sockets.init_app(app)
     runs.init_app(app)
     objects.init_app(app)
     history.init_app(app)

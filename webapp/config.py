@@ -48,6 +48,12 @@ class Config:
     MINKE_OUTPUT_MEMORY_LIMIT = 1024 * 1024  # bytes of stdout/stderr a result keeps in memory
     MINKE_OUTPUT_CHUNK_SIZE = 64 * 1024  # bytes per stored output chunk
     MINKE_OUTPUT_FLUSH_INTERVAL = 0.1  # seconds between live output events per session
+    # live pages (webapp/sockets/gate.py): open Socket.IO connections per web process, per
+    # user and per client address (0: no limit), and seconds a connection may take to send
+    # Socket.IO's connect packet before it is closed
+    MINKE_SOCKET_USER_LIMIT = 50
+    MINKE_SOCKET_ADDRESS_LIMIT = 100
+    MINKE_SOCKET_CONNECT_TIMEOUT = 10
     # demo / development
     MINKE_EVENT_STREAM_MAXLEN = 20000
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response
@@ -54,12 +55,22 @@ def init_app(app: Flask) -> None:
     config.update(SESSION_COOKIE_SECURE=secure, SESSION_COOKIE_HTTPONLY=True,
                   SESSION_COOKIE_SAMESITE=samesite, REMEMBER_COOKIE_SECURE=secure,
                   REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE=samesite)
-    proxies = int(app.config.get("MINKE_TRUSTED_PROXIES") or 0)
-    if proxies > 0:
-        proxied = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-        app.wsgi_app = proxied  # type: ignore[method-assign]
+    app.wsgi_app = behind_proxies(app, app.wsgi_app)  # type: ignore[method-assign]
     app.after_request(_add_headers)
     protect_sqlite_file(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+
+
+def behind_proxies(app: Flask, wsgi_app: Any) -> Any:
+    """``wsgi_app`` seeing the client's address, scheme and host that the
+    ``MINKE_TRUSTED_PROXIES`` proxies in front forwarded (unchanged without proxies).
+
+    Idempotent: the values come from the forwarded headers each time, so a
+    middleware in front of the app's own (the Socket.IO gate) may apply it too.
+    """
+    proxies = int(app.config.get("MINKE_TRUSTED_PROXIES") or 0)
+    if proxies <= 0:
+        return wsgi_app
+    return ProxyFix(wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def _add_headers(response: Response) -> Response:
