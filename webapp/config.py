@@ -32,6 +32,9 @@ class Config:
     MINKE_QUEUE = "minke"
     MINKE_CONCURRENCY = 50  # hosts worked on at once in one run
     MINKE_WORKER_THREADS = 50  # threads one worker uses for one job
+    # jobs one worker process runs at once; an idle slot costs nothing (no thread), a busy
+    # one its job's threads (see docs/deploy.md for the measurement behind the default)
+    MINKE_WORKER_SLOTS = 16
     MINKE_JOB_TIMEOUT = 24 * 3600
     MINKE_LOCK_TTL = 30  # seconds; a host lock is refreshed while its run works on the host
     MINKE_WORKER_HEARTBEAT = 5  # seconds between heartbeats (the key lives 3 beats)

@@ -25,6 +25,7 @@ SESSION_MESSAGE = "session.message"
 SESSION_COMMAND = "session.command"
 SESSION_OUTPUT = "session.output"
 RUN_FINISHED = "run.finished"
+RUN_QUEUE = "run.queue"  # a queued run moved up (``position``; None: it started)
 
 SOCKETIO_EVENT = "events"
 SOCKETIO_CHANNEL = "flask-socketio"  # Flask-SocketIO's default message-queue channel

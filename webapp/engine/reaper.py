@@ -64,17 +64,23 @@ def reap_dead_workers(state: MinkeState, *, grace: float | None = None) -> int:
     for worker_id in dead:
         missing.pop(worker_id, None)
         logger.warning("worker %s is gone; failing its sessions", worker_id)
-        rows = db.session.scalars(sa.select(MinkeSession).where(
-            MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id == worker_id)).all()
-        killed = kill_left_behind(state, [row.id for row in rows])
-        failed += len(rows)
-        reason = (f"the worker {worker_id} died while working on this session (killed, crashed "
-                  "or out of memory)")
-        # rq's jobs first: once a session reads failed, nothing still counts as started
-        _fail_started_jobs(state, {row.run_id for row in rows}, reason)
-        for row in rows:  # one reason per session: what happened to its remote command
-            fail_sessions([row], reason + killed.get(row.id, ""), state)
+        failed += fail_worker_sessions(
+            state, worker_id, f"the worker {worker_id} died while working on this session "
+                              "(killed, crashed or out of memory)")
     return failed
+
+
+def fail_worker_sessions(state: MinkeState, worker_id: str, reason: str) -> int:
+    """Fail the unfinished sessions of worker ``worker_id`` with ``reason``, killing the
+    remote commands they left running and failing their rq jobs; return how many."""
+    rows = db.session.scalars(sa.select(MinkeSession).where(
+        MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id == worker_id)).all()
+    killed = kill_left_behind(state, [row.id for row in rows])
+    # rq's jobs first: once a session reads failed, nothing still counts as started
+    _fail_started_jobs(state, {row.run_id for row in rows}, reason)
+    for row in rows:  # one reason per session: what happened to its remote command
+        fail_sessions([row], reason + killed.get(row.id, ""), state)
+    return len(rows)
 
 
 def kill_left_behind(state: MinkeState, session_ids: list[int]) -> dict[int, str]:
