@@ -16,6 +16,7 @@ from sessions import REGISTRY
 from sessions.registry import group_name
 
 from .audit import record
+from .auth.logins import end_all_logins, recheck_sockets
 from .extensions import db
 from .models import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
 
@@ -167,9 +168,11 @@ def create_user(name: str, password: str, roles: Iterable[str | Role] = ()) -> U
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace the password of ``user``; :raises AccountError: when it is empty."""
+    """Replace the password of ``user`` and end every login of theirs (each browser logs
+    in again with the new one); :raises AccountError: when it is empty."""
     user.set_password(_check_password(password))
     record("user.password", f"user {user.name}")
+    end_all_logins(user, "password")
 
 
 def add_role(user: User, role_name: str) -> bool:
@@ -279,11 +282,12 @@ def set_roles(user: User, role_names: Iterable[str]) -> None:
     user.roles = roles
     record("user.roles", f"user {user.name}",
            {"before": before, "after": [role.name for role in roles]})
+    recheck_sockets(user.id)  # the runs their open pages watch may be hidden now
 
 
 def set_active(user: User, active: bool) -> None:
-    """Let ``user`` log in again, or no longer (``active=False``; their API tokens stop
-    working too, see webapp/api/auth.py).
+    """Let ``user`` log in again, or no longer (``active=False``: every login of theirs
+    ends, and their API tokens stop working too, see webapp/api/auth.py).
 
     :raises AccountError: when it would disable the last active user holding ``minke.admin``.
     """
@@ -292,6 +296,8 @@ def set_active(user: User, active: bool) -> None:
     if user.active != active:
         user.active = active
         record("user.enable" if active else "user.disable", f"user {user.name}")
+        if not active:
+            end_all_logins(user, "disabled")
 
 
 def update_role(role: Role, *, name: str | None = None, permissions: Iterable[str] | None = None,
@@ -318,6 +324,8 @@ def update_role(role: Role, *, name: str | None = None, permissions: Iterable[st
     record("role.update", f"role {role.name}", values)
     for key, value in values.items():
         setattr(role, key, value)
+    if "permissions" in values:
+        recheck_sockets(None)
     return role
 
 
@@ -332,3 +340,4 @@ def delete_role(role: Role) -> None:
         sa.select(User).where(User.roles.contains(role)).order_by(User.name))]
     db.session.delete(role)
     record("role.delete", f"role {role.name}", {"permissions": role.permissions, "users": users})
+    recheck_sockets(None)

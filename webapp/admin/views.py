@@ -14,6 +14,7 @@ from flask import Blueprint, url_for
 
 from .. import accounts
 from ..auth.guards import admins_only
+from ..auth.logins import end_all_logins, user_logins
 from ..extensions import db
 from ..models import Role, User
 from .forms import ActionForm, NewUserForm, PasswordForm, RoleForm, UserRolesForm
@@ -53,11 +54,12 @@ def new_user():
 
 
 def _user_page(user: User, form=None, password_form=None, error: str | None = None):
-    """The user's page: their roles, password and whether they may log in."""
+    """The user's page: their roles, password, logins and whether they may log in."""
     if form is None:
         form = _with_roles(UserRolesForm(formdata=None,
                                          data={"roles": [r.name for r in user.roles]}))
     return page("user_edit.html", form, error, user=user, action_form=ActionForm(),
+                logins=user_logins(user),
                 password_form=password_form or PasswordForm(formdata=None))
 
 
@@ -81,7 +83,8 @@ def reset_password(user_id: int):
     if form.validate_on_submit():
         error = save(lambda: accounts.set_password(user, form.password.data))
         if error is None:
-            return done(f"Set a new password for {user.name}.", ".edit_user", user_id=user.id)
+            return done(f"Set a new password for {user.name}; every login of theirs ended.",
+                        ".edit_user", user_id=user.id)
     return _user_page(user, password_form=form, error=error)
 
 
@@ -91,6 +94,20 @@ def _set_active(user_id: int, active: bool):
     error = save(lambda: accounts.set_active(user, active))
     if error is None:
         return done(f"{'Enabled' if active else 'Disabled'} user {user.name}.", ".users")
+    return _user_page(user, error=error)
+
+
+@bp.post("/users/<int:user_id>/logout")
+def logout_user(user_id: int):
+    """Log the user out everywhere: every browser and remember-me cookie of theirs."""
+    user = db.get_or_404(User, user_id)
+    action_form()
+    ended: list[int] = []
+    error = save(lambda: ended.append(end_all_logins(user, "revoked")))
+    if error is None:
+        count = ended[0]
+        return done(f"Logged {user.name} out everywhere ({count} login"
+                    f"{'' if count == 1 else 's'} ended).", ".edit_user", user_id=user.id)
     return _user_page(user, error=error)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, jsonify, request
 from flask_login import current_user
 
 from ..database import begin_read_only
-from ..extensions import db, login_manager
-from ..models import User
+from ..extensions import login_manager
+from .logins import load_user
 
 # Endpoints a visitor reaches without logging in: the login page and the CSS it needs.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
@@ -20,19 +22,16 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("MINKE_LOGIN_USER_LIMIT", 5)
     app.config.setdefault("MINKE_LOGIN_ADDRESS_LIMIT", 20)
     app.config.setdefault("MINKE_LOGIN_WINDOW", 15 * 60)
+    # a login unused this long ends (logins.py), and the remember-me cookie lasts as long
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=30))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
     login_manager.login_message_category = "info"
-    login_manager.user_loader(_load_user)
+    login_manager.user_loader(load_user)
     app.before_request(_read_only_for_safe_methods)
     app.before_request(_require_login)
     app.register_blueprint(bp)
-
-
-def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
 
 
 def _read_only_for_safe_methods() -> None:

@@ -9,8 +9,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from redis import RedisError
 
 from ..audit import record
+from ..extensions import db
 from .credentials import authenticate
 from .forms import LoginForm
+from .logins import end_login, start_login
 from .redirects import local_target
 from .throttle import LoginThrottle
 
@@ -62,6 +64,8 @@ def login():
     if user is None:
         record("login.failed", f"user {form.name.data}", user=None, commit=True)
         return render_template("auth/login.html", form=form, error=BAD_CREDENTIALS), 401
+    start_login(user, remember=form.remember.data, address=address,
+                user_agent=request.headers.get("User-Agent", ""))
     record("login.success", f"user {user.name}", user=user, commit=True)
     login_user(user, remember=form.remember.data)
     return redirect(target)
@@ -71,5 +75,8 @@ def login():
 @login_required
 def logout():
     # CSRFProtect has checked the token before the view runs
+    user = current_user._get_current_object()
+    end_login(user, user.login_id, action="login.logout")  # this login's cookies, everywhere
+    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))

@@ -9,6 +9,7 @@ import click
 from sessions import REGISTRY
 from sessions.registry import group_name
 from webapp import accounts
+from webapp.auth.logins import end_all_logins
 from webapp.extensions import db
 
 from . import minke
@@ -102,14 +103,26 @@ def list_users() -> None:
     help="The new password (others may see it in the process list); asked for when left out.",
 )
 def change_password(name: str, password: str | None) -> None:
-    """Set a new password for the user NAME."""
+    """Set a new password for the user NAME, and log them out everywhere."""
     with usage_errors():
         user = accounts.get_user(name)
         accounts.set_password(
             user, password if password is not None else _prompt_password("New password")
         )
         db.session.commit()
-    click.echo(f"Changed the password of {name}")
+    click.echo(f"Changed the password of {name}; every login of theirs ended")
+
+
+@user_cli.command("logout")
+@click.argument("name")
+def logout_user(name: str) -> None:
+    """Log the user NAME out everywhere: every browser's session and remember-me cookie
+    is refused from now on, and their open live pages stop. API tokens keep working."""
+    with usage_errors():
+        user = accounts.get_user(name)
+        count = end_all_logins(user, "revoked")
+        db.session.commit()
+    click.echo(f"Logged {name} out everywhere ({count} login{'' if count == 1 else 's'} ended)")
 
 
 @user_cli.command("add-role")
@@ -133,7 +146,8 @@ def _set_active(name: str, active: bool) -> None:
 @user_cli.command("disable")
 @click.argument("name")
 def disable_user(name: str) -> None:
-    """Disable the user NAME: they can no longer log in or use their API tokens.
+    """Disable the user NAME: logged out everywhere, they can no longer log in or use
+    their API tokens.
 
     Refused for the last active user holding minke.admin.
     """

@@ -24,6 +24,12 @@ class Keys:
         """Pub/sub channel announcing stop requests."""
         return f"{self.prefix}stop"
 
+    @property
+    def logins_channel(self) -> str:
+        """Pub/sub channel asking every web process to check its open sockets' logins and
+        rooms now (webapp/auth/logins.py publishes, webapp/runs/revocation.py listens)."""
+        return f"{self.prefix}logins"
+
     def run_stop(self, run_id: int) -> str:
         """Hash: field ``run`` → stop level of the whole run, ``s<id>`` → of one session."""
         return f"{self.prefix}run:{run_id}:stop"

@@ -5,6 +5,7 @@ from .auth import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
 from .base import Base, Installation, utcnow
 from .commands import Command, CommandGroup, CommandOrder, CommandRevision
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
+from .logins import LoginSession
 from .runs import CommandResult, LatestSession, Message, MinkeSession, OutputChunk, Run
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "HostGroup",
     "Installation",
     "LatestSession",
+    "LoginSession",
     "Message",
     "MinkeModel",
     "MinkeSession",

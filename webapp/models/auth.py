@@ -70,12 +70,22 @@ class User(UserMixin, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
+    # Not mapped: the login session this object was loaded through (webapp/auth/logins.py),
+    # set by the login and by the user loader; None for a token's or the CLI's user.
+    login_token = None
+    login_id = None
+
     def __repr__(self) -> str:
         return f"<User {self.name}>"
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str | None:
+        """Flask-Login's id, which both cookies carry: ``"<id>:<login token>"``, a new one
+        at every login and refused once that login ends; None without a login session."""
+        return f"{self.id}:{self.login_token}" if self.login_token else None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
