@@ -103,22 +103,6 @@ def test_stopping_a_run_cancels_its_waiting_sessions(runner, make_hosts, worker)
     wait_for(lambda: states(first) == ["completed"])
 
 
-def test_a_locked_host_cancels_the_object_and_names_the_holder(
-        runner, make_hosts, start_worker, make_user):
-    make_hosts(1)
-    start_worker()
-    start_worker()
-    alice = make_user("alice", "minke.admin")
-    first = dispatch(runner, "SleepSession", "--host", "h00", "--data", "seconds=3",
-                     "--user", alice.name)
-    wait_for(lambda: states(first) == ["running"])
-    second = dispatch(runner, "UptimeSession", "--host", "h00")
-    wait_for(lambda: states(second) == ["canceled"])
-    text = sessions_of(second)[0].messages[0].text
-    assert f"run #{first}" in text and "alice" in text and "SleepSession" in text
-    wait_for(lambda: states(first) == ["completed"])
-
-
 def test_a_killed_worker_fails_its_sessions_kills_their_commands_and_frees_the_host(
         runner, make_hosts, start_worker, app, sshd):
     make_hosts(1)

@@ -19,7 +19,14 @@ import sqlalchemy as sa
 from scripts.loopback import free_port, stop_process
 from scripts.workers import WorkerProcess, wait_registered
 from sessions import REGISTRY
-from tests.test_engine_stop import dispatch, remote_sleeps, sessions_of, states, wait_for
+from tests.test_engine_stop import (
+    dispatch,
+    finished,
+    remote_sleeps,
+    sessions_of,
+    states,
+    wait_for,
+)
 from webapp.engine.dispatch import start_run
 from webapp.extensions import db
 from webapp.models import MinkeSession, Run
@@ -221,23 +228,31 @@ def test_a_host_whose_stored_config_cannot_be_used_fails_alone(execute_run, make
     assert run.finished_at is not None
 
 
-def test_five_concurrent_runs_on_the_same_hosts_one_works_the_others_name_the_holder(
+def test_five_concurrent_runs_on_the_same_hosts_wait_their_turn_or_skip_them(
         runner, make_hosts, start_worker, make_user):
     make_hosts(3)
     start_worker()
     start_worker()
     make_user("alice", "minke.admin")
     hosts = ["--host", "h00", "--host", "h01", "--host", "h02"]
-    first = dispatch(runner, "SleepSession", *hosts, "--data", "seconds=6", "--user", "alice")
+    first = dispatch(runner, "SleepSession", *hosts, "--data", "seconds=4", "--user", "alice")
     wait_for(lambda: set(states(first)) == {"running"})
-    others = [dispatch(runner, "UptimeSession", *hosts) for _ in range(4)]
+    waiting = [dispatch(runner, "UptimeSession", *hosts) for _ in range(2)]
+    skipping = [dispatch(runner, "UptimeSession", *hosts, "--skip-busy") for _ in range(2)]
 
-    for run_id in others:
+    for run_id in skipping:
         wait_for(lambda run_id=run_id: states(run_id) == ["canceled"] * 3, timeout=20)
         for session in sessions_of(run_id):
-            text = session.messages[0].text
-            assert f"locked by run #{first} of alice" in text and "SleepSession" in text
-    wait_for(lambda: states(first) == ["completed"] * 3, timeout=20)
+            [note] = session.messages
+            assert note.text.startswith("not run: host h0") and note.about_run == first
+    wait_for(lambda: finished(first))
+    ended = {s.host_id: s.end_time for s in sessions_of(first)}
+    for run_id in waiting:
+        wait_for(lambda run_id=run_id: states(run_id) == ["completed"] * 3, timeout=30)
+        for session in sessions_of(run_id):
+            assert session.messages[0].text == "waiting for the host"
+            assert session.start_time >= ended[session.host_id]  # after the holder's end
+    assert states(first) == ["completed"] * 3
 
 
 def test_killing_one_session_leaves_the_same_users_other_commands_alone(

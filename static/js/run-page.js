@@ -15,6 +15,7 @@
 // comes with the join's acknowledgement). So nothing is lost and nothing shown twice.
 
 import { connectRun, showState } from "./live.js";
+import { watchQueue } from "./run-queue.js";
 import { RunStatus, formatDuration } from "./run-status.js";
 import { setUpStopButtons } from "./stop.js";
 import { setUpTerminals, showOutput } from "./terminal.js";
@@ -314,9 +315,15 @@ function consider(s, e) {
   advance(s, e.seq);
 }
 
+const queue = watchQueue(document.getElementById("run-queue"));
+
 function handle(e) {
   if (e.event === "run.finished") {
     finishRun();
+    return;
+  }
+  if (e.event === "run.queue") { // what the viewer may see of it: asked over HTTP
+    queue.update(e.position);
     return;
   }
   if (e.event === "session.status") statusEvent(e);
@@ -433,6 +440,7 @@ function joinData() {
 function joined(answer) {
   performance.mark("minke-joined");
   joinedOnce = true;
+  queue.update(undefined); // it may have moved while the page was away
   answers.push({ request: joinRequest, data: answer });
   joinRequest = 0;
   frame(); // now: the row's state may be final already

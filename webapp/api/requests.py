@@ -27,7 +27,7 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     """Start the run a ``POST /runs`` body asks for. Commits (see ``start_run``).
 
     Body: ``{"session": NAME, "objects": {...}, "data": {...}, "secrets": {...},
-    "concurrency": N}``; objects as ``{"model": M, "ids": [...]}``,
+    "concurrency": N, "skip_busy": false}``; objects as ``{"model": M, "ids": [...]}``,
     ``{"model": M, "where": {FIELD: VALUE}}``, ``{"hosts": [NAMES]}`` or
     ``{"groups": [NAMES]}``; secrets as ``{"sudo_password": "..."}`` for what the
     session or a targeted host's group asks for (secret form fields may come here
@@ -54,6 +54,10 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     if concurrency is not None and (not isinstance(concurrency, int) or isinstance(
             concurrency, bool) or concurrency < 1):
         raise ApiError(400, "concurrency: expected a positive integer")
+    skip_busy = body.get("skip_busy", False)
+    if not isinstance(skip_busy, bool):
+        raise ApiError(400, "skip_busy: expected true or false",
+                       {"skip_busy": ["expected true or false"]})
     try:
         cleaned = validate_data(session_cls, {key: _text(value) for key, value in data.items()})
     except DispatchError as exc:
@@ -61,7 +65,7 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     objects = _objects(session_cls, body.get("objects"))
     try:
         return start_run(state, session_cls, objects, user=user, data=cleaned, origin="api",
-                         concurrency=concurrency, secrets=given)
+                         concurrency=concurrency, secrets=given, skip_busy=skip_busy)
     except PermissionDenied as exc:
         raise ApiError(403, str(exc)) from None
     except MissingSecrets as exc:

@@ -24,6 +24,7 @@ from ..objects.listing import Filters, Order, list_page
 from ..objects.specs import VIEW_HOSTS, list_specs
 from ..runs.access import can_stop_run, can_view_run
 from ..runs.feed import begin_snapshot, load_changes, parse_after
+from ..runs.queued import queue_note
 from .auth import authenticate
 from .documents import changes_doc, objects_doc, run_doc, run_session_ids, session_doc
 from .errors import URL_PREFIX, ApiError
@@ -107,8 +108,12 @@ def run(run_id: int):
     """The run and (a page of) its sessions' states."""
     begin_snapshot()
     found = _run(run_id)
-    return jsonify({**run_doc(found, page=request.args.get("page", 1, type=int)),
-                    "urls": run_links(run_id)})
+    doc = run_doc(found, page=request.args.get("page", 1, type=int))
+    db.session.rollback()  # no transaction held while Redis answers
+    # queued: its place and the runs ahead that this user may see (others counted)
+    doc["queue"] = (queue_note(current_app.extensions["minke"], run_id, _user())
+                    if doc["counts"].get("queued") and not doc["finished"] else None)
+    return jsonify({**doc, "urls": run_links(run_id)})
 
 
 @bp.get("/runs/<int:run_id>/events")

@@ -31,6 +31,7 @@ from ..models import CommandResult, MinkeSession, Run, User
 from ..objects.badges import badge_key
 from ..output import iter_output, tail
 from ..reports import run_report, run_succeeded
+from ..runs.queued import queue_note
 from ..selection import SelectionError, select_objects
 from . import fail_usage, minke
 from .history import COLOURS, print_summary
@@ -82,15 +83,21 @@ def _objects(session_cls, host_names, group_names, object_refs, model_name, cond
               help="Take secret NAME from the environment variable VAR (repeatable).")
 @click.option("--user", "user_name", help="Run as this user (checks their permissions).")
 @click.option("--concurrency", type=click.IntRange(1), help="Hosts worked on at once.")
+@click.option("--skip-busy", is_flag=True,
+              help="Cancel the objects of hosts another run holds instead of waiting for them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
 @click.option("--no-wait", is_flag=True, help="Print the run id and return at once.")
 def run_command(session, hosts, groups, object_refs, pairs, user_name, concurrency, as_json,
-                no_wait, model_name, conditions, secret_names, secret_envs):
+                no_wait, model_name, conditions, secret_names, secret_envs, skip_busy):
     """Run SESSION on hosts or objects through the workers and show results as they arrive.
 
     Secrets the session or a host group asks for, and secret form fields, come
     from --secret (standard input), --secret-env or, on a terminal, a prompt
     that does not echo; they are never stored, and a missing one queues nothing.
+
+    An object whose host another run holds waits for it; with --skip-busy it is
+    canceled instead. While every worker slot is busy the run is queued: its place
+    and the runs ahead are shown (on standard error) until it starts.
 
     Exit status: 0 when every session ended success or warning, 1 otherwise,
     2 for a usage error (nothing is queued then).
@@ -112,7 +119,7 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
     try:
         run = start_run(state, session_cls, objects, user=user, origin="cli",
                         data=validate_data(session_cls, {**data, **fields}),
-                        concurrency=concurrency, secrets=asked)
+                        concurrency=concurrency, secrets=asked, skip_busy=skip_busy)
     except EnqueueError as exc:
         raise click.ClickException(str(exc)) from None
     except MissingSecrets as exc:
@@ -129,7 +136,7 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
         return
     if not as_json:
         click.echo(f"run #{run_id}: {session_cls.__name__} on {len(objects)} object(s)")
-    _follow(state, run_id, live=not as_json)
+    _follow(state, run_id, live=not as_json, viewer=user)
     begin_read_only()
     run = db.session.get(Run, run_id)
     if as_json:
@@ -139,7 +146,7 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
     sys.exit(0 if run_succeeded(run) else 1)
 
 
-def _follow(state, run_id: int, *, live: bool) -> None:
+def _follow(state, run_id: int, *, live: bool, viewer: User | None = None) -> None:
     """Print events of the run until it is finished.
 
     Waits on the run's event stream with no transaction open; every
@@ -147,9 +154,11 @@ def _follow(state, run_id: int, *, live: bool) -> None:
     ``run.finished`` event was trimmed away) and reaps dead workers. The
     sessions' labels are read once, and each batch of events is printed with
     one write: a run of many hosts must not cost a query or a write per line.
+    While the run is queued its place is shown (what ``viewer`` may see of it).
     """
     last_id, warned, outage = "0", False, 0.0
     labels = _labels(run_id) if live else {}
+    _show_queue(state, run_id, viewer)
     next_poll = time.monotonic() + POLL_SECONDS
     while True:
         try:
@@ -170,6 +179,8 @@ def _follow(state, run_id: int, *, live: bool) -> None:
             if event["event"] == events.RUN_FINISHED:
                 finished = True
                 break
+            if event["event"] == events.RUN_QUEUE and event.get("position") is not None:
+                _show_queue(state, run_id, viewer)
             if live:
                 lines += _event_lines(event, labels)
         if lines:
@@ -194,6 +205,18 @@ def _follow(state, run_id: int, *, live: bool) -> None:
                 warned = True
                 click.echo("waiting: no worker is running — start one with "
                            "`flask --app wsgi minke worker`", err=True)
+
+def _show_queue(state, run_id: int, viewer: User | None) -> None:
+    """Print the run's place in the queue (standard error), if it is queued."""
+    try:
+        note = queue_note(state, run_id, viewer)
+    except RedisError:  # the follow loop reports Redis being away
+        return
+    finally:
+        db.session.rollback()
+    if note is not None:
+        click.echo(f"run #{run_id} {note['text']}", err=True)
+
 
 def _labels(run_id: int) -> dict[int, str]:
     """The object label of every session of the run, by session id (one read)."""

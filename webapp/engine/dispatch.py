@@ -102,6 +102,7 @@ def start_run(
     state: MinkeState, session_cls: type[Session], objects: Sequence[Any], *,
     user: User | None, data: Mapping[str, Any] | None = None, origin: str = "web",
     concurrency: int | None = None, secrets: Mapping[str, str] | None = None,
+    skip_busy: bool = False,
 ) -> Run:
     """Start a run: check, store the run and its sessions, plan and queue its jobs. Commits.
 
@@ -110,6 +111,8 @@ def start_run(
     ``secret_fields``) are sealed into the jobs and never stored. ``secrets``
     are the asked secrets by name (:func:`.secrets.secrets_needed`); each job
     carries, sealed, those its own hosts need, and nothing of them is stored.
+    ``skip_busy``: cancel the sessions of hosts another run holds instead of
+    waiting for them (stored on the run: a re-run keeps it).
     The session's next transaction is a read-only one holding the returned
     run, so a caller that goes on to wait (the CLI) blocks no writer.
 
@@ -128,6 +131,7 @@ def start_run(
     run, plan = prepare_run(session_cls, objects, user=user, data=stored, origin=origin,
                             concurrency=concurrency or config["MINKE_CONCURRENCY"],
                             threads=threads)
+    run.skip_busy = skip_busy
     run_id, description = run.id, f"run #{run.id} {run.session_name}"
     record("run.start", f"run #{run_id}", run_details(run, objects), user=user)
     db.session.commit()

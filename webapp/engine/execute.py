@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from rq.timeouts import JobTimeoutException
 from sqlalchemy.orm import selectinload
 
 from sessions import REGISTRY, Session, SessionError, SessionStopped, UnknownSession
@@ -21,12 +24,13 @@ from ..commands.sync import missing_reason
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import MINKE_MODELS, Host, MinkeSession, Run
-from . import failures, locks
+from . import busy, failures, locks
 from .connections import address_of, build_connection, config_key, effective_config, merge
 from .progress import UNFINISHED, fail_sessions, finish_run_if_done
 from .record import EngineRecord
 from .runtime import WorkerRuntime
 from .secrets import JobSecrets, SecretError
+from .slots import job_deadline
 from .writer import ResultWriter
 
 logger = logging.getLogger(__name__)
@@ -43,10 +47,15 @@ class _Job:
     host_locks: locks.HostLocks
     waiting: dict[int, _Planned] = field(default_factory=dict)  # sessions not yet started
     lock: threading.Lock = field(default_factory=threading.Lock)
+    skip_busy: bool = False  # cancel the sessions of busy hosts instead of waiting
+    on_host: set[int] = field(default_factory=set)  # sessions waiting for a busy host
+    wake: threading.Condition = field(default_factory=threading.Condition)  # stops: waiters look
+    running: dict[int, EngineRecord] = field(default_factory=dict)  # records of running sessions
 
     def claim(self, session_id: int) -> bool:
         """Take a waiting session to start (or cancel) it; False when a stop canceled it."""
         with self.lock:
+            self.on_host.discard(session_id)
             return self.waiting.pop(session_id, None) is not None
 
     def cancel_waiting(self, session_id: int | None, level: int) -> None:
@@ -55,7 +64,32 @@ class _Job:
         with self.lock:
             gone = [self.waiting.pop(sid) for sid in list(self.waiting)
                     if session_id in (None, sid)]
-        _cancel(self, gone, "stopped before it started")
+            on_host = {planned.session_id for planned in gone} & self.on_host
+            self.on_host -= on_host
+        with self.wake:
+            self.wake.notify_all()
+        _cancel(self, [p for p in gone if p.session_id not in on_host],
+                "stopped before it started")
+        _cancel(self, [p for p in gone if p.session_id in on_host],
+                "stopped while waiting for the host")
+
+    def time_out(self, reason: str) -> None:
+        """The job ran out of time: fail what has not started, kill what runs."""
+        with self.lock:
+            gone = list(self.waiting.values())
+            self.waiting.clear()
+            self.on_host.clear()
+            running = list(self.running.values())
+        with self.wake:
+            self.wake.notify_all()
+        _cancel(self, gone, reason, ProcStatus.FAILED)
+        for record in running:
+            record.add_message(TextMessage(reason, "error"))
+            record.apply_stop(2)
+
+    def still_waiting(self, sessions: list[_Planned]) -> bool:
+        with self.lock:
+            return any(planned.session_id in self.waiting for planned in sessions)
 
 
 @dataclass(frozen=True)
@@ -107,12 +141,14 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
                        .values(worker_id=runtime.worker_id))
     holder = {"run": run.id, "user": run.user.name if run.user else None,
               "session": run.session_name, "worker": runtime.worker_id}
+    skip_busy = run.skip_busy  # read now: after the commit it would open a transaction
     db.session.commit()
     writer = ResultWriter(app, state.publisher, run_id,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
     host_locks = locks.HostLocks(runtime.redis, runtime.keys, run_id,
                                  ttl=config["MINKE_LOCK_TTL"]).start()
-    job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks, dict(planned))
+    job = _Job(app, runtime, run_id, session_cls, data, writer, host_locks, dict(planned),
+               skip_busy=skip_busy)
     failure: BaseException | None = None
     try:
         runtime.stops.watch(run_id, on_stop=job.cancel_waiting)
@@ -120,14 +156,16 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         if not session_cls.parrallel_per_host:
             # the job claims all its hosts at once: one round trip instead of one per host
             busy = host_locks.take(list(targets), holder)
+        # the units of busy hosts last: every thread that waits for a host then holds no
+        # other host whose unit would wait for a thread (no run waits on a run waiting on it)
+        ordered = sorted(units, key=lambda unit: planned[unit[0]].host_id in busy)
         with ThreadPoolExecutor(threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
             futures = []
-            for unit in units:
+            for unit in ordered:
                 host_id = planned[unit[0]].host_id
                 futures.append(pool.submit(_run_unit, job, [planned[sid] for sid in unit],
                                            targets.get(host_id), busy.get(host_id)))
-            for future in futures:
-                future.result()
+            _wait_for_units(job, futures)
     except BaseException as exc:
         failure = exc
         raise
@@ -146,6 +184,24 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     finish_run_if_done(run_id, state.publisher)
     if writer.failure is not None:
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure
+
+
+def _wait_for_units(job: _Job, futures: list) -> None:
+    """Wait for the units until the job's deadline (rq's timeout, :mod:`.slots`); past
+    it, end the job: its waiting sessions fail, running commands are killed.
+
+    :raises JobTimeoutException: when the deadline passed.
+    """
+    deadline = job_deadline()
+    for future in futures:
+        try:
+            future.result(timeout=None if deadline is None
+                          else max(0.0, deadline - time.monotonic()))
+        except FuturesTimeout:
+            timeout = job.app.config["MINKE_JOB_TIMEOUT"]
+            reason = f"the run's job exceeded its time limit (MINKE_JOB_TIMEOUT = {timeout} s)"
+            job.time_out(reason)
+            raise JobTimeoutException(reason) from None
 
 
 def _load_plan(config, session_cls: type[Session], data: dict, ids: list[int],
@@ -183,16 +239,16 @@ def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None,
     """Run a unit's sessions; ``busy_with`` is the holder of its host's lock, if another run."""
     with job.app.app_context():
         try:
-            if target is None or target.error or busy_with is not None:
+            if target is None or target.error or (busy_with is not None and job.skip_busy):
                 claimed = [s for s in sessions if job.claim(s.session_id)]
             if target is None:
                 _cancel(job, claimed, "its host was deleted", ProcStatus.FAILED)
             elif target.error:
                 _cancel(job, claimed, target.error, ProcStatus.FAILED)
-            elif busy_with is not None:
-                _cancel(job, claimed,
-                        f"host {target.name} is busy: locked by {locks.describe(busy_with)}")
-            else:
+            elif busy_with is not None and job.skip_busy:
+                _cancel(job, claimed, f"not run: host {target.name} is busy",
+                        about_run=busy.run_of(busy_with), host=target.name, busy="skipped")
+            elif busy_with is None or busy.wait_for_host(job, sessions, target, busy_with):
                 _run_sessions(job, sessions, target)
         finally:
             db.session.rollback()
@@ -226,8 +282,12 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
             connection.minke_sink = record
             record.started(runtime.worker_id)
             runtime.stops.add(job.run_id, planned.session_id, record)
+            with job.lock:
+                job.running[planned.session_id] = record
             broken = _run_session(cls, connection, record,
                                   (target.config.get("connect_kwargs") or {}).get("banner_timeout"))
+            with job.lock:
+                job.running.pop(planned.session_id, None)
             runtime.stops.remove(planned.session_id)
             connection.minke_sink = None
             if broken or record.killed:
@@ -304,13 +364,16 @@ def _error_message(arg: Any) -> BaseMessage:
 
 
 def _cancel(job: _Job, sessions: list[_Planned], reason: str,
-            status: ProcStatus = ProcStatus.CANCELED) -> None:
-    """End sessions that never started (each claimed by the caller), with ``reason``."""
+            status: ProcStatus = ProcStatus.CANCELED, *, about_run: int | None = None,
+            **payload: Any) -> None:
+    """End sessions that never started (each claimed by the caller), with ``reason``
+    (``about_run`` and ``payload``: see :func:`_note_waiting`)."""
     for planned in sessions:
         record = EngineRecord(planned.session_id, None, job.data, job.writer,
                               memory_limit=0, chunk_size=1, flush_interval=1)
-        record.add_message(TextMessage(reason, "warning" if status is ProcStatus.CANCELED
-                                       else "error"))
+        level = "warning" if status is ProcStatus.CANCELED else "error"
+        record.add_message(busy.HostNote(reason, level, **payload) if payload
+                           else TextMessage(reason, level), about_run=about_run)
         if status is not ProcStatus.CANCELED:
             record.session_status = "error"
         record.finish(status)

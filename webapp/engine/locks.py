@@ -145,6 +145,17 @@ class HostLocks:
             self._held.update(set(host_ids) - set(busy))
         return busy
 
+    def take_one(self, host_id: int) -> dict | None:
+        """Try to take one host's lock (for a session waiting for it); ``None`` when taken
+        (it is then kept alive and released like the others), else its current holder."""
+        with self._lock:
+            holder = self._holder
+        busy = acquire(self._redis, self._keys, host_id, holder, self._ttl)
+        if busy is None:
+            with self._lock:
+                self._held.add(host_id)
+        return busy
+
     def start(self) -> HostLocks:
         self._thread.start()
         return self

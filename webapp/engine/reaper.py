@@ -70,11 +70,23 @@ def reap_dead_workers(state: MinkeState, *, grace: float | None = None) -> int:
     return failed
 
 
-def fail_worker_sessions(state: MinkeState, worker_id: str, reason: str) -> int:
+def fail_worker_sessions(state: MinkeState, worker_id: str, reason: str, *,
+                         alive: bool = False) -> int:
     """Fail the unfinished sessions of worker ``worker_id`` with ``reason``, killing the
-    remote commands they left running and failing their rq jobs; return how many."""
+    remote commands they left running and failing their rq jobs; return how many.
+
+    ``alive``: the worker is this process, whose threads still run the sessions (a
+    cold shutdown): the failure is stored before the kill, so that what a thread
+    reports of its killed command does not end the session first.
+    """
     rows = db.session.scalars(sa.select(MinkeSession).where(
         MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id == worker_id)).all()
+    if alive:
+        _fail_started_jobs(state, {row.run_id for row in rows}, reason)
+        ids = [row.id for row in rows]
+        fail_sessions(rows, reason, state)
+        kill_left_behind(state, ids)
+        return len(rows)
     killed = kill_left_behind(state, [row.id for row in rows])
     # rq's jobs first: once a session reads failed, nothing still counts as started
     _fail_started_jobs(state, {row.run_id for row in rows}, reason)

@@ -134,9 +134,12 @@ class EngineRecord:
                if done]
         return "killed on request" + (f": {' and '.join(how)}" if how else "")
 
-    def add_message(self, message: BaseMessage) -> None:
+    def add_message(self, message: BaseMessage, *, about_run: int | None = None) -> None:
+        """Store ``message``; ``about_run``: another run it names (a lock's holder), shown
+        only to viewers who may see that run."""
         self._emit(lambda seq: ops.MessageAdded(
-            self.session_id, seq, message.level.value, message.kind, message.payload))
+            self.session_id, seq, message.level.value, message.kind, message.payload,
+            about_run))
 
     def add_result(self, result: Any) -> CommandResult:
         """The stored form of ``result``: the runner stored it when the command ended."""

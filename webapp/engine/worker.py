@@ -211,7 +211,8 @@ class MinkeWorker(SimpleWorker):
                 try:
                     fail_worker_sessions(state, self.name,
                                          f"the worker {self.name} was shut down (cold) while "
-                                         "working on this session")
+                                         "working on this session: its remote commands are "
+                                         "killed", alive=True)
                 finally:
                     db.session.remove()
             self.register_death()

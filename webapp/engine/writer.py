@@ -65,6 +65,7 @@ class MessageAdded:
     level: str
     kind: str
     payload: dict
+    about_run: int | None = None  # another run the message names (see Message.about_run)
 
 
 @dataclass
@@ -304,8 +305,12 @@ class ResultWriter:
             out.append(events.status_event(sid, op.seq, op.proc_status, None))
         elif isinstance(op, MessageAdded):
             rows.messages.append({"session_id": sid, "seq": op.seq, "level": op.level,
-                                  "kind": op.kind, "payload": op.payload})
-            out.append(events.message_event(sid, op.seq, op.level, op.kind, op.payload))
+                                  "kind": op.kind, "payload": op.payload,
+                                  "about_run": op.about_run})
+            event = events.message_event(sid, op.seq, op.level, op.kind, op.payload)
+            if op.about_run is not None:  # its HTML depends on the viewer: pages fetch it
+                event.pop("html", None)
+            out.append(event)
         elif isinstance(op, CommandStarted):
             rows.commands.append(((sid, op.seq), {
                 "session_id": sid, "seq": op.seq, "command": op.command, "pty": op.pty,

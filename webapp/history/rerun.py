@@ -75,4 +75,5 @@ def start_rerun(state: Any, rerun: Rerun, *, user: User) -> Run:
     if not objects:
         raise RerunError("none of the run's objects exists any more")
     record("run.rerun", f"run #{rerun.run.id}", {"objects": len(objects)}, user=user)
-    return start_run(state, rerun.session_cls, objects, user=user, data=rerun.run.data)
+    return start_run(state, rerun.session_cls, objects, user=user, data=rerun.run.data,
+                     skip_busy=rerun.run.skip_busy)

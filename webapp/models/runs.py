@@ -33,6 +33,8 @@ class Run(Base):
     origin: Mapped[str] = mapped_column(sa.String(20), default="web")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
+    skip_busy: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    """Cancel the sessions of hosts another run holds instead of waiting for them."""
 
     user: Mapped[User | None] = relationship(lazy="joined")
     sessions: Mapped[list[MinkeSession]] = relationship(
@@ -175,6 +177,9 @@ class Message(Base):
     level: Mapped[str] = mapped_column(sa.String(10))
     kind: Mapped[str] = mapped_column(sa.String(20))
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    about_run: Mapped[int | None] = mapped_column()
+    """Another run the message names (a lock's holder): shown only to viewers who may see
+    that run (the payload's text never names it)."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:

@@ -51,11 +51,14 @@ def secrets_form(needed: SecretsNeeded, formdata: Any = None) -> Form | None:
 
 def render_prepare(spec: ListSpec, session_cls: type[Session], selection: Selection,
                    form: Form | None, *, rerun_of: Run | None = None,
-                   secrets: Form | None = None) -> str:
+                   secrets: Form | None = None, skip_busy: bool | None = None) -> str:
     """The form and confirmation page; it posts back to the list's run endpoint.
 
     ``secrets``: the bound :func:`secrets_form`; by default the one the selection needs.
+    ``skip_busy``: the "skip busy hosts" box ticked (default: as the re-run run had it).
     """
+    if skip_busy is None:
+        skip_busy = bool(rerun_of and rerun_of.skip_busy)
     target = target_model(spec)
     if secrets is None:
         secrets = secrets_form(secrets_needed(session_cls, resolve(spec, selection)))
@@ -63,7 +66,7 @@ def render_prepare(spec: ListSpec, session_cls: type[Session], selection: Select
         "objects/prepare.html", spec=spec, session_cls=session_cls, selection=selection,
         form=form, secrets=secrets, secret_fields=session_secret_fields(session_cls),
         objects=resolve(spec, selection, limit=CONFIRM_LIMIT),
-        total=count_targets(spec, selection), rerun_of=rerun_of,
+        total=count_targets(spec, selection), rerun_of=rerun_of, skip_busy=skip_busy,
         target_title="hosts" if target is not spec.model else spec.title,
         action=url_for("objects.run", slug=spec.slug),
         back=url_for("objects.object_list", slug=spec.slug, **selection.filters.as_args()))

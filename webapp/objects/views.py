@@ -84,8 +84,10 @@ def run(slug: str):
                   or selection.all_matching or spec.run_model != spec.model_name)
     # every part validated (no short cut), so that the page shows all their errors at once
     valid = submitted and all([part.validate() for part in (form, asked) if part is not None])
+    skip_busy = bool(request.form.get("skip_busy"))
     if needs_page and not valid:
-        return (render_prepare(spec, session_cls, selection, form, secrets=asked),
+        return (render_prepare(spec, session_cls, selection, form, secrets=asked,
+                               skip_busy=skip_busy if submitted else None),
                 400 if submitted else 200)
     if not objects:
         flash("None of the chosen objects is left to run the session on.", "error")
@@ -94,7 +96,8 @@ def run(slug: str):
         run = start_run(current_app.extensions["minke"], session_cls, objects,
                         user=current_user._get_current_object(),
                         data=form_data(form) if form is not None else None,
-                        secrets=asked.data if asked is not None else None)
+                        secrets=asked.data if asked is not None else None,
+                        skip_busy=skip_busy)
     except PermissionDenied:
         abort(403)
     except DispatchError as exc:

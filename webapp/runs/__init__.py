@@ -11,11 +11,13 @@ def init_app(app: Flask) -> None:
     from .ansi import ansi_to_html
     from .fragments import message_html
     from .groups import fold
+    from .holders import visible_run
     from .views import bp
 
     app.jinja_env.filters["ansi"] = ansi_to_html
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["fold"] = fold
+    app.jinja_env.globals["visible_run"] = visible_run  # a busy host's holder, per viewer
     app.register_blueprint(bp)
     live.register()
     set_message_renderer(message_html)  # live messages as the page renders them

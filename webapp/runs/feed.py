@@ -69,6 +69,7 @@ class MessageView:
     level: str
     kind: str
     payload: dict[str, Any]
+    about_run: int | None = None  # another run it names: shown only to whom may see it
 
 
 @dataclass
@@ -256,7 +257,7 @@ def _fill(views: dict[int, SessionView], sessions: sa.Select | list[int],
     for condition in _in_sessions(Message.session_id, sessions):
         for row in db.session.execute(
                 sa.select(Message.session_id, Message.seq, Message.level, Message.kind,
-                          Message.payload)
+                          Message.payload, Message.about_run)
                 .where(condition, Message.seq > low).order_by(Message.seq)):
             view = views[row.session_id]
             if row.seq > after.get(row.session_id, 0):

@@ -28,6 +28,7 @@ from .forms import StopForm
 from .fragments import PLACEHOLDER_COMMAND, badges, catch_up
 from .groups import group_output
 from .output_pages import STREAMS, command_id_of, command_of_run, output_page
+from .queued import queue_note
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 
@@ -54,9 +55,21 @@ def detail(run_id: int):
     begin_snapshot()
     run = _visible_run(run_id)
     page = load_run_page(run.id, status=status, number=request.args.get("page", 1, type=int))
+    queue = (queue_note(current_app.extensions["minke"], run.id, current_user)
+             if page.counts["queued"] and not run.finished_at else None)
     return render_template("runs/detail.html", run=run, page=page, status_keys=STATUS_KEYS,
                            can_stop=can_stop_run(current_user, run), badges=badges(),
-                           placeholder_command=PLACEHOLDER_COMMAND)
+                           placeholder_command=PLACEHOLDER_COMMAND, queue=queue)
+
+
+@bp.get("/<int:run_id>/queue")
+@login_required
+def queue(run_id: int):
+    """The run's place in the queue (``{"queue": null}`` when it is not queued), as the
+    viewer may see it: the runs ahead they may not see are only counted."""
+    run = _visible_run(run_id)
+    db.session.rollback()  # no transaction held while Redis answers
+    return jsonify(queue=queue_note(current_app.extensions["minke"], run.id, current_user))
 
 
 @bp.route("/<int:run_id>/events", methods=["GET", "POST"])
