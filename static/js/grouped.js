@@ -34,6 +34,6 @@ function changed(batch) {
 const socket = connectRun(Number(root.dataset.run), {
   onEvents: changed,
   onJoined: () => { dirty = true; refresh(); },
-  onState: (state) => showState(liveState, state),
+  onState: (state, text) => showState(liveState, state, text),
 });
 window.minkeRunPage = { socket };

@@ -7,12 +7,15 @@
  *   adds to the join what the page asks for besides the room (webapp/runs/live.py: the
  *   changes it missed, answered with the join),
  * - `onLost()` when a join's answer will not come (the connection dropped first),
- * - `onState(state)`: "connecting", "live", "reconnecting", "refused".
+ * - `onState(state, text)`: "connecting", "live", "reconnecting", "refused", or "ended" with
+ *   the server's words (the login ended, or the user may no longer see the run: the server
+ *   disconnects or leaves the room, webapp/runs/revocation.py).
  */
 export function connectRun(runId, { onEvents, onJoined, onState, joinData, onLost }) {
   // eslint-disable-next-line no-undef -- the vendored client defines the global `io`
   const socket = io({ transports: ["websocket", "polling"] });
   let waiting = false;
+  let ended = false;
   onState("connecting");
   socket.on("connect", () => {
     waiting = true;
@@ -28,10 +31,14 @@ export function connectRun(runId, { onEvents, onJoined, onState, joinData, onLos
     });
   });
   socket.on("events", onEvents);
+  socket.on("access", (notice) => {
+    ended = true;
+    onState("ended", notice?.message);
+  });
   socket.on("disconnect", () => {
     if (waiting) onLost?.();
     waiting = false;
-    onState("reconnecting");
+    if (!ended) onState("reconnecting");
   });
   socket.on("connect_error", () => onState(socket.active ? "reconnecting" : "refused"));
   return socket;
@@ -42,12 +49,13 @@ const STATE_TEXT = {
   live: "live",
   reconnecting: "connection lost: reconnecting…",
   refused: "no live updates (not allowed or logged out): reload the page",
+  ended: "live updates stopped: reload the page",
   finished: "finished",
 };
 
-/** Show the connection state in `element` (a role="status" span). */
-export function showState(element, state) {
+/** Show the connection state in `element` (a role="status" span), or `text` for it. */
+export function showState(element, state, text) {
   if (!element) return;
   element.dataset.state = state;
-  element.textContent = STATE_TEXT[state] ?? state;
+  element.textContent = text || STATE_TEXT[state] || state;
 }

@@ -480,7 +480,8 @@ if (run.finished) {
     joinData,
     onJoined: joined,
     onLost: joinLost,
-    onState: (state) => showState(liveState, run.finished && state === "live" ? "finished" : state),
+    onState: (state, text) =>
+      showState(liveState, run.finished && state === "live" ? "finished" : state, text),
   });
 }
 run.render();
