@@ -20,7 +20,8 @@ ADMIN = ("minke.admin",)
 
 @pytest.fixture
 def ada(make_user):
-    return make_user("ada", "minke.run_messagessession", "minke.run_echosession",
+    return make_user("ada", "minke.view_hosts", "minke.run_messagessession",
+                     "minke.run_echosession",
                      "minke.run_messagekindssession", "minke.run_bigoutputsession",
                      "minke.run_sleepsession")
 

@@ -1,5 +1,8 @@
 """The admin pages of hosts and host groups: thin views over webapp/inventory.py and
-webapp/engine/probe.py (registered on the admin blueprint of webapp/admin/views.py)."""
+webapp/engine/probe.py (registered on the admin blueprint of webapp/admin/views.py).
+
+Each is open to ``minke.edit_hosts`` as well as to admins: a role may manage the
+inventory without managing users, roles or commands."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import paramiko
 from flask import abort, current_app, flash, redirect, url_for
 
 from .. import inventory
+from ..auth.guards import also_for
 from ..engine import hostkeys
 from ..engine.failures import describe
 from ..engine.probe import accept_host_key, probe_host
 from ..extensions import db
 from ..models import Host, HostGroup
+from ..permissions import EDIT_HOSTS
 from .forms import (
     ActionForm,
     DisableHostForm,
@@ -30,6 +35,7 @@ from .views import bp
 
 
 @bp.get("/hosts/")
+@also_for(EDIT_HOSTS)
 def hosts():
     return page("hosts.html", hosts=inventory.list_hosts(), action_form=ActionForm(),
                 fingerprint=hostkeys.fingerprint)
@@ -43,6 +49,7 @@ def _host_data(host: Host) -> dict[str, Any]:
 
 
 @bp.route("/hosts/new", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def new_host():
     form = HostForm()
     error = None
@@ -53,6 +60,7 @@ def new_host():
 
 
 @bp.route("/hosts/<int:host_id>", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def edit_host(host_id: int):
     host = db.get_or_404(Host, host_id)
     form = HostForm(data=_host_data(host))
@@ -71,6 +79,7 @@ def _host_page(host: Host, form: HostForm, error: str | None = None, **forms: An
 
 
 @bp.post("/hosts/<int:host_id>/disable")
+@also_for(EDIT_HOSTS)
 def disable_host(host_id: int):
     host = db.get_or_404(Host, host_id)
     form = DisableHostForm()
@@ -86,6 +95,7 @@ def disable_host(host_id: int):
 
 
 @bp.post("/hosts/<int:host_id>/enable")
+@also_for(EDIT_HOSTS)
 def enable_host(host_id: int):
     host = db.get_or_404(Host, host_id)
     action_form()
@@ -96,6 +106,7 @@ def enable_host(host_id: int):
 
 
 @bp.route("/hosts/<int:host_id>/delete", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def delete_host(host_id: int):
     host = db.get_or_404(Host, host_id)
     form = ActionForm()
@@ -109,6 +120,7 @@ def delete_host(host_id: int):
 
 
 @bp.post("/hosts/<int:host_id>/test")
+@also_for(EDIT_HOSTS)
 def test_host(host_id: int):
     host = db.get_or_404(Host, host_id)
     action_form()
@@ -118,6 +130,7 @@ def test_host(host_id: int):
 
 
 @bp.post("/hosts/<int:host_id>/accept-key")
+@also_for(EDIT_HOSTS)
 def accept_key(host_id: int):
     host = db.get_or_404(Host, host_id)
     name, form = host.name, HostKeyForm()
@@ -138,6 +151,7 @@ def accept_key(host_id: int):
 
 
 @bp.post("/hosts/<int:host_id>/forget-key")
+@also_for(EDIT_HOSTS)
 def forget_key(host_id: int):
     host = db.get_or_404(Host, host_id)
     action_form()
@@ -157,6 +171,7 @@ def _next_connection() -> str:
 
 
 @bp.route("/hosts/import", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def import_hosts():
     form = ImportForm()
     error = None
@@ -179,11 +194,13 @@ def import_hosts():
 
 
 @bp.get("/groups/")
+@also_for(EDIT_HOSTS)
 def groups():
     return page("groups.html", groups=inventory.list_groups())
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def new_group():
     form = GroupForm()
     error = None
@@ -197,6 +214,7 @@ def new_group():
 
 
 @bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def edit_group(group_id: int):
     group = db.get_or_404(HostGroup, group_id)
     form = GroupForm(data={"name": group.name, "comment": group.comment,
@@ -213,6 +231,7 @@ def edit_group(group_id: int):
 
 
 @bp.route("/groups/<int:group_id>/delete", methods=["GET", "POST"])
+@also_for(EDIT_HOSTS)
 def delete_group(group_id: int):
     group = db.get_or_404(HostGroup, group_id)
     form = ActionForm()

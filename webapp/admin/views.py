@@ -1,5 +1,6 @@
 """The admin pages (permission ``minke.admin``): the index, users and roles here; hosts and
-host groups in webapp/admin/hosts.py, on the same blueprint.
+host groups in webapp/admin/hosts.py, on the same blueprint (also open to
+``minke.edit_hosts``, as is the index, which lists the sections the user may open).
 
 Each view validates its form, calls one domain function of webapp/accounts.py,
 webapp/inventory.py or webapp/engine/probe.py, commits once and redirects; a
@@ -13,10 +14,11 @@ from typing import Any
 from flask import Blueprint, url_for
 
 from .. import accounts
-from ..auth.guards import admins_only
+from ..auth.guards import admins_only, also_for
 from ..auth.logins import end_all_logins, user_logins
 from ..extensions import db
 from ..models import Role, User
+from ..permissions import EDIT_HOSTS
 from .forms import ActionForm, NewUserForm, PasswordForm, RoleForm, UserRolesForm
 from .pages import action_form, confirm_delete, done, page, save
 
@@ -24,6 +26,7 @@ bp = admins_only(Blueprint("admin", __name__, url_prefix="/admin"))
 
 
 @bp.get("/")
+@also_for(EDIT_HOSTS)
 def index():
     return page("index.html")
 

@@ -1,6 +1,6 @@
 """Starting a run from a JSON request, with the checks and errors of the pages and the CLI:
-the registry's permission rule, the session's form (``validate_data``), the CLI's object
-selection (``select_objects``) and ``start_run``."""
+the permission policy (webapp/permissions.py), the session's form (``validate_data``),
+the CLI's object selection (``select_objects``) and ``start_run``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ..engine.dispatch import (
 )
 from ..engine.secrets import session_secret_fields
 from ..models import Run, User
+from ..permissions import run_refusal
 from ..selection import SelectionError, select_objects
 from .errors import ApiError
 
@@ -35,8 +36,9 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
 
     :raises ApiError: 400 for a bad request, unknown session or objects, invalid
         data (with each field's errors) or a missing secret (named in ``fields``);
-        403 when ``user`` may not run the session; 503 when the jobs could not be
-        queued. Nothing is queued except in the last case.
+        403 when ``user`` may not run the session, or not on objects of a model they
+        may not list (``minke.view_hosts``: asked before the objects are looked up);
+        503 when the jobs could not be queued. Nothing is queued except in the last case.
     """
     if not isinstance(body, Mapping):
         raise ApiError(400, "expected a JSON object: {\"session\": ..., \"objects\": ...}")
@@ -62,7 +64,7 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
         cleaned = validate_data(session_cls, {key: _text(value) for key, value in data.items()})
     except DispatchError as exc:
         raise ApiError(400, str(exc), exc.fields or None) from None
-    objects = _objects(session_cls, body.get("objects"))
+    objects = _objects(user, session_cls, body.get("objects"))
     try:
         return start_run(state, session_cls, objects, user=user, data=cleaned, origin="api",
                          concurrency=concurrency, secrets=given, skip_busy=skip_busy)
@@ -83,8 +85,9 @@ def _session(user: User, name: Any) -> type[Session]:
         session_cls = REGISTRY.get(name)
     except UnknownSession:
         raise ApiError(400, f"session: unknown session {name!r}") from None
-    if session_cls not in REGISTRY.runnable_by(user):
-        raise ApiError(403, f"{user.name} may not run {name}")
+    reason = run_refusal(user, session_cls, ())
+    if reason is not None:
+        raise ApiError(403, reason)
     return session_cls
 
 
@@ -104,7 +107,7 @@ def _names(spec: Mapping[str, Any], key: str) -> list[str]:
     return value
 
 
-def _objects(session_cls: type[Session], spec: Any) -> list[Any]:
+def _objects(user: User, session_cls: type[Session], spec: Any) -> list[Any]:
     if not isinstance(spec, Mapping) or not spec:
         raise ApiError(400, 'objects: expected {"model": ..., "ids": [...]} or '
                             '{"model": ..., "where": {...}}')
@@ -124,6 +127,11 @@ def _objects(session_cls: type[Session], spec: Any) -> list[Any]:
     hosts, groups = _names(spec, "hosts"), _names(spec, "groups")
     if model is not None and ids is None and where is None:
         raise ApiError(400, 'objects: with a model give "ids" or "where" ({} for all of them)')
+    # before looking anything up: the answer must not tell what exists to whom may not list it
+    reason = run_refusal(user, session_cls, [*(["Host"] if hosts or groups else []),
+                                             *([model] if model is not None else [])])
+    if reason is not None:
+        raise ApiError(403, reason)
     try:
         return select_objects(
             hosts=hosts, groups=groups,

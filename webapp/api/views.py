@@ -1,7 +1,7 @@
 """The JSON API at /api/v1, for scripts and CI pipelines (token authentication).
 
-Each endpoint calls what the pages and the CLI call: the session registry's
-permission rule, the object lists, ``start_run``, the run page's feed,
+Each endpoint calls what the pages and the CLI call: the permission policy
+(webapp/permissions.py), the object lists, ``start_run``, the run page's feed,
 ``stop_run`` and the exports. ``openapi.yaml`` beside this module documents them.
 """
 
@@ -13,16 +13,21 @@ import yaml
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from sessions import REGISTRY
-
 from ..audit import record
 from ..engine.stops import stop_run
 from ..extensions import db
 from ..history import export
 from ..models import MINKE_MODELS, MinkeSession, Run
 from ..objects.listing import Filters, Order, list_page
-from ..objects.specs import VIEW_HOSTS, list_specs
-from ..runs.access import can_stop_run, can_view_run
+from ..objects.specs import list_specs
+from ..permissions import (
+    VIEW_HOSTS,
+    can_list,
+    can_stop_run,
+    can_view_run,
+    runnable_sessions,
+    statuses_of,
+)
 from ..runs.feed import begin_snapshot, load_changes, parse_after
 from ..runs.queued import queue_note
 from .auth import authenticate
@@ -74,7 +79,7 @@ def sessions():
     model = request.args.get("model") or None
     if model is not None and model not in MINKE_MODELS:
         raise ApiError(400, f"unknown model {model!r}: {', '.join(sorted(MINKE_MODELS))}")
-    return jsonify(sessions=[session_doc(cls) for cls in REGISTRY.runnable_by(_user(), model)])
+    return jsonify(sessions=[session_doc(cls) for cls in runnable_sessions(_user(), model)])
 
 
 @bp.get("/objects/<model>")
@@ -84,11 +89,12 @@ def objects(model: str):
     if spec is None:
         raise ApiError(404, f"no object list {model!r}: use one of "
                             f"{', '.join(s.model_name for s in list_specs().values())}")
-    if not current_user.has_permissions([VIEW_HOSTS]):
+    if not can_list(current_user, spec.model):
         raise ApiError(403, f"{current_user.name} may not list objects ({VIEW_HOSTS})")
     args = request.args.to_dict()
     args.setdefault("q", args.get("search", ""))
-    page = list_page(spec, Filters.from_args(args), Order.from_args(spec, args),
+    page = list_page(spec, Filters.from_args(args, runs_of=statuses_of(current_user)),
+                     Order.from_args(spec, args),
                      number=request.args.get("page", 1, type=int),
                      size=request.args.get("size", 50, type=int))
     return jsonify(objects_doc(spec, page))

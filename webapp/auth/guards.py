@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user, login_required
 
-from ..models import ADMIN_PERMISSION
+from ..permissions import ADMIN, can_open_admin
+
+View = TypeVar("View", bound=Callable)
 
 
 def admins_only(bp: Blueprint) -> Blueprint:
-    """Make every view of ``bp`` require a login and ``minke.admin`` (403 otherwise)."""
+    """Make every view of ``bp`` require a login and ``minke.admin`` (403 otherwise), or
+    the permission a view names with :func:`also_for`."""
 
     @bp.before_request
     @login_required
     def _admins_only() -> None:
-        if not current_user.has_permissions([ADMIN_PERMISSION]):
+        view = current_app.view_functions.get(request.endpoint or "")
+        if not can_open_admin(current_user, getattr(view, "minke_permission", ADMIN)):
             abort(403)
 
     return bp
+
+
+def also_for(permission: str) -> Callable[[View], View]:
+    """Open a view of an :func:`admins_only` blueprint to holders of ``permission`` too
+    (put it below the route decorator)."""
+
+    def mark(view: View) -> View:
+        view.minke_permission = permission
+        return view
+
+    return mark

@@ -26,6 +26,7 @@ from ..commands.sessions import confirmed_data
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
+from ..permissions import run_refusal
 from . import secrets as sealing
 from .jobs import run_job
 from .latest import mark_latest
@@ -116,7 +117,8 @@ def start_run(
     The session's next transaction is a read-only one holding the returned
     run, so a caller that goes on to wait (the CLI) blocks no writer.
 
-    :raises PermissionDenied: when ``user`` may not run the session (nothing stored).
+    :raises PermissionDenied: when ``user`` may not run the session, or not on objects
+        they may not list (nothing stored).
     :raises MissingSecrets: when a secret the run asks for is missing (nothing stored).
     :raises DispatchError: for no objects or an object the session does not work on, or
         an unknown secret name (nothing stored).
@@ -126,7 +128,7 @@ def start_run(
     threads = config["MINKE_WORKER_THREADS"]
     stored, secret = sealing.split(session_cls.get_form(), dict(data or {}),
                                    session_cls.secret_fields)
-    check_permission(session_cls, user)  # before telling which secrets are missing
+    check_permission(session_cls, user, objects)  # before telling which secrets are missing
     needed = check_secrets(session_cls, objects, secrets)
     run, plan = prepare_run(session_cls, objects, user=user, data=stored, origin=origin,
                             concurrency=concurrency or config["MINKE_CONCURRENCY"],
@@ -190,11 +192,14 @@ def run_details(run: Run, objects: Sequence[Any], *, labels: int = 20) -> dict[s
             "labels": [str(obj.minke_label) for obj in objects[:labels]]}
 
 
-def check_permission(session_cls: type[Session], user: User | None) -> None:
-    """:raises PermissionDenied: when ``user`` may not run the session (``None``: the CLI
-    without ``--user``, which may)."""
-    if user is not None and not user.has_permissions(session_cls.permissions):
-        raise PermissionDenied(f"{user.name} may not run {session_cls.__name__}")
+def check_permission(session_cls: type[Session], user: User | None,
+                     objects: Sequence[Any]) -> None:
+    """:raises PermissionDenied: when ``user`` may not run the session, or not on
+    ``objects`` because they may not list their model (:func:`webapp.permissions.run_refusal`;
+    ``None``: the CLI without ``--user``, which may)."""
+    reason = run_refusal(user, session_cls, {type(obj) for obj in objects})
+    if reason is not None:
+        raise PermissionDenied(reason)
 
 
 def prepare_run(
@@ -206,10 +211,10 @@ def prepare_run(
     Part of :func:`start_run`; the caller commits. Objects whose host is
     missing or disabled get a ``canceled`` session with a message saying why.
 
-    :raises PermissionDenied: when ``user`` may not run the session.
+    :raises PermissionDenied: when ``user`` may not run the session on these objects.
     :raises DispatchError: for no objects or an object the session does not work on.
     """
-    check_permission(session_cls, user)
+    check_permission(session_cls, user, objects)
     if not objects:
         raise DispatchError("no objects to run the session on")
     names = session_cls.work_on_names()

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import MinkeSession, Run, User
 from ..objects.badges import badge_key
 from ..objects.listing import contains
-from ..runs.access import VIEW_ALL_RUNS
+from ..permissions import sees_all_runs
 
 PAGE_SIZE = 50
 
@@ -40,15 +40,11 @@ def session_title(name: str) -> str:
         return name
 
 
-def sees_all_runs(user: User) -> bool:
-    return user.has_permissions([VIEW_ALL_RUNS])
-
-
 def visible_runs(user: User | None) -> sa.Select:
     """``SELECT run`` of the runs ``user`` may see: their own, or all with ``view_all_runs``
     (``None``: the command line, which sees all)."""
     query = sa.select(Run)
-    return query if user is None or sees_all_runs(user) else query.where(Run.user_id == user.id)
+    return query if sees_all_runs(user) else query.where(Run.user_id == user.id)
 
 
 def visible_sessions(user: User) -> sa.Select:

@@ -12,8 +12,9 @@ from ..audit import record
 from ..engine.dispatch import PermissionDenied, start_run
 from ..engine.secrets import secrets_needed, session_secret_fields
 from ..models import Run, User
-from ..objects.selection import Selection, resolve
+from ..objects.selection import Selection, resolve, target_model
 from ..objects.specs import ListSpec, list_specs
+from ..permissions import run_refusal
 from .queries import unsuccessful
 
 
@@ -42,7 +43,8 @@ class Rerun:
 def plan_rerun(run: Run, *, user: User, only_unsuccessful: bool = False) -> Rerun:
     """Work out the session and objects of a re-run of ``run`` by ``user``.
 
-    :raises PermissionDenied: when ``user`` may not run the session.
+    :raises PermissionDenied: when ``user`` may not run the session, or not on the run's
+        objects (they may not list their model): nothing is stored or queued.
     :raises RerunError: when the session is no longer registered, the model has
         no list, or no object is left to run on.
     """
@@ -50,11 +52,12 @@ def plan_rerun(run: Run, *, user: User, only_unsuccessful: bool = False) -> Reru
         session_cls = REGISTRY.get(run.session_name)
     except UnknownSession as exc:
         raise RerunError(str(exc)) from None
-    if not user.has_permissions(session_cls.permissions):
-        raise PermissionDenied(f"{user.name} may not run {session_cls.__name__}")
     spec = list_specs().get(run.object_type.lower())
     if spec is None:
         raise RerunError(f"objects of type {run.object_type} can no longer be listed")
+    reason = run_refusal(user, session_cls, [target_model(spec)])
+    if reason is not None:
+        raise PermissionDenied(reason)
     sessions = run.sessions
     if only_unsuccessful:
         sessions = [s for s in sessions if unsuccessful(s)]

@@ -23,14 +23,13 @@ from ..engine.dispatch import DispatchError, PermissionDenied
 from ..extensions import db
 from ..models import MINKE_MODELS, Run
 from ..objects.prepare import render_prepare, session_form
-from ..runs.access import can_view_run
+from ..permissions import can_list, can_view_run, sees_all_runs
 from . import export
 from .queries import (
     RUN_STATES,
     RunFilters,
     object_sessions,
     run_page,
-    sees_all_runs,
     users_with_runs,
 )
 from .rerun import RerunError, plan_rerun, start_rerun
@@ -69,8 +68,8 @@ def object_history(model: str, object_id: int):
     obj = db.session.get(model_cls, object_id)
     page = object_sessions(current_user, model, object_id,
                            number=request.args.get("page", 1, type=int))
-    if obj is None and not page.total:
-        abort(404)
+    if (obj is None or not can_list(current_user, model_cls)) and not page.total:
+        abort(404)  # an object the user may not list is named only by sessions of theirs
     return render_template(
         "history/object.html", model=model, obj=obj, object_id=object_id, page=page,
         label=obj.minke_label if obj is not None else page.rows[0].object_label,

@@ -14,14 +14,21 @@ from .base import Base, utcnow
 
 ADMIN_PERMISSION = "minke.admin"
 """Grants every permission."""
+VIEW_HOSTS = "minke.view_hosts"
+EDIT_HOSTS = "minke.edit_hosts"
+VIEW_ALL_RUNS = "minke.view_all_runs"
+STOP_ALL_RUNS = "minke.stop_all_runs"
 
 BUILTIN_PERMISSIONS = {
     ADMIN_PERMISSION: "Everything, including user and role administration",
-    "minke.view_hosts": "See hosts and host groups",
-    "minke.edit_hosts": "Add, change and remove hosts and host groups",
-    "minke.view_all_runs": "See the runs of other users",
-    "minke.stop_all_runs": "Stop the runs of other users",
+    VIEW_HOSTS: "See hosts, host groups and the objects on hosts, and run sessions on them",
+    EDIT_HOSTS: "The admin pages of hosts and host groups (add, change, import, test, "
+                "host keys, disable, delete), without the rest of the admin",
+    VIEW_ALL_RUNS: "See the runs of other users, and their statuses in the object lists",
+    STOP_ALL_RUNS: "Stop the runs of other users",
 }
+"""The permissions Minke itself checks (webapp/permissions.py says where), and what each
+grants, as the role page shows them."""
 
 user_roles = sa.Table(
     "user_roles",

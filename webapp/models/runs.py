@@ -53,7 +53,11 @@ class MinkeSession(Base):
     """One session class working on one object, within a run."""
 
     __tablename__ = "minke_session"
-    __table_args__ = (sa.Index("ix_minke_session_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_minke_session_object", "object_type", "object_id"),
+        # each user's latest session of an object: the statuses own-runs users see
+        sa.Index("ix_minke_session_user_object", "user_id", "object_type", "object_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("run.id", ondelete="CASCADE"), index=True)

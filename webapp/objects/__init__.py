@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_login import current_user
 
+from ..permissions import can_list
 from .badges import BADGES, badge_key
-from .specs import VIEW_HOSTS, list_specs
+from .specs import list_specs
 
 
 def init_app(app: Flask) -> None:
@@ -20,9 +21,7 @@ def init_app(app: Flask) -> None:
 def _navigation() -> dict:
     """What the layout's navigation needs: the lists the user may open, the current one."""
     def nav_lists():
-        if not current_user.is_authenticated or not current_user.has_permissions([VIEW_HOSTS]):
-            return []
-        return list(list_specs().values())
+        return [spec for spec in list_specs().values() if can_list(current_user, spec.model)]
 
     current = request.blueprint
     if current == "objects":

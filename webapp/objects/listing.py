@@ -3,6 +3,11 @@
 A page costs the same number of queries whatever its size: one count, one
 query for the page's rows with their latest session (joined through
 ``latest_session``, one row per object), plus one per eager-loaded relationship.
+
+For a user limited to their own runs (``Filters.runs_of``, from
+:func:`webapp.permissions.statuses_of`) the statuses, the status filter and its
+counts are those of each object's latest session *of theirs*, read from
+``minke_session`` through its (user, object) index: nothing of other users' runs.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Host, HostGroup, LatestSession, MinkeSession
@@ -34,17 +40,21 @@ class Filters:
     """``""`` all, ``"no"`` enabled only, ``"yes"`` disabled only."""
     status: str = ""
     """A badge key (``"error"``, ``"none"`` for never run…) or ``""`` for any."""
+    runs_of: int | None = None
+    """Whose sessions the statuses are: ``None`` every user's, else this user's only
+    (:func:`webapp.permissions.statuses_of`). Never read from the arguments."""
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> Filters:
-        """Read filters from query or form arguments, ignoring values that make no sense."""
+    def from_args(cls, args: Mapping[str, str], *, runs_of: int | None) -> Filters:
+        """Read filters from query or form arguments, ignoring values that make no sense;
+        ``runs_of`` is the viewer's (:func:`webapp.permissions.statuses_of`)."""
         group = args.get("group", "")
         disabled = args.get("disabled", "")
         status = args.get("status", "")
         return cls(q=args.get("q", "").strip()[:200],
                    group=int(group) if group.isdigit() else None,
                    disabled=disabled if disabled in ("yes", "no") else "",
-                   status=status if status in BADGES else "")
+                   status=status if status in BADGES else "", runs_of=runs_of)
 
     def as_args(self) -> dict[str, str]:
         """The filters as the query arguments that reproduce them (empty ones left out)."""
@@ -132,7 +142,8 @@ def matching_ids(spec: ListSpec, filters: Filters) -> sa.Select:
     """
     query = sa.select(spec.model.id).where(*_conditions(spec, filters))
     if filters.status and spec.has_status:
-        query = query.where(_latest_status_is(spec, filters.status))
+        query = query.where(_latest_status_is(spec, filters.status) if filters.runs_of is None
+                            else _own_status_is(spec, filters.status, filters.runs_of))
     return query
 
 
@@ -226,6 +237,43 @@ def _latest_status_is(spec: ListSpec, key: str) -> Any:
     return sa.exists().where(_latest(spec), badge_condition(key, LatestSession))
 
 
+def _own_latest_id(spec: ListSpec, user_id: int) -> Any:
+    """The id of the object's latest session of user ``user_id`` (correlated to the
+    model's row): the index on (user, object type, object id, id) answers it."""
+    mine = aliased(MinkeSession)
+    return (sa.select(sa.func.max(mine.id))
+            .where(mine.user_id == user_id, mine.object_type == spec.model_name,
+                   mine.object_id == spec.model.id)
+            .correlate(spec.model).scalar_subquery())
+
+
+def _own_status_is(spec: ListSpec, key: str, user_id: int) -> Any:
+    mine = aliased(MinkeSession)
+    if key == "none":
+        return ~sa.exists().where(mine.user_id == user_id, mine.object_type == spec.model_name,
+                                  mine.object_id == spec.model.id).correlate(spec.model)
+    return sa.exists().where(mine.id == _own_latest_id(spec, user_id),
+                             badge_condition(key, mine)).correlate(spec.model)
+
+
+def _count_own(spec: ListSpec, filters: Filters, user_id: int) -> int:
+    """:func:`count_matching` by the status of the user's own latest sessions: from the
+    user's sessions of the model (their index), grouped per object."""
+    model, conditions = spec.model, _conditions(spec, filters)
+    mine, latest = aliased(MinkeSession), aliased(MinkeSession)
+    own = (sa.select(mine.object_id, sa.func.max(mine.id).label("id"))
+           .where(mine.user_id == user_id, mine.object_type == spec.model_name)
+           .group_by(mine.object_id).subquery())
+    joined = (sa.select(sa.func.count()).select_from(model)
+              .join(own, own.c.object_id == model.id).where(*conditions))
+    if filters.status != "none":
+        joined = joined.join(latest, latest.id == own.c.id).where(
+            badge_condition(filters.status, latest))
+        return db.session.scalar(joined) or 0
+    every = sa.select(sa.func.count()).select_from(model).where(*conditions)
+    return db.session.scalar(sa.select(every.scalar_subquery() - joined.scalar_subquery())) or 0
+
+
 def count_matching(spec: ListSpec, filters: Filters) -> int:
     """How many objects the filters let through.
 
@@ -237,6 +285,8 @@ def count_matching(spec: ListSpec, filters: Filters) -> int:
     """
     model, conditions = spec.model, _conditions(spec, filters)
     sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if filters.status and spec.has_status and filters.runs_of is not None:
+        return _count_own(spec, filters, filters.runs_of)
     if filters.status == "none" and spec.has_status and not sqlite:
         return db.session.scalar(
             sa.select(sa.func.count()).select_from(matching_ids(spec, filters).subquery())) or 0
@@ -279,7 +329,10 @@ def _rows(spec: ListSpec, filters: Filters, order: Order, number: int,
                 .offset((number - 1) * size).subquery())
     query = (sa.select(model, *spec.extra).join(page_ids, model.id == page_ids.c.id)
              .order_by(*ordering).options(*spec.eager))
-    if spec.has_status:
+    if spec.has_status and filters.runs_of is not None:
+        query = (query.add_columns(ms.run_id, ms.proc_status, ms.session_status)
+                 .outerjoin(ms, ms.id == _own_latest_id(spec, filters.runs_of)))
+    elif spec.has_status:
         ls = LatestSession
         query = (query.add_columns(ms.run_id, ms.proc_status, ms.session_status)
                  .outerjoin(ls, sa.and_(ls.object_type == spec.model_name,

@@ -15,9 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from sessions import REGISTRY, Session
+from sessions import Session
 from sessions.registry import group_name
 
+from .. import permissions
 from ..extensions import db
 from ..models import Host, HostGroup
 from ..models.hosts import host_group_members
@@ -40,12 +41,13 @@ class Selection:
     excluded: frozenset[int] = field(default=frozenset())
 
     @classmethod
-    def from_form(cls, form: MultiDict) -> Selection:
-        """Read a selection from a list's or the confirmation page's posted form."""
+    def from_form(cls, form: MultiDict, *, runs_of: int | None) -> Selection:
+        """Read a selection from a list's or the confirmation page's posted form
+        (``runs_of``: whose statuses a status filter means, see :class:`Filters`)."""
         shown, keep = _ints(form.getlist("shown")), _ints(form.getlist("keep"))
         return cls(ids=tuple(dict.fromkeys(_ints(form.getlist("ids")))),
                    all_matching=form.get("all") == "1",
-                   filters=Filters.from_args(form),
+                   filters=Filters.from_args(form, runs_of=runs_of),
                    excluded=frozenset(shown) - frozenset(keep))
 
     @property
@@ -106,7 +108,7 @@ def runnable_sessions(user: Any, spec: ListSpec) -> list[type[Session]]:
     """Sessions that work on the list's (target) model and that ``user`` may run."""
     if spec.run_model is None:
         return []
-    return REGISTRY.runnable_by(user, spec.run_model)
+    return permissions.runnable_sessions(user, spec.run_model)
 
 
 def grouped_sessions(sessions: Iterable[type[Session]]) -> list[tuple[str | None, list]]:

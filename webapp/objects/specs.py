@@ -18,10 +18,6 @@ from ..models.hosts import host_group_members
 
 Cell = Callable[[Any], Any]
 
-VIEW_HOSTS = "minke.view_hosts"
-"""The permission to open any object list (hosts, groups and what lives on hosts)."""
-
-
 @dataclass(frozen=True)
 class Column:
     """A column of a list: its header, how a row shows it and what sorting by it orders by."""

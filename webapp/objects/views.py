@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from ..engine.dispatch import DispatchError, PermissionDenied, form_data, start_run
 from ..engine.secrets import secrets_needed
 from ..history.queries import recent_runs
+from ..permissions import can_list, statuses_of
 from .listing import PAGE_SIZES, Filters, Order, count_matching, host_groups, list_args, list_page
 from .prepare import render_prepare, secrets_form, session_form
 from .selection import (
@@ -20,7 +21,7 @@ from .selection import (
     resolve,
     runnable_sessions,
 )
-from .specs import VIEW_HOSTS, ListSpec, list_specs
+from .specs import ListSpec, list_specs
 
 bp = Blueprint("objects", __name__)
 
@@ -30,7 +31,7 @@ def _spec(slug: str) -> ListSpec:
     spec = list_specs().get(slug)
     if spec is None:
         abort(404)
-    if not current_user.has_permissions([VIEW_HOSTS]):
+    if not can_list(current_user, spec.model):
         abort(403)
     return spec
 
@@ -38,7 +39,7 @@ def _spec(slug: str) -> ListSpec:
 @bp.get("/")
 @login_required
 def home():
-    specs = list_specs().values() if current_user.has_permissions([VIEW_HOSTS]) else ()
+    specs = [spec for spec in list_specs().values() if can_list(current_user, spec.model)]
     return render_template("objects/home.html",
                            counts=[(spec, count_matching(spec, Filters())) for spec in specs],
                            runs=recent_runs(current_user))
@@ -48,7 +49,7 @@ def home():
 @login_required
 def object_list(slug: str):
     spec = _spec(slug)
-    filters = Filters.from_args(request.args)
+    filters = Filters.from_args(request.args, runs_of=statuses_of(current_user))
     order = Order.from_args(spec, request.args)
     page = list_page(spec, filters, order, number=request.args.get("page", 1, type=int),
                      size=request.args.get("size", 0, type=int))
@@ -72,7 +73,7 @@ def run(slug: str):
         session_cls = choose_session(current_user, spec, request.form.get("session"))
     except SessionNotAllowed:
         abort(403)
-    selection = Selection.from_form(request.form)
+    selection = Selection.from_form(request.form, runs_of=statuses_of(current_user))
     if selection.empty:
         flash("Tick the objects to run the session on, or select all matching ones.", "error")
         return redirect(url_for(".object_list", slug=slug, **selection.filters.as_args()))

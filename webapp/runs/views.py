@@ -21,7 +21,7 @@ from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import MinkeSession, Run
 from ..output import iter_output
-from .access import can_stop_run, can_view_run
+from ..permissions import can_stop_run, can_view_run
 from .ansi import ansi_to_html
 from .feed import STATUS_KEYS, begin_snapshot, load_run_page, parse_after, run_counts
 from .forms import StopForm
