@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
@@ -19,11 +19,14 @@ from ..models import Run
 from ..permissions import can_view_run
 from .feed import begin_snapshot
 from .fragments import catch_up
+from .revocation import admit, unwatch, watch
 
 
 def connect(auth: Any = None) -> None:
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("login required")
+    # its login and the runs it joins are checked again while it stays (revocation.py)
+    admit(request.sid, current_user._get_current_object(), can_view_run)
 
 
 def _run_id(data: Any) -> int | None:
@@ -50,6 +53,8 @@ def join(data: Any = None) -> dict[str, Any]:
         after = {int(sid): int(seq) for sid, seq in dict(data.get("after") or {}).items()}
     except (TypeError, ValueError):
         return {"ok": False, "error": "after: expected session ids and sequence numbers"}
+    if not watch(request.sid, run.id):
+        return {"ok": False, "error": "this connection watches too many runs already"}
     join_room(current_app.extensions["minke"].keys.run_room(run.id))
     if not after and not data.get("statuses"):
         return {"ok": True}
@@ -62,6 +67,7 @@ def leave(data: Any = None) -> dict[str, Any]:
     run_id = _run_id(data)
     if run_id is not None:
         leave_room(current_app.extensions["minke"].keys.run_room(run_id))
+        unwatch(request.sid, run_id)
     return {"ok": True}
 
 
