@@ -23,7 +23,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("MINKE_LOGIN_ADDRESS_LIMIT", 20)
     app.config.setdefault("MINKE_LOGIN_WINDOW", 15 * 60)
     # a login unused this long ends (logins.py), and the remember-me cookie lasts as long
-    app.config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=30))
+    days = float(app.config.get("MINKE_LOGIN_DAYS") or 30)
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", dt.timedelta(days=days))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
