@@ -155,3 +155,21 @@ def test_a_login_ended_without_any_notice_is_caught_by_the_periodic_check(app, r
     elapsed = ended_within_deadline(app, watcher, since)
     assert watcher.notices[0]["reason"] == "ended"
     print(f"ended by the periodic check after {elapsed:.1f} s")
+
+
+@pytest.mark.browser
+def test_the_run_page_says_the_user_was_logged_out(app, run_id, browser_page, web_login,
+                                                   page_errors):
+    page = browser_page
+    web_login(page, "ada")
+    page.goto(f"/runs/{run_id}")
+    state = page.locator("#live-state")
+    state.and_(page.locator("[data-state=live]")).wait_for()
+    accounts.set_active(_user("ada"), False)
+    db.session.commit()
+    state.and_(page.locator("[data-state=ended]")).wait_for(timeout=DEADLINE * 1000)
+    assert state.text_content() == ("You were logged out (your account was disabled): "
+                                     "live updates stopped.")
+    page.wait_for_timeout(1000)  # no reconnect attempt turns it back into "reconnecting"
+    assert state.get_attribute("data-state") == "ended"
+    assert page_errors == []
