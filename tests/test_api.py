@@ -280,7 +280,9 @@ def test_other_users_runs_are_hidden_unless_a_role_grants_them(
     assert client.get(f"{API}/runs/{run.id}", headers=bearer(viewer)).status_code == 200
     assert client.post(f"{API}/runs/{run.id}/stop", headers=bearer(viewer)).status_code == 403
     stopper = token_for(make_user("stopper", "minke.view_all_runs", "minke.stop_all_runs"))
-    assert client.post(f"{API}/runs/{run.id}/stop", headers=bearer(stopper)).status_code == 200
+    finished = client.post(f"{API}/runs/{run.id}/stop", headers=bearer(stopper))
+    assert finished.status_code == 409  # allowed to stop, but the run is over
+    assert finished.get_json() == {"error": f"run #{run.id} already finished"}
 
 
 def test_the_openapi_file_documents_every_route(app, client):

@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         database,
         engine,
         history,
+        inputs,
         migrations,
         objects,
         profile,
@@ -49,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # never the development key outside debugging and tests: one of this installation
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
+    inputs.init_app(app)  # before any route: <int:...> is range-checked everywhere
     security.init_app(app)
     database.init_app(app)
     migrations.init_app(app)

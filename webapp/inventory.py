@@ -132,7 +132,7 @@ def parse_config(config: Any) -> dict[str, Any]:
     elif isinstance(config, str):
         try:
             value = yaml.safe_load(config)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a number of 4300+ digits
             reason = str(exc).splitlines()[0]
             raise InventoryError(f"config is neither JSON nor YAML: {reason}") from None
     if not isinstance(value, Mapping):

@@ -153,7 +153,7 @@ def new_role():
     error = None
     if form.validate_on_submit():
         error = save(lambda: accounts.create_role(form.name.data, form.permissions.data,
-                                                   form.description.data))
+                                                   form.description.data or ""))
         if error is None:
             return done(f"Created role {form.name.data}.", ".roles")
     return page("role_edit.html", form, error, groups=groups, role=None)
@@ -168,7 +168,7 @@ def edit_role(role_id: int):
     if form.validate_on_submit():
         error = save(lambda: accounts.update_role(
             role, name=form.name.data, permissions=form.permissions.data,
-            description=form.description.data))
+            description=form.description.data or ""))  # None when the field is not sent
         if error is None:
             return done(f"Saved role {form.name.data}.", ".roles")
     return page("role_edit.html", form, error, groups=groups, role=role)

@@ -38,7 +38,9 @@ def register(app: Flask) -> None:
 def _http_error(error: HTTPException) -> Any:
     if not request.path.startswith(URL_PREFIX + "/"):
         return error  # pages keep Flask's (or their own) error pages
-    response = jsonify(error=error.description or error.name)
+    fields = getattr(error, "fields", None)  # inputs.BadParameter names its parameter
+    response = jsonify(error=error.description or error.name,
+                       **({"fields": fields} if fields else {}))
     response.status_code = error.code or 500
     for name in ("Allow", "Retry-After", "WWW-Authenticate"):
         if name in error.get_response().headers:

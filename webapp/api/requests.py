@@ -18,10 +18,14 @@ from ..engine.dispatch import (
     validate_data,
 )
 from ..engine.secrets import session_secret_fields
+from ..inputs import MAX_CONCURRENCY, id_list, parse_int
 from ..models import Run, User
 from ..permissions import run_refusal
 from ..selection import SelectionError, select_objects
 from .errors import ApiError
+
+RUN_KEYS = frozenset({"session", "objects", "data", "secrets", "concurrency", "skip_busy"})
+"""What a ``POST /runs`` body may hold (openapi.yaml's RunRequest)."""
 
 
 def start_api_run(state: Any, user: User, body: Any) -> Run:
@@ -42,6 +46,10 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     """
     if not isinstance(body, Mapping):
         raise ApiError(400, "expected a JSON object: {\"session\": ..., \"objects\": ...}")
+    unknown = sorted(set(body) - RUN_KEYS)
+    if unknown:  # a misspelt option must not be dropped silently
+        raise ApiError(400, f"unknown key {', '.join(unknown)}",
+                       dict.fromkeys(unknown, ["unknown key"]))
     session_cls = _session(user, body.get("session"))
     data = body.get("data") or {}
     if not isinstance(data, Mapping):
@@ -53,9 +61,9 @@ def start_api_run(state: Any, user: User, body: Any) -> Run:
     data = {**data, **{k: v for k, v in given.items() if k in field_names}}
     given = {k: v for k, v in given.items() if k not in field_names}
     concurrency = body.get("concurrency")
-    if concurrency is not None and (not isinstance(concurrency, int) or isinstance(
-            concurrency, bool) or concurrency < 1):
-        raise ApiError(400, "concurrency: expected a positive integer")
+    if concurrency is not None:
+        concurrency = parse_int(concurrency, "concurrency", minimum=1,
+                                maximum=MAX_CONCURRENCY, text=False)
     skip_busy = body.get("skip_busy", False)
     if not isinstance(skip_busy, bool):
         raise ApiError(400, "skip_busy: expected true or false",
@@ -117,9 +125,8 @@ def _objects(user: User, session_cls: type[Session], spec: Any) -> list[Any]:
     model, ids, where = spec.get("model"), spec.get("ids"), spec.get("where")
     if (ids is not None or where is not None) and not isinstance(model, str):
         raise ApiError(400, "objects.model: name the model of the ids or conditions")
-    if ids is not None and (not isinstance(ids, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in ids)):
-        raise ApiError(400, "objects.ids: expected a list of integer ids")
+    if ids is not None:
+        ids = id_list(ids, "objects.ids")
     if where is not None and not isinstance(where, Mapping):
         raise ApiError(400, "objects.where: expected an object of FIELD: VALUE")
     if ids is not None and where is not None:

@@ -14,11 +14,12 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from ..audit import record
-from ..engine.stops import stop_run
+from ..engine.stops import RunFinished, stop_run
 from ..extensions import db
 from ..history import export
+from ..inputs import int_param, parse_int
 from ..models import MINKE_MODELS, MinkeSession, Run
-from ..objects.listing import Filters, Order, list_page
+from ..objects.listing import Filters, Order, list_page, page_args
 from ..objects.specs import list_specs
 from ..permissions import (
     VIEW_HOSTS,
@@ -95,8 +96,7 @@ def objects(model: str):
     args.setdefault("q", args.get("search", ""))
     page = list_page(spec, Filters.from_args(args, runs_of=statuses_of(current_user)),
                      Order.from_args(spec, args),
-                     number=request.args.get("page", 1, type=int),
-                     size=request.args.get("size", 50, type=int))
+                     **page_args(args))
     return jsonify(objects_doc(spec, page))
 
 
@@ -114,7 +114,7 @@ def run(run_id: int):
     """The run and (a page of) its sessions' states."""
     begin_snapshot()
     found = _run(run_id)
-    doc = run_doc(found, page=request.args.get("page", 1, type=int))
+    doc = run_doc(found, page=int_param(request.args, "page", 1))
     db.session.rollback()  # no transaction held while Redis answers
     # queued: its place and the runs ahead that this user may see (others counted)
     doc["queue"] = (queue_note(current_app.extensions["minke"], run_id, _user())
@@ -151,13 +151,19 @@ def stop(run_id: int):
     body = {} if body is None else body
     if not isinstance(body, dict) or not isinstance(body.get("kill", False), bool):
         raise ApiError(400, 'expected {"kill": true|false, "session": id (optional)}')
+    unknown = sorted(set(body) - {"kill", "session"})
+    if unknown:
+        raise ApiError(400, f"unknown key {', '.join(unknown)}: expected kill and session")
     session_id = body.get("session")
     if session_id is not None:
-        session = db.session.get(MinkeSession, session_id) if isinstance(session_id, int) else None
+        session = db.session.get(MinkeSession, parse_int(session_id, "session", minimum=1))
         if session is None or session.run_id != run_id:
             raise ApiError(404, f"run {run_id} has no session {session_id}")
-    level = stop_run(current_app.extensions["minke"], found, session_id=session_id,
-                     kill=body.get("kill", False))
+    try:
+        level = stop_run(current_app.extensions["minke"], found, session_id=session_id,
+                         kill=body.get("kill", False))
+    except RunFinished as exc:
+        raise ApiError(409, str(exc)) from None
     return jsonify(run=run_id, session=session_id, level=level,
                    stop="kill" if level > 1 else "soft")
 

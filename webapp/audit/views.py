@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request, url_for
 
 from ..auth.guards import admins_only
+from ..inputs import int_param
 from .queries import AuditFilters, actions, audit_csv, audit_page, user_names
 
 bp = admins_only(Blueprint("audit", __name__, url_prefix="/audit"))
@@ -13,7 +14,7 @@ bp = admins_only(Blueprint("audit", __name__, url_prefix="/audit"))
 @bp.get("/")
 def entries():
     filters = AuditFilters.from_args(request.args)
-    page = audit_page(filters, number=request.args.get("page", 1, type=int))
+    page = audit_page(filters, number=int_param(request.args, "page", 1))
     known = actions()
     return render_template(
         "audit/entries.html", page=page, filters=filters, actions=known,

@@ -13,6 +13,7 @@ from sessions.messages import BaseMessage
 from ..database import begin_read_only
 from ..extensions import db
 from ..history.queries import RUN_STATES, RunFilters, run_page
+from ..inputs import MAX_ID
 from ..models import Run, User
 from ..objects.badges import badge_key
 from ..reports import run_report
@@ -67,7 +68,7 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 
 
 @minke.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=click.IntRange(0, MAX_ID))
 @click.option("--json", "as_json", is_flag=True, help="The same document as `run --json`.")
 def show_command(run_id: int, as_json: bool) -> None:
     """Show run RUN_ID: each session's outcome and messages (stored output: `minke output`)."""

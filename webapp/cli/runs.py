@@ -25,8 +25,9 @@ from ..engine.dispatch import (
     validate_data,
 )
 from ..engine.reaper import reap_dead_workers
-from ..engine.stops import stop_run
+from ..engine.stops import RunFinished, stop_run
 from ..extensions import db
+from ..inputs import MAX_CONCURRENCY, MAX_ID
 from ..models import CommandResult, MinkeSession, Run, User
 from ..objects.badges import badge_key
 from ..output import iter_output, tail
@@ -82,7 +83,8 @@ def _objects(session_cls, host_names, group_names, object_refs, model_name, cond
 @click.option("--secret-env", "secret_envs", multiple=True, metavar="NAME=VAR",
               help="Take secret NAME from the environment variable VAR (repeatable).")
 @click.option("--user", "user_name", help="Run as this user (checks their permissions).")
-@click.option("--concurrency", type=click.IntRange(1), help="Hosts worked on at once.")
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY),
+              help="Hosts worked on at once.")
 @click.option("--skip-busy", is_flag=True,
               help="Cancel the objects of hosts another run holds instead of waiting for them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document at the end.")
@@ -243,9 +245,10 @@ def _event_lines(event: dict, labels: dict[int, str]) -> list[str]:
 
 
 @minke.command("stop")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=click.IntRange(0, MAX_ID))
 @click.option("--kill", is_flag=True, help="Interrupt running commands at once.")
-@click.option("--session", "session_id", type=int, help="Stop only this session of the run.")
+@click.option("--session", "session_id", type=click.IntRange(0, MAX_ID),
+              help="Stop only this session of the run.")
 def stop_command(run_id: int, kill: bool, session_id: int | None) -> None:
     """Stop run RUN_ID: once softly (running commands finish), twice or --kill at once."""
     run = db.session.get(Run, run_id)
@@ -253,7 +256,10 @@ def stop_command(run_id: int, kill: bool, session_id: int | None) -> None:
         fail_usage(f"no run {run_id}")
     if session_id is not None and db.session.get(MinkeSession, session_id) not in run.sessions:
         fail_usage(f"run {run_id} has no session {session_id}")
-    level = stop_run(current_app.extensions["minke"], run, session_id=session_id, kill=kill)
+    try:
+        level = stop_run(current_app.extensions["minke"], run, session_id=session_id, kill=kill)
+    except RunFinished as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"run #{run_id}: {'kill' if level > 1 else 'stop'} requested")
 
 
@@ -264,8 +270,9 @@ def _command_number(_ctx, _param, value: int) -> int:
 
 
 @minke.command("output")
-@click.argument("session_id", type=int)
-@click.option("--command", "index", type=int, default=1, show_default=True,
+@click.argument("session_id", type=click.IntRange(0, MAX_ID))
+@click.option("--command", "index", type=click.IntRange(-MAX_ID, MAX_ID), default=1,
+              show_default=True,
               callback=_command_number,
               help="Which command of the session: 1 = the first, -1 = the last, -2 …")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout",

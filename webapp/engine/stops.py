@@ -41,6 +41,13 @@ RUN_FIELD = "run"
 STOP_TTL = 7 * 24 * 3600
 
 
+class RunFinished(LookupError):
+    """The run is over: nothing is left to stop (the pages and the API answer 409)."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"run #{run_id} already finished")
+
+
 def _field(session_id: int | None) -> str:
     return RUN_FIELD if session_id is None else f"s{session_id}"
 
@@ -55,7 +62,10 @@ def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
     them) are canceled here; a worker cancels the ones it holds at once.
 
     :returns: the stop level now in force (1 soft, 2 kill).
+    :raises RunFinished: when the run has finished; nothing is requested or audited.
     """
+    if run.finished_at is not None:
+        raise RunFinished(run.id)
     level = request_stop(state.redis, state.keys, run.id, session_id, kill=kill)
     audit.record("run.stop", f"run #{run.id}", {"session": session_id, "level": level}, commit=True)
     if session_id is None:

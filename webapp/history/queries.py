@@ -16,6 +16,7 @@ from sessions.registry import UnknownSession
 from sessions.status import ProcStatus
 
 from ..extensions import db
+from ..inputs import int_param
 from ..models import MinkeSession, Run, User
 from ..objects.badges import badge_key
 from ..objects.listing import contains
@@ -78,9 +79,8 @@ class RunFilters:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> RunFilters:
-        user = args.get("user", "")
         status = args.get("status", "")
-        return cls(user=int(user) if user.isdigit() else None,
+        return cls(user=int_param(args, "user"),
                    session=args.get("session", "").strip()[:200],
                    status=status if status in RUN_STATES else "",
                    object=args.get("object", "").strip()[:200],

@@ -21,6 +21,7 @@ from sessions import REGISTRY
 from ..audit import record
 from ..engine.dispatch import DispatchError, PermissionDenied
 from ..extensions import db
+from ..inputs import int_param
 from ..models import MINKE_MODELS, Run
 from ..objects.prepare import render_prepare, session_form
 from ..permissions import can_list, can_view_run, sees_all_runs
@@ -50,7 +51,7 @@ def _visible_run(run_id: int, loader=None) -> Run:
 @login_required
 def runs():
     filters = RunFilters.from_args(request.args)
-    page = run_page(current_user, filters, number=request.args.get("page", 1, type=int))
+    page = run_page(current_user, filters, number=int_param(request.args, "page", 1))
     all_runs = sees_all_runs(current_user)
     return render_template(
         "history/runs.html", page=page, filters=filters, states=RUN_STATES,
@@ -67,7 +68,7 @@ def object_history(model: str, object_id: int):
         abort(404)
     obj = db.session.get(model_cls, object_id)
     page = object_sessions(current_user, model, object_id,
-                           number=request.args.get("page", 1, type=int))
+                           number=int_param(request.args, "page", 1))
     if (obj is None or not can_list(current_user, model_cls)) and not page.total:
         abort(404)  # an object the user may not list is named only by sessions of theirs
     return render_template(

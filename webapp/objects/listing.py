@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
+from ..inputs import choice_param, int_param
 from ..models import Host, HostGroup, LatestSession, MinkeSession
 from ..models.hosts import host_group_members
 from .badges import BADGES, badge_condition, badge_key
@@ -28,6 +29,17 @@ from .specs import ListSpec
 
 PAGE_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
+
+
+def page_args(args: Mapping[str, str]) -> dict[str, int]:
+    """``number`` and ``size`` for :func:`list_page` from the ``page`` and ``size``
+    arguments (one of :data:`PAGE_SIZES`).
+
+    :raises BadParameter: for a malformed or out-of-range value.
+    """
+    size = choice_param(args, "size", [str(size) for size in PAGE_SIZES],
+                        str(DEFAULT_PAGE_SIZE))
+    return {"number": int_param(args, "page", 1), "size": int(size)}
 
 
 @dataclass(frozen=True)
@@ -46,15 +58,12 @@ class Filters:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], *, runs_of: int | None) -> Filters:
-        """Read filters from query or form arguments, ignoring values that make no sense;
+        """Read filters from query or form arguments, refusing values that make no sense (400);
         ``runs_of`` is the viewer's (:func:`webapp.permissions.statuses_of`)."""
-        group = args.get("group", "")
-        disabled = args.get("disabled", "")
-        status = args.get("status", "")
         return cls(q=args.get("q", "").strip()[:200],
-                   group=int(group) if group.isdigit() else None,
-                   disabled=disabled if disabled in ("yes", "no") else "",
-                   status=status if status in BADGES else "", runs_of=runs_of)
+                   group=int_param(args, "group"),
+                   disabled=choice_param(args, "disabled", ("yes", "no")),
+                   status=choice_param(args, "status", BADGES), runs_of=runs_of)
 
     def as_args(self) -> dict[str, str]:
         """The filters as the query arguments that reproduce them (empty ones left out)."""
@@ -80,7 +89,7 @@ class Order:
         column = spec.column(key)
         if column is None or column.sort is None:
             key = spec.columns[0].key
-        return cls(key, args.get("dir") == "desc")
+        return cls(key, choice_param(args, "dir", ("asc", "desc")) == "desc")
 
     def toggled(self, key: str) -> Order:
         """The order a click on column ``key``'s header asks for."""

@@ -20,6 +20,7 @@ from sessions.registry import group_name
 
 from .. import permissions
 from ..extensions import db
+from ..inputs import parse_int
 from ..models import Host, HostGroup
 from ..models.hosts import host_group_members
 from .listing import Filters, matching_ids
@@ -44,8 +45,8 @@ class Selection:
     def from_form(cls, form: MultiDict, *, runs_of: int | None) -> Selection:
         """Read a selection from a list's or the confirmation page's posted form
         (``runs_of``: whose statuses a status filter means, see :class:`Filters`)."""
-        shown, keep = _ints(form.getlist("shown")), _ints(form.getlist("keep"))
-        return cls(ids=tuple(dict.fromkeys(_ints(form.getlist("ids")))),
+        shown, keep = _ints(form, "shown"), _ints(form, "keep")
+        return cls(ids=tuple(dict.fromkeys(_ints(form, "ids"))),
                    all_matching=form.get("all") == "1",
                    filters=Filters.from_args(form, runs_of=runs_of),
                    excluded=frozenset(shown) - frozenset(keep))
@@ -61,8 +62,9 @@ class Selection:
         return [("ids", str(i)) for i in self.ids]
 
 
-def _ints(values: Iterable[str]) -> list[int]:
-    return [int(v) for v in values if v.isdigit()]
+def _ints(form: MultiDict, name: str) -> list[int]:
+    """The ids a form posts as ``name``; a 400 for one that cannot be an id."""
+    return [parse_int(value, name, minimum=1) for value in form.getlist(name)]
 
 
 def target_model(spec: ListSpec) -> type:

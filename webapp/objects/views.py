@@ -11,7 +11,16 @@ from ..engine.dispatch import DispatchError, PermissionDenied, form_data, start_
 from ..engine.secrets import secrets_needed
 from ..history.queries import recent_runs
 from ..permissions import can_list, statuses_of
-from .listing import PAGE_SIZES, Filters, Order, count_matching, host_groups, list_args, list_page
+from .listing import (
+    PAGE_SIZES,
+    Filters,
+    Order,
+    count_matching,
+    host_groups,
+    list_args,
+    list_page,
+    page_args,
+)
 from .prepare import render_prepare, secrets_form, session_form
 from .selection import (
     Selection,
@@ -51,8 +60,7 @@ def object_list(slug: str):
     spec = _spec(slug)
     filters = Filters.from_args(request.args, runs_of=statuses_of(current_user))
     order = Order.from_args(spec, request.args)
-    page = list_page(spec, filters, order, number=request.args.get("page", 1, type=int),
-                     size=request.args.get("size", 0, type=int))
+    page = list_page(spec, filters, order, **page_args(request.args))
     args = partial(list_args, filters, order, page.size)
     return render_template(
         "objects/list.html", spec=spec, page=page, filters=filters, order=order,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sessions.status import ProcStatus
 
 from ..extensions import db
+from ..inputs import parse_int
 from ..models import CommandResult, Host, Message, MinkeSession, OutputChunk
 from ..objects.badges import badge_key
 
@@ -364,10 +365,18 @@ def _tail_pieces(command_seq: int, chunks: list[tuple[Any, int, str]], budget: i
 def parse_after(text: str) -> dict[int, int]:
     """``"12:5,13:0"`` → ``{12: 5, 13: 0}``.
 
-    :raises ValueError: for anything else.
+    :raises ValueError: for anything else (:func:`after_map`).
     """
-    after: dict[int, int] = {}
-    for item in filter(None, text.split(",")):
-        session, _, seq = item.partition(":")
-        after[int(session)] = int(seq or 0)
-    return after
+    pairs = [item.partition(":") for item in filter(None, text.split(","))]
+    return after_map({session: seq or "0" for session, _, seq in pairs})
+
+
+def after_map(after: Any) -> dict[int, int]:
+    """A JSON object of session ids to sequence numbers (what a page has) as ints.
+
+    :raises ValueError: for anything else; ids and numbers beyond the database's
+        integers included (a :class:`~webapp.inputs.BadParameter` naming ``after``).
+    """
+    if not isinstance(after, Mapping):
+        raise ValueError("after: expected an object of session ids to sequence numbers")
+    return {parse_int(sid, "after"): parse_int(seq, "after") for sid, seq in after.items()}

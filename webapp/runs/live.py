@@ -15,9 +15,10 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from ..extensions import db, socketio
+from ..inputs import parse_int
 from ..models import Run
 from ..permissions import can_view_run
-from .feed import begin_snapshot
+from .feed import after_map, begin_snapshot
 from .fragments import catch_up
 from .revocation import admit, unwatch, watch
 
@@ -31,7 +32,7 @@ def connect(auth: Any = None) -> None:
 
 def _run_id(data: Any) -> int | None:
     try:
-        return int(data["run"])
+        return parse_int(data["run"], "run", minimum=1)  # a BadParameter is a ValueError
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -50,7 +51,7 @@ def join(data: Any = None) -> dict[str, Any]:
     if run is None or not current_user.is_authenticated or not can_view_run(current_user, run):
         return {"ok": False, "error": "no such run, or not yours to see"}
     try:
-        after = {int(sid): int(seq) for sid, seq in dict(data.get("after") or {}).items()}
+        after = after_map(data.get("after") or {})
     except (TypeError, ValueError):
         return {"ok": False, "error": "after: expected session ids and sequence numbers"}
     if not watch(request.sid, run.id):

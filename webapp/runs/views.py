@@ -17,13 +17,21 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from ..engine.stops import stop_run
+from ..engine.stops import RunFinished, stop_run
 from ..extensions import db
+from ..inputs import int_param
 from ..models import MinkeSession, Run
 from ..output import iter_output
 from ..permissions import can_stop_run, can_view_run
 from .ansi import ansi_to_html
-from .feed import STATUS_KEYS, begin_snapshot, load_run_page, parse_after, run_counts
+from .feed import (
+    STATUS_KEYS,
+    after_map,
+    begin_snapshot,
+    load_run_page,
+    parse_after,
+    run_counts,
+)
 from .forms import StopForm
 from .fragments import PLACEHOLDER_COMMAND, badges, catch_up
 from .groups import group_output
@@ -54,7 +62,7 @@ def detail(run_id: int):
         status = None
     begin_snapshot()
     run = _visible_run(run_id)
-    page = load_run_page(run.id, status=status, number=request.args.get("page", 1, type=int))
+    page = load_run_page(run.id, status=status, number=int_param(request.args, "page", 1))
     queue = (queue_note(current_app.extensions["minke"], run.id, current_user)
              if page.counts["queued"] and not run.finished_at else None)
     return render_template("runs/detail.html", run=run, page=page, status_keys=STATUS_KEYS,
@@ -80,7 +88,7 @@ def events(run_id: int):
     try:
         if request.method == "POST":
             body = request.get_json(silent=True) or {}
-            after = {int(sid): int(seq) for sid, seq in dict(body.get("after", {})).items()}
+            after = after_map(body.get("after", {}) if isinstance(body, dict) else None)
         else:
             after = parse_after(request.args.get("after", ""))
     except (TypeError, ValueError):
@@ -132,7 +140,7 @@ def output(run_id: int, command_id: int):
 def output_earlier(run_id: int, command_id: int):
     """The page of output before chunk ``before``, as escaped HTML."""
     stream = request.args.get("stream", "stdout")
-    before = request.args.get("before", type=int)
+    before = int_param(request.args, "before", minimum=0)
     if stream not in STREAMS or before is None:
         abort(400)
     begin_snapshot()
@@ -170,7 +178,9 @@ def stop(run_id: int):
         abort(403)
     form = StopForm()
     if request.method == "GET":
-        form.session.data = request.args.get("session", type=int)
+        form.session.data = int_param(request.args, "session")
+    elif not form.validate():  # before the lookup: the session id is then in range
+        abort(400)
     session = None
     if form.session.data is not None:
         session = db.session.get(MinkeSession, form.session.data)
@@ -178,10 +188,14 @@ def stop(run_id: int):
             abort(404)
     if request.method == "GET":
         return render_template("runs/stop.html", run=run, form=form, session=session)
-    if not form.validate():
-        abort(400)
-    level = stop_run(current_app.extensions["minke"], run, session_id=form.session.data,
-                     kill=form.kill.data)
+    try:
+        level = stop_run(current_app.extensions["minke"], run, session_id=form.session.data,
+                         kill=form.kill.data)
+    except RunFinished as exc:
+        if _wants_json():
+            return jsonify(error=str(exc)), 409
+        flash(f"Nothing to stop: {exc}.", "error")
+        return redirect(url_for(".detail", run_id=run.id))
     if _wants_json():
         return jsonify(level=level)
     what = f"{session.object_label}" if session else f"run #{run.id}"
