@@ -8,6 +8,7 @@ get, or the login page instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.cookiejar
 import re
 import urllib.error
@@ -17,10 +18,12 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from tests.web_client import isolated_client, login
 from webapp import accounts
 from webapp.api.tokens import create_token
+from webapp.auth.logins import load_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, LoginSession, User
+from webapp.models import AuditEntry, LoginSession, User, utcnow
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +227,74 @@ def test_the_api_token_of_a_disabled_user_is_refused_at_once(live_server, bob, a
     accounts.set_active(db.session.get(User, bob), True)
     db.session.commit()
     assert api.request("/api/v1/sessions", headers=headers)[0] == 200  # tokens are no logins
+
+
+
+# -- the loader: one query, few writes, an end to unused logins (in this process) -----------
+
+
+def _alt_id(app, client) -> str:
+    """What the session cookie names: ``"<user id>:<login token>"``."""
+    cookie = client.get_cookie("session").value
+    return app.session_interface.get_signing_serializer(app).loads(cookie)["_user_id"]
+
+
+def _statements_of(call) -> tuple[object, list[str]]:
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("BEGIN"):  # SQLite's transaction start (webapp/database.py)
+            return
+        statements.append(statement.lstrip().split()[0] + (" login_session" if
+                          "login_session" in statement else ""))
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        result = call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    db.session.rollback()
+    return result, statements
+
+
+def _age_login(**delta) -> None:
+    db.session.execute(sa.update(LoginSession).values(
+        last_seen_at=utcnow() - dt.timedelta(**delta)))
+    db.session.commit()
+
+
+def test_the_loader_reads_the_login_with_its_user_in_one_query(app, bob):
+    client = isolated_client(app)
+    login(client, "bob")
+    alt_id = _alt_id(app, client)
+    user_id, token = alt_id.split(":")
+    assert user_id == str(bob) and len(token) >= 43
+    user, statements = _statements_of(lambda: load_user(alt_id))
+    assert user.id == bob
+    # the login joined with its user, then the user's roles (as before login sessions)
+    assert statements[0] == "SELECT login_session" and len(statements) <= 2
+    for forged in (f"{bob}:", f"{bob}:{token}x", f"{bob + 1}:{token}", str(bob), f"x:{token}"):
+        assert load_user(forged) is None, forged
+
+
+def test_last_seen_is_written_at_most_once_a_minute(app, bob):
+    client = isolated_client(app)
+    login(client, "bob")
+    alt_id = _alt_id(app, client)
+    _age_login(minutes=2)
+    _user, statements = _statements_of(lambda: load_user(alt_id))
+    assert "UPDATE login_session" in statements
+    _user, statements = _statements_of(lambda: load_user(alt_id))
+    assert not [s for s in statements if not s.startswith("SELECT")]
+    assert client.get("/profile/").status_code == 200
+
+
+def test_a_login_unused_for_the_configured_days_ends(app, bob):
+    client = isolated_client(app)
+    login(client, "bob", remember=True)
+    _age_login(days=29)
+    assert client.get("/profile/").status_code == 200
+    _age_login(days=31)  # MINKE_LOGIN_DAYS: 30
+    assert client.get("/profile/").headers["Location"].startswith("/login")
+    login(client, "bob")  # the next login of bob deletes the ended row
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 1
