@@ -51,6 +51,8 @@ class Config:
     MINKE_OUTPUT_MEMORY_LIMIT = 1024 * 1024  # bytes of stdout/stderr a result keeps in memory
     MINKE_OUTPUT_CHUNK_SIZE = 64 * 1024  # bytes per stored output chunk
     MINKE_OUTPUT_FLUSH_INTERVAL = 0.1  # seconds between live output events per session
+    # seconds between Socket.IO messages of one run from one process (webapp/engine/emits.py)
+    MINKE_LIVE_EVENT_INTERVAL = 0.05
     # live pages (webapp/sockets/gate.py): open Socket.IO connections per web process, per
     # user and per client address (0: no limit), and seconds a connection may take to send
     # Socket.IO's connect packet before it is closed

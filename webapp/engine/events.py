@@ -16,6 +16,7 @@ from typing import Any
 import socketio
 from redis import Redis
 
+from .emits import RoomEmitter
 from .keys import Keys
 
 logger = logging.getLogger(__name__)
@@ -98,13 +99,16 @@ def output_event(session_id: int, pieces: list[dict[str, Any]]) -> dict[str, Any
 class Publisher:
     """Publishes events of runs; one per process, shared by its threads."""
 
-    def __init__(self, redis: Redis, keys: Keys, redis_url: str, *, maxlen: int = 20000) -> None:
+    def __init__(self, redis: Redis, keys: Keys, redis_url: str, *, maxlen: int = 20000,
+                 emit_interval: float = 0.0) -> None:
         self._redis = redis
         self._keys = keys
         self._maxlen = maxlen
         self._emitter = socketio.RedisManager(
             redis_url, channel=SOCKETIO_CHANNEL, write_only=True
         )
+        # browsers get a run's events merged per emit_interval (webapp/engine/emits.py)
+        self._rooms = RoomEmitter(self._emit, emit_interval)
 
     def publish(self, run_id: int, event: str, payload: dict[str, Any]) -> None:
         """Publish one event of run ``run_id``."""
@@ -114,7 +118,8 @@ class Publisher:
         """Publish events (dicts with an ``event`` key) of one run, in order, at once.
 
         The batch is one entry of the run's stream (one ``XADD``, however many
-        events) and one Socket.IO message.
+        events) and goes into the run's next Socket.IO message (:class:`RoomEmitter`);
+        ``run.finished`` sends that message at once.
         """
         batch = [{"run": run_id, **event} for event in events]
         if not batch:
@@ -125,6 +130,9 @@ class Publisher:
                   approximate=True)
         pipe.expire(stream, STREAM_TTL)
         pipe.execute()
+        self._rooms.add(run_id, batch, now=batch[-1]["event"] == RUN_FINISHED)
+
+    def _emit(self, run_id: int, batch: list[dict[str, Any]]) -> None:
         self._emitter.emit(SOCKETIO_EVENT, batch, namespace="/", room=self._keys.run_room(run_id))
 
 

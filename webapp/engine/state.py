@@ -53,7 +53,8 @@ class MinkeState:
     @cached_property
     def publisher(self) -> Publisher:
         return Publisher(self.redis, self.keys, self.config["REDIS_URL"],
-                         maxlen=self.config["MINKE_EVENT_STREAM_MAXLEN"])
+                         maxlen=self.config["MINKE_EVENT_STREAM_MAXLEN"],
+                         emit_interval=self.config["MINKE_LIVE_EVENT_INTERVAL"])
 
     def close(self) -> None:
         """Stop this process's runtime (threads, pooled connections), if one was started."""

@@ -10,9 +10,9 @@ monkey-patched and keeps plain threads.
 
 from __future__ import annotations
 
-import sys
-
 from flask import Flask
+
+from ..greenlets import gevent_patched
 
 # seconds: Engine.IO's own defaults, stated so that docs/deploy.md and the caps agree with
 # them; a client that answers no ping within interval + timeout is disconnected
@@ -23,10 +23,7 @@ PING_TIMEOUT = 20
 def async_mode() -> str:
     """``"gevent"`` in a process gevent has monkey-patched (gunicorn ``-k gevent``), else
     ``"threading"``: the mode must match what blocking calls do in this process."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("socket"):
-        return "gevent"
-    return "threading"
+    return "gevent" if gevent_patched() else "threading"
 
 
 def init_app(app: Flask) -> None:
