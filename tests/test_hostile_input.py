@@ -338,3 +338,36 @@ def test_the_fuzz_reads_what_the_views_read(fuzz_client, app, world):
     assert {"page", "size", "group", "sort", "dir", "disabled", "status"} <= names
     form = _probe(fuzz_client, "POST", f"/runs/{world.ids['run_id']}/stop", {}, None)
     assert {"session", "kill"} <= form
+
+
+# -- Socket.IO: a join with hostile numbers is answered, and refused ------------------------
+
+
+@pytest.fixture
+def queued_run(app, admin) -> int:
+    """A run of ada's waiting in the queue (no worker)."""
+    host = Host(name="sock1", hostname="127.0.0.1", port=1, username="nobody")
+    db.session.add(host)
+    db.session.commit()
+    return start_run(app.extensions["minke"], REGISTRY.get("EchoSession"), [host], user=admin,
+                     data={"message": "hi"}).id
+
+
+@pytest.mark.integration
+def test_a_socket_join_with_hostile_numbers_is_refused_with_a_reason(live_server, queued_run):
+    from tests.test_live import connected
+
+    client = connected(live_server.url, "ada")
+    try:
+        for value in HOSTILE:
+            cases = [{"run": value}]
+            if value != 0:  # session 0 at sequence 0 is just nothing seen yet
+                cases += [{"run": queued_run, "after": {str(value): 1}},
+                          {"run": queued_run, "after": {"1": value}}]
+            for data in cases:
+                answer = client.call("join", data, timeout=5)
+                assert answer["ok"] is False and answer["error"], (data, answer)
+        # the connection still serves: a good join is admitted
+        assert client.call("join", {"run": queued_run}, timeout=5) == {"ok": True}
+    finally:
+        client.disconnect()

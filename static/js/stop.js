@@ -10,7 +10,11 @@ async function postStop(url, csrfToken, { session = null, kill = false }) {
   const response = await fetch(url, {
     method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin",
   });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  if (!response.ok) {
+    // 409: the run finished meanwhile; the answer says so ("run #N already finished")
+    const answer = await response.json().catch(() => ({}));
+    throw new Error(answer.error || `HTTP ${response.status}`);
+  }
   return (await response.json()).level;
 }
 
@@ -50,7 +54,7 @@ async function stopClicked(button, { url, csrfToken, dialog, session, what }) {
     }
   } catch (error) {
     button.disabled = false;
-    button.title = `Stopping failed (${error.message}); try again`;
+    button.title = `Stopping failed: ${error.message}`;
   }
 }
 
