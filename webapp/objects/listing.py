@@ -256,23 +256,32 @@ def _own_latest_id(spec: ListSpec, user_id: int) -> Any:
             .correlate(spec.model).scalar_subquery())
 
 
-def _own_status_is(spec: ListSpec, key: str, user_id: int) -> Any:
+def _own_latest(spec: ListSpec, user_id: int) -> Any:
+    """``(object_id, id)`` of each object's latest session of user ``user_id``: read from
+    the user's sessions of the model alone (their index), grouped per object."""
     mine = aliased(MinkeSession)
+    return (sa.select(mine.object_id, sa.func.max(mine.id).label("id"))
+            .where(mine.user_id == user_id, mine.object_type == spec.model_name)
+            .group_by(mine.object_id).subquery())
+
+
+def _own_status_is(spec: ListSpec, key: str, user_id: int) -> Any:
+    """The object's latest session of the user has badge ``key``: a set of ids computed
+    once from the user's sessions (a correlated lookup per object walked 100,000 hosts
+    for a rare status: 390 ms on SQLite)."""
     if key == "none":
-        return ~sa.exists().where(mine.user_id == user_id, mine.object_type == spec.model_name,
-                                  mine.object_id == spec.model.id).correlate(spec.model)
-    return sa.exists().where(mine.id == _own_latest_id(spec, user_id),
-                             badge_condition(key, mine)).correlate(spec.model)
+        mine = aliased(MinkeSession)
+        return spec.model.id.not_in(sa.select(mine.object_id).where(
+            mine.user_id == user_id, mine.object_type == spec.model_name))
+    own, latest = _own_latest(spec, user_id), aliased(MinkeSession)
+    return spec.model.id.in_(sa.select(own.c.object_id).join(latest, latest.id == own.c.id)
+                             .where(badge_condition(key, latest)))
 
 
 def _count_own(spec: ListSpec, filters: Filters, user_id: int) -> int:
-    """:func:`count_matching` by the status of the user's own latest sessions: from the
-    user's sessions of the model (their index), grouped per object."""
+    """:func:`count_matching` by the status of the user's own latest sessions."""
     model, conditions = spec.model, _conditions(spec, filters)
-    mine, latest = aliased(MinkeSession), aliased(MinkeSession)
-    own = (sa.select(mine.object_id, sa.func.max(mine.id).label("id"))
-           .where(mine.user_id == user_id, mine.object_type == spec.model_name)
-           .group_by(mine.object_id).subquery())
+    own, latest = _own_latest(spec, user_id), aliased(MinkeSession)
     joined = (sa.select(sa.func.count()).select_from(model)
               .join(own, own.c.object_id == model.id).where(*conditions))
     if filters.status != "none":
