@@ -172,7 +172,7 @@ class SocketGuard:
             return
         with self.app.app_context():
             begin_read_only()
-            live = live_logins({state["login"] for _sid, state in sockets})
+            live = live_logins({state["login"]: state["user"] for _sid, state in sockets})
             run_ids = {run_id for _sid, state in sockets for run_id in state["runs"]}
             runs = {run.id: run for run in db.session.scalars(
                 sa.select(Run).where(Run.id.in_(sorted(run_ids))))} if run_ids else {}
