@@ -25,6 +25,7 @@ timeouts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import re
 import statistics
@@ -206,12 +207,23 @@ async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None
     import socketio
 
     loop = asyncio.get_running_loop()
+    warnings: dict[str, int] = {}  # why Engine.IO clients gave up, as their logger says
+
+    class Counted(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = re.sub(r"\d+", "N", record.getMessage())[:80]
+            warnings[text] = warnings.get(text, 0) + 1
+
+    eio_log = logging.getLogger("bench.viewers.engineio")
+    eio_log.propagate = False
+    eio_log.setLevel(logging.WARNING)
+    eio_log.addHandler(Counted())
     gate = asyncio.Semaphore(50)  # connects at once: a crowd, not a stampede on accept()
 
     class Viewer:
         def __init__(self, cookie: str) -> None:
             self.cookie = cookie
-            self.client = socketio.AsyncClient(reconnection=False)
+            self.client = socketio.AsyncClient(reconnection=False, engineio_logger=eio_log)
             # per session: events, the highest seq so far, events out of order or again, sum
             self.sessions: dict[int, list[int]] = {}
             self.finished = 0
@@ -269,7 +281,8 @@ async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None
     conn.send({"joined": sum(v.joined for v in viewers), "errors": errors})
     await loop.run_in_executor(None, conn.recv)  # "stop": the run finished
     conn.send({"viewers": [{"sessions": v.sessions, "finished": v.finished, "joined": v.joined,
-                            "dropped": v.dropped, "error": v.error} for v in viewers]})
+                            "dropped": v.dropped, "error": v.error} for v in viewers],
+               "warnings": warnings})
     await asyncio.gather(*(v.client.disconnect() for v in viewers), return_exceptions=True)
 
 
@@ -397,7 +410,11 @@ def viewers(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any])
 
     for pipe in pipes:
         pipe.send("stop")
-    seen = [v for pipe in pipes for v in pipe.recv()["viewers"]]
+    answers = [pipe.recv() for pipe in pipes]
+    seen = [v for answer in answers for v in answer["viewers"]]
+    for answer in answers:
+        for text, n in answer["warnings"].items():
+            errors[text] = errors.get(text, 0) + n
     for proc in procs:
         proc.join(30)
     for worker in list(bench.workers):
