@@ -256,13 +256,21 @@ def _own_latest_id(spec: ListSpec, user_id: int) -> Any:
             .correlate(spec.model).scalar_subquery())
 
 
-def _own_latest(spec: ListSpec, user_id: int) -> Any:
-    """``(object_id, id)`` of each object's latest session of user ``user_id``: read from
-    the user's sessions of the model alone (their index), grouped per object."""
-    mine = aliased(MinkeSession)
-    return (sa.select(mine.object_id, sa.func.max(mine.id).label("id"))
-            .where(mine.user_id == user_id, mine.object_type == spec.model_name)
-            .group_by(mine.object_id).subquery())
+def _own_with_status(spec: ListSpec, key: str, user_id: int) -> sa.Select:
+    """``SELECT object_id`` of the objects whose latest session of user ``user_id`` has
+    badge ``key`` (not ``"none"``): the user's sessions with that status that no newer
+    session of theirs on the same object follows. Both steps walk the (user, object
+    type, object id, id) index, so the cost follows the user's sessions, not the
+    objects or everybody's history (a join on ``max(id)`` per object let PostgreSQL
+    scan every session of that status: 90 ms for 10,000 own sessions)."""
+    mine, newer = aliased(MinkeSession), aliased(MinkeSession)
+    return (sa.select(mine.object_id)
+            .where(mine.user_id == user_id, mine.object_type == spec.model_name,
+                   badge_condition(key, mine),
+                   ~sa.exists().where(newer.user_id == user_id,
+                                      newer.object_type == spec.model_name,
+                                      newer.object_id == mine.object_id,
+                                      newer.id > mine.id)))
 
 
 def _own_status_is(spec: ListSpec, key: str, user_id: int) -> Any:
@@ -273,23 +281,15 @@ def _own_status_is(spec: ListSpec, key: str, user_id: int) -> Any:
         mine = aliased(MinkeSession)
         return spec.model.id.not_in(sa.select(mine.object_id).where(
             mine.user_id == user_id, mine.object_type == spec.model_name))
-    own, latest = _own_latest(spec, user_id), aliased(MinkeSession)
-    return spec.model.id.in_(sa.select(own.c.object_id).join(latest, latest.id == own.c.id)
-                             .where(badge_condition(key, latest)))
+    return spec.model.id.in_(_own_with_status(spec, key, user_id))
 
 
 def _count_own(spec: ListSpec, filters: Filters, user_id: int) -> int:
     """:func:`count_matching` by the status of the user's own latest sessions."""
-    model, conditions = spec.model, _conditions(spec, filters)
-    own, latest = _own_latest(spec, user_id), aliased(MinkeSession)
-    joined = (sa.select(sa.func.count()).select_from(model)
-              .join(own, own.c.object_id == model.id).where(*conditions))
-    if filters.status != "none":
-        joined = joined.join(latest, latest.id == own.c.id).where(
-            badge_condition(filters.status, latest))
-        return db.session.scalar(joined) or 0
-    every = sa.select(sa.func.count()).select_from(model).where(*conditions)
-    return db.session.scalar(sa.select(every.scalar_subquery() - joined.scalar_subquery())) or 0
+    query = (sa.select(sa.func.count()).select_from(spec.model)
+             .where(*_conditions(spec, filters),
+                    _own_status_is(spec, filters.status, user_id)))
+    return db.session.scalar(query) or 0
 
 
 def count_matching(spec: ListSpec, filters: Filters) -> int:
