@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import yaml
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from sessions import REGISTRY
 from tests.web_client import csrf_token, login
+from webapp.api.schema import openapi_document
 from webapp.api.tokens import create_token
-from webapp.api.views import OPENAPI_FILE
 from webapp.engine.dispatch import start_run
 from webapp.extensions import db
 from webapp.models import (
@@ -244,7 +243,7 @@ def _with(body: Any, path: tuple[str, ...], value: Any) -> Any:
 def api_body_cases(app, world: World) -> Iterator[Case]:
     """Each field of each documented JSON body (nested ones too), hostile, in an otherwise
     valid body (the operation's example); an item of each list too."""
-    document = yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
+    document = openapi_document()
     base_path = document["servers"][0]["url"]
     for rule, method in _routes(app):
         if not rule.rule.startswith(base_path) or method != "POST":

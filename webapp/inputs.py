@@ -18,6 +18,7 @@ out-of-range one is refused rather than ignored, so a script learns of its mista
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -31,7 +32,10 @@ MAX_ID = 2**31 - 1
 MAX_CONCURRENCY = 1000
 """The most hosts a run may ask to work on at once (more than any worker pool here offers)."""
 
-_MAX_DIGITS = len(str(MAX_ID))
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,9})")
+"""How a number is written: no sign but a minus, no leading zeros or spaces, no more digits
+than :data:`MAX_ID` has (so ``int()`` never meets a 5000-digit string). The OpenAPI
+document's patterns say the same."""
 
 
 class BadParameter(BadRequest, ValueError):
@@ -71,13 +75,12 @@ def parse_int(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_ID,
     """``value`` (a JSON number, or with ``text`` its digits) as an int from ``minimum``
     to ``maximum``.
 
-    :raises BadParameter: for anything else: booleans, fractions, signs and digits
-        beyond what the range needs included.
+    :raises BadParameter: for anything else: booleans, fractions, a plus sign, leading
+        zeros, spaces and digits beyond what the range needs included.
     """
-    digits = value.strip().lstrip("-") if text and isinstance(value, str) else ""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS:
+    elif text and isinstance(value, str) and _DECIMAL.fullmatch(value):
         number = int(value)
     else:
         raise BadParameter(name, _range_text(minimum, maximum))

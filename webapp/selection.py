@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from .extensions import db
+from .inputs import MAX_ID
 from .models import MINKE_MODELS, Host, HostGroup, MinkeModel
 
 HOST_FIELD = "host"
@@ -26,6 +27,10 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 class SelectionError(ValueError):
     """The objects asked for cannot be selected (an unknown name, model, id or field)."""
+
+
+class NoSuchObjects(SelectionError):
+    """Well asked, but nothing of that name or id exists (the API answers 404)."""
 
 
 def select_objects(
@@ -60,8 +65,8 @@ def select_objects(
             raise SelectionError(f"the session works on {', '.join(work_on)}, not on {model}")
         found = db.session.scalars(filter_query(model_cls, where)).all()
         if not found:
-            raise SelectionError(f"no {model} matches {' and '.join(where)}" if where
-                                 else f"there is no {model}")
+            raise NoSuchObjects(f"no {model} matches {' and '.join(where)}" if where
+                                else f"there is no {model}")
         objects += found
     return _unique(objects)
 
@@ -154,25 +159,26 @@ def _hosts(names: Sequence[str]) -> list[Host]:
     by_name = {host.name: host for host in hosts}
     missing = [name for name in names if name not in by_name]
     if missing:
-        raise SelectionError(f"unknown host: {', '.join(missing)}")
+        raise NoSuchObjects(f"unknown host: {', '.join(missing)}")
     return [by_name[name] for name in names]
 
 
 def _group_hosts(name: str) -> list[Host]:
     group = db.session.scalar(sa.select(HostGroup).where(HostGroup.name == name))
     if group is None:
-        raise SelectionError(f"unknown host group: {name}")
+        raise NoSuchObjects(f"unknown host group: {name}")
     return [host for host in group.hosts if not host.disabled]
 
 
 def _by_ref(ref: str) -> MinkeModel:
     model_name, _, ident = ref.partition(":")
-    if model_name not in MINKE_MODELS or not ident.isdigit():
+    if model_name not in MINKE_MODELS or not (ident.isascii() and ident.isdigit()):
         raise SelectionError(f"--object expects MODEL:ID with a minke model "
                              f"({', '.join(sorted(MINKE_MODELS))}), not {ref!r}")
-    obj = db.session.get(MINKE_MODELS[model_name], int(ident))
+    number = int(ident) if len(ident) <= len(str(MAX_ID)) else MAX_ID + 1
+    obj = db.session.get(MINKE_MODELS[model_name], number) if number <= MAX_ID else None
     if obj is None:
-        raise SelectionError(f"no {model_name} with id {ident}")
+        raise NoSuchObjects(f"no {model_name} with id {ident}")
     return obj
 
 

@@ -21,7 +21,7 @@ from ..engine.secrets import session_secret_fields
 from ..inputs import MAX_CONCURRENCY, id_list, parse_int
 from ..models import Run, User
 from ..permissions import run_refusal
-from ..selection import SelectionError, select_objects
+from ..selection import NoSuchObjects, SelectionError, select_objects
 from .errors import ApiError
 
 RUN_KEYS = frozenset({"session", "objects", "data", "secrets", "concurrency", "skip_busy"})
@@ -127,11 +127,15 @@ def _objects(user: User, session_cls: type[Session], spec: Any) -> list[Any]:
         raise ApiError(400, "objects.model: name the model of the ids or conditions")
     if ids is not None:
         ids = id_list(ids, "objects.ids")
+        if not ids:
+            raise ApiError(400, "objects.ids: name at least one id")
     if where is not None and not isinstance(where, Mapping):
         raise ApiError(400, "objects.where: expected an object of FIELD: VALUE")
     if ids is not None and where is not None:
         raise ApiError(400, "objects: give ids or where, not both")
     hosts, groups = _names(spec, "hosts"), _names(spec, "groups")
+    if model is not None and (hosts or groups or "hosts" in spec or "groups" in spec):
+        raise ApiError(400, "objects: give a model with ids or where, or hosts and groups")
     if model is not None and ids is None and where is None:
         raise ApiError(400, 'objects: with a model give "ids" or "where" ({} for all of them)')
     # before looking anything up: the answer must not tell what exists to whom may not list it
@@ -146,6 +150,8 @@ def _objects(user: User, session_cls: type[Session], spec: Any) -> list[Any]:
             model=model if where is not None else None,
             where=[f"{field}={_condition(value)}" for field, value in (where or {}).items()],
             work_on=session_cls.work_on_names())
+    except NoSuchObjects as exc:
+        raise ApiError(404, f"objects: {exc}") from None
     except SelectionError as exc:
         raise ApiError(400, f"objects: {exc}") from None
 

@@ -7,9 +7,6 @@ Each endpoint calls what the pages and the CLI call: the permission policy
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
@@ -35,12 +32,12 @@ from .auth import authenticate
 from .documents import changes_doc, objects_doc, run_doc, run_session_ids, session_doc
 from .errors import URL_PREFIX, ApiError
 from .requests import start_api_run
+from .schema import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix=URL_PREFIX)
 bp.before_request(authenticate)
 bp.register_error_handler(ApiError, ApiError.response)
 
-OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
 
 def _run(run_id: int) -> Run:
@@ -69,9 +66,8 @@ def run_links(run_id: int) -> dict[str, str]:
 
 @bp.get("/openapi.json")
 def openapi():
-    """This API's OpenAPI 3 description."""
-    with OPENAPI_FILE.open(encoding="utf-8") as file:
-        return jsonify(yaml.safe_load(file))
+    """This API's OpenAPI 3 description, with this installation's models and sessions."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/sessions")
@@ -147,15 +143,15 @@ def stop(run_id: int):
     found = _run(run_id)
     if not can_stop_run(current_user, found):
         raise ApiError(403, f"{current_user.name} may not stop run {run_id}")
-    body = request.get_json(silent=True)
-    body = {} if body is None else body
+    # no body is {}; a body must be a JSON object (``null`` is not)
+    body = request.get_json(silent=True) if request.get_data() else {}
     if not isinstance(body, dict) or not isinstance(body.get("kill", False), bool):
         raise ApiError(400, 'expected {"kill": true|false, "session": id (optional)}')
     unknown = sorted(set(body) - {"kill", "session"})
     if unknown:
         raise ApiError(400, f"unknown key {', '.join(unknown)}: expected kill and session")
     session_id = body.get("session")
-    if session_id is not None:
+    if "session" in body:  # null included: the document says an id or nothing
         session = db.session.get(MinkeSession, parse_int(session_id, "session", minimum=1))
         if session is None or session.run_id != run_id:
             raise ApiError(404, f"run {run_id} has no session {session_id}")

@@ -367,8 +367,12 @@ def parse_after(text: str) -> dict[int, int]:
 
     :raises ValueError: for anything else (:func:`after_map`).
     """
-    pairs = [item.partition(":") for item in filter(None, text.split(","))]
-    return after_map({session: seq or "0" for session, _, seq in pairs})
+    if not text:
+        return {}
+    pairs = [item.split(":") for item in text.split(",")]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError("after: expected SESSION:SEQ pairs separated by commas")
+    return after_map(dict(pairs))
 
 
 def after_map(after: Any) -> dict[int, int]:
