@@ -171,8 +171,6 @@ def test_starting_checks_like_the_page_and_queues_nothing_when_refused(
                                             "message": ["This field is required."]}
     for body, says in [
         ({"session": "NoSuchSession", "objects": objects}, "unknown session"),
-        ({"session": "EchoSession", "objects": {"model": "Host", "ids": [999]},
-          "data": {"message": "x"}}, "no Host with id 999"),
         ({"session": "EchoSession", "objects": {"model": "Host", "where": {"port": "x"}},
           "data": {"message": "x"}}, "port is an integer"),
         ({"session": "EchoSession", "objects": {"model": "Host"}, "data": {"message": "x"}},
@@ -184,6 +182,11 @@ def test_starting_checks_like_the_page_and_queues_nothing_when_refused(
         answer = client.post(f"{API}/runs", headers=bearer(token), json=body)
         assert answer.status_code == 400, body
         assert says in answer.get_json()["error"], answer.get_json()
+    missing = client.post(f"{API}/runs", headers=bearer(token), json={
+        "session": "EchoSession", "objects": {"model": "Host", "ids": [999]},
+        "data": {"message": "x"}})
+    assert missing.status_code == 404  # well asked, but no such host
+    assert "no Host with id 999" in missing.get_json()["error"]
     assert run_count() == 0 and queued(app) == 0
 
 
