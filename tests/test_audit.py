@@ -180,7 +180,7 @@ def test_the_audit_page_is_for_admins_only(client, logbook):
     assert 'href="/admin/"' in client.get("/").get_data(as_text=True)  # the admin index
     assert 'href="/audit/"' in client.get("/admin/").get_data(as_text=True)  # links to it
     page = client.get("/audit/").get_data(as_text=True)
-    assert "62 entries, page 1 of 2" in page  # and both logins through the form
+    assert "63 entries, page 1 of 2" in page  # and both logins through the form, the logout
 
 
 def test_the_audit_page_filters_and_pages(client, logbook):

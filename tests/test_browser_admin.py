@@ -65,8 +65,13 @@ def test_a_user_without_minke_admin_sees_no_admin_link(make_user, browser_page, 
     web_login(browser_page, "olga")
     expect(browser_page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="History")).to_be_visible()
-    expect(browser_page.get_by_role("link", name="Admin")).to_have_count(0)
+    nav = browser_page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
+    nav.get_by_role("link", name="Hosts admin", exact=True).click()  # minke.edit_hosts
+    expect(browser_page.get_by_role("link", name="Hosts", exact=True).first).to_be_visible()
+    expect(browser_page.get_by_role("link", name="Users", exact=True)).to_have_count(0)
     assert browser_page.goto("/admin/users/").status == 403
+    assert browser_page.goto("/admin/hosts/").status == 200
 
 
 ADMIN_PAGES = [

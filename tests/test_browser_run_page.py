@@ -76,7 +76,7 @@ def test_dashboard_flow_select_form_confirm_and_watch(app, worker, make_hosts, a
     page.get_by_role("button", name="Run…").click()
     page.get_by_role("button", name="Run").click()  # the message is missing
     expect(page.get_by_role("alert")).to_contain_text("please correct the fields")
-    page.get_by_label("Message").fill("hello <world>")
+    page.get_by_label("Message", exact=True).fill("hello <world>")
     page.get_by_role("button", name="Run").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     expect(rows(page)).to_have_count(2)

@@ -95,7 +95,7 @@ def test_created_permissions_describe_what_they_allow(app, report_session):
 def test_create_permissions_list_prints_names_and_descriptions_without_writing(runner):
     result = minke(runner, "create-permissions", "--list")
     assert result.exit_code == 0
-    assert "minke.view_hosts" in result.output and "See hosts and host groups" in result.output
+    assert "minke.view_hosts" in result.output and "See hosts, host groups" in result.output
     assert "minke.run_uptimesession" in result.output and "Run uptime" in result.output
     assert stored(Permission.name) == []
 

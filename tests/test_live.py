@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def users(make_user):
     return {
-        "ada": make_user("ada", "minke.run_echosession"),
+        "ada": make_user("ada", "minke.run_echosession", "minke.view_hosts"),
         "bob": make_user("bob"),
         "carol": make_user("carol", "minke.view_all_runs"),
     }

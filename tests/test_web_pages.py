@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from tests.web_client import controls, csrf_token, isolated_client, login, post
 from webapp.auth.redirects import local_target
@@ -105,7 +106,7 @@ def test_every_endpoint_requires_login(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in ("static", "auth.login", "api.openapi"):  # public by design
             continue
-        args = {name: 1 if "int" in type(rule._converters[name]).__name__.lower() else "host"
+        args = {name: 1 if isinstance(rule._converters[name], IntegerConverter) else "host"
                 for name in rule.arguments}
         url = rule.build(args)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

@@ -180,10 +180,14 @@ def end_all_logins(user: User, reason: str = "revoked") -> int:
     :param reason: why, one of :data:`REASONS`: ``revoked`` ("log out everywhere"),
         ``password`` (a password reset), ``disabled``.
     :returns: how many logins were live.
+
+    A password reset or a disable that ends no login adds no entry of its own (the reset
+    or disable has one); "log out everywhere" is always recorded.
     """
     count = len(user_logins(user))
     db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
-    record("login.end_all", f"user {user.name}", {"reason": reason, "sessions": count})
+    if count or reason == "revoked":
+        record("login.end_all", f"user {user.name}", {"reason": reason, "sessions": count})
     recheck_sockets(user.id, reason)
     return count
 
