@@ -19,7 +19,23 @@ issue 18) and ``gevent`` (what scripts/start runs, scripts/webserver.py). Where 
 model collapses, its figures say so (connections not made, requests timed out), bounded by
 timeouts.
 
+Runs half (its own table, on the last server model only):
+
+3. runs: LONG_RUNS + QUICK_RUNS users (``r00``…, each with a role that may run
+   ``BenchCommandSession`` and list hosts, an API token and a session cookie) start their
+   runs at one barrier through ``POST /api/v1/runs``: LONG_RUNS runs of LONG_HOSTS hosts
+   each (hosts of their own, every host printing a line a second for LONG_SECONDS s) and
+   QUICK_RUNS 1-host ``uname -a`` runs on other hosts. Each user watches their run with a
+   python-socketio client joined to it (as the run page does); first result = the first of
+   the run's sessions in a final state. ONE worker process, fresh for each model: the old
+   one (``MINKE_WORKER_SLOTS=1``, one job at a time as before issue 18) and the default
+   slots, side by side; every run finished between them. Quick runs' dispatch → first
+   result p50/p95/max (and where it went: POST, session start, session, event), the long
+   runs' total time, how many quick runs the run document said were queued. Target (new):
+   p95 < 1 s.
+
     .venv/bin/python bench/team.py [--smoke] [--database-url URL] [--models gthread,gevent]
+        [--scenarios viewers,strangers,runs]
 """
 
 from __future__ import annotations
@@ -45,7 +61,16 @@ if __package__ in (None, ""):
 import http.client  # noqa: E402
 
 from . import common  # noqa: E402
-from .common import Bench, BenchError, banner, parser, proc_memory, table, verdict  # noqa: E402
+from .common import (  # noqa: E402
+    Bench,
+    BenchError,
+    as_utc_timestamp,
+    banner,
+    parser,
+    proc_memory,
+    table,
+    verdict,
+)
 
 common.SUBNETS.setdefault("team", 8)  # this bench's loopback /24: 127.0.8.x
 
@@ -68,14 +93,20 @@ class Scale:
     seconds: int
     lines_per_host_s: int
     strangers: int
+    long_runs: int  # runs: users who start a long run, each on hosts of its own
+    long_hosts: int
+    long_seconds: int  # what each host of a long run works
+    quick_runs: int  # runs: users who start a 1-host quick run
 
     @classmethod
     def of(cls, smoke: bool) -> Scale:
         if smoke:
             return cls(hosts=4, viewers=20, users=2, browsers=1, seconds=3, lines_per_host_s=5,
-                       strangers=40)
+                       strangers=40, long_runs=2, long_hosts=3, long_seconds=3, quick_runs=4)
+        # runs: 3 × 60 + 17 = 197 of the 200 hosts (a 127.0.8.x /24 holds no 5 × 60 + 15)
         return cls(hosts=200, viewers=1000, users=25, browsers=3, seconds=30,
-                   lines_per_host_s=5, strangers=1000)
+                   lines_per_host_s=5, strangers=1000, long_runs=3, long_hosts=60,
+                   long_seconds=20, quick_runs=17)
 
 
 class TeamBench(Bench):
@@ -339,7 +370,7 @@ def viewers(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any])
     names = ctx["viewer_names"]
     cookies = [http_login(server.url, name) for name in names]
     other = http_login(server.url, "other")
-    run = bench.dispatch("BenchCommandSession", bench.host_ids,
+    run = bench.dispatch("BenchCommandSession", bench.host_ids[:scale.hosts],
                          data={"cmd": printing_command(scale)}, concurrency=scale.hosts,
                          threads=scale.hosts)
     rss_before = proc_memory(pid)["VmRSS"]
@@ -351,6 +382,7 @@ def viewers(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any])
         parent, child = mp.Pipe()
         proc = mp.Process(target=viewer_process, args=(server.url, share, run.run_id, child))
         proc.start()
+        child.close()  # a child that dies is then an EOFError, not a recv() forever
         pipes.append(parent)
         procs.append(proc)
     t0 = time.perf_counter()
@@ -451,6 +483,7 @@ def strangers(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any
     proc = mp.Process(target=stranger_process, args=(server.url, scale.strangers, child))
     prober.start()
     proc.start()
+    child.close()  # a child that dies is then an EOFError, not a recv() forever
     outcome = parent.recv()
     during = prober.stop()["/login"]
     proc.join(30)
@@ -488,8 +521,399 @@ async def _strangers(url: str, n: int) -> dict[str, int]:
     return counts
 
 
+# -- runs: a team starts runs at once on one worker process -----------------------------------
+
+QUICK_COMMAND = "uname -a"
+RUNS_SESSION = "BenchCommandSession"
+FINAL_BADGES = ("success", "warning", "error", "failed", "stopped", "canceled")
+WORKER_MODELS = (("old", {"worker_slots": 1}), ("new", {}))  # new: MINKE_WORKER_SLOTS' default
+
+
+def create_runners(n: int) -> list[tuple[str, str]]:
+    """Users ``r00``… who may run the bench's command session on hosts (and list them), each
+    with an API token; returns (name, token) pairs."""
+    from sessions import REGISTRY
+    from webapp.api.tokens import create_token
+    from webapp.extensions import db
+    from webapp.models import Role, User
+    from webapp.models.auth import VIEW_HOSTS
+
+    role = Role(name="runner",
+                permissions=[*REGISTRY.get(RUNS_SESSION).permissions, VIEW_HOSTS])
+    users = [User(name=f"r{i:02d}", roles=[role]) for i in range(n)]
+    for user in users:
+        user.set_password(PASSWORD)
+    db.session.add_all(users)
+    db.session.flush()
+    runners = [(user.name, create_token(user, "bench")[1]) for user in users]
+    # nothing read after the commit: a lazy load would begin a transaction, and on SQLite
+    # every transaction of the app begins with BEGIN IMMEDIATE and would block the server
+    db.session.commit()
+    return runners
+
+
+def long_command(scale: Scale) -> str:
+    """A line a second for ``long_seconds`` s, one ``sleep`` process per host and second."""
+    return (f"i=0; while [ $i -lt {scale.long_seconds} ]; do echo \"tick $i of a long run\"; "
+            f"i=$((i+1)); sleep 1; done")
+
+
+def runs_hosts(scale: Scale) -> int:
+    """Hosts the runs scenario needs: each long run its own, each quick run one more."""
+    return scale.long_runs * scale.long_hosts + scale.quick_runs
+
+
+@dataclass
+class UserRun:
+    """One user's run, as their clients saw it (perf_counter times)."""
+
+    name: str
+    kind: str  # "quick" or "long"
+    body: dict[str, Any]
+    headers: dict[str, str]
+    cookie: str
+    run_id: int | None = None
+    t0: float = 0.0  # just before the POST
+    wall0: float = 0.0  # time.time() then, against the times the worker stored
+    t_posted: float | None = None
+    t_first: float | None = None  # the first of its sessions in a final state
+    t_finished: float | None = None  # run.finished
+    joined: bool = False
+    queue_doc: dict[str, Any] | None = None  # the run document's queue, read after the join
+    queue_live: int | None = None  # the highest place a run.queue event gave
+    error: str = ""
+    started: float | None = None  # its first session's stored start and end (time.time())
+    ended: float | None = None
+
+
+class CpuSampler(threading.Thread):
+    """Every 0.25 s: the machine's busy CPU seconds (all processes, ours and others'), and
+    those of the worker and the web process, to say what the cores did in a time window."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        values = {"machine": (sum(fields[:8]) - fields[3] - fields[4]) / 100}  # not idle/iowait
+        for name, pid in self.pids.items():
+            try:
+                values[name] = cpu_seconds(pid)
+            except OSError:
+                values[name] = float("nan")
+        self.samples.append((time.perf_counter(), values))
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.25):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def cores(self, t_from: float, t_to: float) -> dict[str, float] | None:
+        """Cores each used on average between the samples nearest the two times."""
+        if not self.samples:
+            return None
+        a = min(self.samples, key=lambda x: abs(x[0] - t_from))
+        b = min(self.samples, key=lambda x: abs(x[0] - t_to))
+        if b[0] - a[0] < 0.2:
+            return None
+        return {key: (b[1][key] - a[1][key]) / (b[0] - a[0]) for key in a[1]}
+
+
+def runs_scenario_once(server: LiveServer, runs: list[UserRun], deadline_s: float) -> float:
+    """Every user (a python-socketio client with their cookie, an HTTP client with their
+    token) starts their run at the same moment; returns the barrier's perf_counter."""
+    return asyncio.run(_runs_at_once(server.url, runs, deadline_s))
+
+
+async def _runs_at_once(url: str, runs: list[UserRun], deadline_s: float) -> float:
+    import aiohttp
+    import socketio
+
+    from webapp.runs.feed import STATUS_KEYS
+
+    final_keys = {STATUS_KEYS.index(key) for key in FINAL_BADGES}
+    go = asyncio.Event()
+    done = {id(r): asyncio.Event() for r in runs}
+    clients = {}
+
+    def handler(r: UserRun) -> Callable[[list[dict[str, Any]]], Any]:
+        async def on_events(batch: list[dict[str, Any]]) -> None:
+            now = time.perf_counter()
+            for event in batch:
+                if event.get("run") != r.run_id:
+                    continue
+                name = event["event"]
+                if (name == "session.status" and r.t_first is None
+                        and event.get("proc_status") in FINAL):
+                    r.t_first = now
+                elif name == "run.queue" and event.get("position"):
+                    r.queue_live = max(r.queue_live or 0, event["position"])
+                elif name == "run.finished":
+                    r.t_finished = now
+                    done[id(r)].set()
+        return on_events
+
+    async def connect(r: UserRun) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        client.on("events", handler(r))
+        await client.connect(url, headers={"Cookie": r.cookie}, transports=["websocket"],
+                             wait_timeout=CONNECT_TIMEOUT)
+        clients[id(r)] = client
+
+    async def user(r: UserRun, http: aiohttp.ClientSession) -> None:
+        await go.wait()
+        r.t0, r.wall0 = time.perf_counter(), time.time()
+        async with http.post(url + "/api/v1/runs", json=r.body, headers=r.headers) as answer:
+            doc = await answer.json()
+            if answer.status != 201:
+                r.error = f"POST {answer.status}: {doc}"
+                return
+        r.t_posted = time.perf_counter()
+        r.run_id = doc["id"]
+        # as a run page does: join the run's room, with every session's badge so far
+        joined = await clients[id(r)].call("join", {"run": r.run_id, "statuses": True},
+                                           timeout=CONNECT_TIMEOUT)
+        now = time.perf_counter()
+        r.joined = bool(joined and joined.get("ok"))
+        if not r.joined:
+            r.error = f"join: {joined}"
+            return
+        if r.t_first is None and final_keys & set(joined["statuses"]["keys"]):
+            r.t_first = now
+        if joined.get("finished") and r.t_finished is None:
+            r.t_finished = now
+            done[id(r)].set()
+        async with http.get(f"{url}/api/v1/runs/{r.run_id}", headers=r.headers) as answer:
+            r.queue_doc = (await answer.json()).get("queue")
+        try:
+            await asyncio.wait_for(done[id(r)].wait(), max(1.0, deadline_s))
+        except TimeoutError:
+            r.error = r.error or "no run.finished in time"
+
+    await asyncio.gather(*(connect(r) for r in runs))
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout,
+                                     connector=aiohttp.TCPConnector(limit=0)) as http:
+        tasks = [asyncio.create_task(user(r, http)) for r in runs]
+        await asyncio.sleep(0.2)  # every task waits at the barrier
+        barrier = time.perf_counter()
+        go.set()
+        await asyncio.gather(*tasks, return_exceptions=False)
+    await asyncio.gather(*(c.disconnect() for c in clients.values()), return_exceptions=True)
+    return barrier
+
+
+def runs(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any]) -> dict:
+    """The same team of users starts the same runs at once, once per worker model (one
+    worker process each, fresh), after a warm-up run that stores the hosts' keys."""
+    for worker in list(bench.workers):
+        bench.stop_worker(worker)
+    n_long = scale.long_runs * scale.long_hosts
+    hosts = bench.host_ids[:n_long + scale.quick_runs]
+    # warm-up: the hosts' keys stored (accept-new) before either model is measured
+    bench.start_worker()
+    warm = bench.dispatch(RUNS_SESSION, hosts, data={"cmd": "true"})
+    bench.wait_finished(warm.run_id, timeout=120)
+    for worker in list(bench.workers):
+        bench.stop_worker(worker)
+
+    runners = ctx["runners"]
+    cookies = {name: http_login(server.url, name) for name, _token in runners}
+    waves = -(-scale.long_hosts // 50)  # MINKE_CONCURRENCY's default: 50 hosts at once
+    deadline_s = scale.long_runs * waves * scale.long_seconds * 2 + scale.quick_runs + 60
+    results: dict[str, dict] = {}
+    for model, minke in WORKER_MODELS:
+        print(f"     runs: worker {model} {minke or '(default slots)'}…", flush=True)
+        worker = bench.start_worker(**minke)
+        slots = announced_slots(bench, worker)
+        team: list[UserRun] = []
+        for i, (name, token) in enumerate(runners):
+            if i < scale.long_runs:
+                ids = hosts[i * scale.long_hosts:(i + 1) * scale.long_hosts]
+                cmd, kind = long_command(scale), "long"
+            else:
+                ids = [hosts[n_long + i - scale.long_runs]]
+                cmd, kind = QUICK_COMMAND, "quick"
+            team.append(UserRun(name, kind, {
+                "session": RUNS_SESSION, "objects": {"model": "Host", "ids": ids},
+                "data": {"cmd": cmd}}, {"Authorization": f"Bearer {token}"}, cookies[name]))
+        sampler = CpuSampler({"worker": worker.pid, "web": web_pid(server)})
+        sampler.sample()
+        sampler.start()
+        barrier = runs_scenario_once(server, team, deadline_s)
+        sampler.stop()
+        unfinished = [r.run_id for r in team if r.run_id is not None and r.t_finished is None]
+        for run_id in unfinished:  # the next model starts from nothing running
+            try:
+                bench.wait_finished(run_id, timeout=deadline_s)
+            except BenchError as error:
+                print(f"   warning: {error}", flush=True)
+        statuses: dict[str, int] = {}
+        for r in team:
+            if r.run_id is not None:
+                rows = bench.run_rows(r.run_id)
+                for key, n in rows["statuses"].items():
+                    statuses[key] = statuses.get(key, 0) + n
+                first = min(rows["sessions"], key=lambda x: x.id)
+                r.started = as_utc_timestamp(first.start_time)
+                r.ended = as_utc_timestamp(first.end_time)
+        bench.stop_worker(worker)
+        waits = [r.t_first for r in team if r.kind == "quick" and r.t_first is not None]
+        results[model] = {"slots": slots, "team": team, "barrier": barrier,
+                          "statuses": statuses,
+                          "cores": sampler.cores(barrier, max(waits)) if waits else None}
+    return results
+
+
+def announced_slots(bench: Bench, worker: Any) -> int | None:
+    """The slots the worker process announced in its rq registration (what it runs)."""
+    from rq import Worker
+
+    from webapp.engine.slots import SLOTS_FIELD
+
+    deadline = time.monotonic() + 10  # the field follows rq's registration a moment later
+    while time.monotonic() < deadline:
+        for registered in Worker.all(connection=bench.redis):
+            if registered.pid == worker.pid:
+                value = bench.redis.hget(registered.key, SLOTS_FIELD)
+                if value is not None:
+                    return int(value)
+        time.sleep(0.05)
+    return None
+
+
+def nearest_rank(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile of ``values`` by nearest rank (summary()'s way: p95 of 17 is the
+    17th)."""
+    done = sorted(values)
+    return done[min(len(done) - 1, int(q * len(done)))] if done else None
+
+
+def runs_figures(result: dict[str, Any]) -> dict[str, Any]:
+    team: list[UserRun] = result["team"]
+    quick = [r for r in team if r.kind == "quick"]
+    long = [r for r in team if r.kind == "long"]
+    waits = [r.t_first - r.t0 for r in quick if r.t_first is not None]
+    totals = [r.t_finished - r.t0 for r in long if r.t_finished is not None]
+    places = [r.queue_doc["position"] for r in quick if r.queue_doc]
+    ends = [r.t_finished for r in team if r.t_finished is not None]
+    posts = [r.t_posted - r.t0 for r in team if r.t_posted is not None]
+    sessions = sum(result["statuses"].values())
+
+    def phase(fn: Callable[[UserRun], float | None]) -> tuple[float | None, float | None]:
+        values = [v for v in (fn(r) for r in quick) if v is not None]
+        return (statistics.median(values) if values else None, nearest_rank(values, 0.95))
+
+    return {
+        "posted": phase(lambda r: r.t_posted - r.t0 if r.t_posted else None),
+        "started": phase(lambda r: r.started - r.wall0 if r.started else None),
+        "ran": phase(lambda r: r.ended - r.started if r.started and r.ended else None),
+        "seen": phase(lambda r: (r.t_first - r.t0) - (r.ended - r.wall0)
+                      if r.t_first and r.ended else None),
+        "cores": result["cores"],
+        "quick": len(quick), "results": len(waits),
+        "p50": statistics.median(waits) if waits else None,
+        "p95": nearest_rank(waits, 0.95), "max": max(waits) if waits else None,
+        "queued": len(places), "places": (min(places), max(places)) if places else None,
+        "queued_live": sum(1 for r in quick if r.queue_live),
+        "long": totals, "all_done": max(ends) - result["barrier"] if ends else None,
+        "post_p95": nearest_rank(posts, 0.95), "sessions": sessions,
+        "success": result["statuses"].get("completed/success", 0),
+        "errors": [f"{r.name}: {r.error}" for r in team if r.error],
+    }
+
+
+def runs_rows(results: dict[str, dict], scale: Scale) -> list[list[Any]]:
+    f = {model: runs_figures(result) for model, result in results.items()}
+    models = list(results)
+
+    def each(fn: Callable[[dict], Any]) -> list[Any]:
+        return [fn(f[m]) for m in models]
+
+    def secs(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    def pair(values: tuple[float | None, float | None]) -> str:
+        return f"{secs(values[0])} / {secs(values[1])}"
+
+    return [
+        ["worker process slots (announced)", *(results[m]["slots"] for m in models)],
+        [f"quick runs with a first result (of {scale.quick_runs})",
+         *each(lambda x: x["results"])],
+        ["quick: dispatch → first result p50, s", *each(lambda x: secs(x["p50"]))],
+        ["quick: dispatch → first result p95, s", *each(lambda x: secs(x["p95"]))],
+        ["quick: dispatch → first result max, s", *each(lambda x: secs(x["max"]))],
+        ["  of which: POST answered, p50 / p95 s", *each(lambda x: pair(x["posted"]))],
+        ["  its session started (stored), p50 / p95 s", *each(lambda x: pair(x["started"]))],
+        ["  the session ran (start → end), p50 / p95 s", *each(lambda x: pair(x["ran"]))],
+        ["  end → its user saw it, p50 / p95 s", *each(lambda x: pair(x["seen"]))],
+        ["CPU until the last quick result: machine / worker / web, cores",
+         *each(lambda x: " / ".join(f"{x['cores'][k]:.2f}" for k in ("machine", "worker", "web"))
+               if x["cores"] else "-")],
+        ["quick runs queued (run doc), places",
+         *each(lambda x: f"{x['queued']}" + (f" ({x['places'][0]}-{x['places'][1]})"
+                                             if x["places"] else ""))],
+        ["quick runs told a place live (run.queue)", *each(lambda x: x["queued_live"])],
+        [f"long runs ({scale.long_runs} × {scale.long_hosts} hosts) total, s",
+         *each(lambda x: " / ".join(f"{t:.1f}" for t in sorted(x["long"])) or "-")],
+        [f"all {scale.long_runs + scale.quick_runs} runs finished after, s",
+         *each(lambda x: secs(x["all_done"]))],
+        ["POST /api/v1/runs p95, ms",
+         *each(lambda x: "-" if x["post_p95"] is None else f"{x['post_p95'] * 1000:.0f}")],
+        ["sessions completed/success (of all)",
+         *each(lambda x: f"{x['success']} / {x['sessions']}")],
+    ]
+
+
+def runs_judged(result: dict[str, Any], scale: Scale) -> bool:
+    f = runs_figures(result)
+    return (f["results"] == scale.quick_runs and f["p95"] is not None and f["p95"] < 1.0
+            and f["success"] == f["sessions"] and not f["errors"])
+
+
+def print_runs(results: dict[str, dict], scale: Scale, server_model: str, smoke: bool) -> None:
+    labels = {"old": "old: 1 slot (before issue 18)", "new": "new: default slots"}
+    table(f"team runs: {scale.long_runs + scale.quick_runs} users start runs at once on one "
+          f"worker process: {scale.long_runs} long ({scale.long_hosts} hosts, "
+          f"{scale.long_seconds} s each), {scale.quick_runs} quick (1 host, {QUICK_COMMAND})",
+          ["", *(labels.get(m, m) for m in results)], runs_rows(results, scale),
+          notes=[f"through real clients on one web process ({server_model}): each user POSTs "
+                 f"/api/v1/runs with their own token at one barrier, and watches the run with "
+                 f"a python-socketio client of their own (cookie; joined right after the POST, "
+                 f"with the sessions' badges so far)",
+                 "first result: the first of the run's sessions in a final state (a "
+                 "session.status event, or a final badge in the join's answer); queued: the "
+                 "run document's queue field, GET right after the join",
+                 "one fresh worker process per column, the same hosts (keys stored by a "
+                 "warm-up run), all runs finished between; long runs at the default "
+                 "concurrency (50 hosts at once); the long runs' users are the first tasks "
+                 "at the barrier, so their POSTs tend to reach the server first",
+                 f"target (new): quick runs' p95 < 1 s, every session successful: "
+                 f"{verdict(runs_judged(results['new'], scale), smoke)}"])
+    for model, result in results.items():
+        team = result["team"]
+        quick = sorted((r for r in team if r.kind == "quick" and r.t_first is not None),
+                       key=lambda r: r.t0 - r.t_first)
+        # the 3 slowest, and what the run document said of any other that was queued
+        shown = quick[:3] + [r for r in quick[3:] if r.queue_doc][:3]
+        for r in shown:
+            note = r.queue_doc["text"] if r.queue_doc else "not queued when read"
+            print(f"   {model}: run #{r.run_id} ({r.name}) first result after "
+                  f"{r.t_first - r.t0:.2f} s; {note}")
+        errors = runs_figures(result)["errors"]
+        if errors:
+            print(f"   {model} errors: {str(errors)[:500]}")
+
+
 SCENARIOS: list[tuple[str, Callable[..., dict]]] = [("viewers", viewers),
-                                                    ("strangers", strangers)]
+                                                    ("strangers", strangers), ("runs", runs)]
+PER_SERVER_MODEL = ("viewers", "strangers")  # runs: on the last server model only
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -530,16 +954,23 @@ def rows(results: dict[str, dict[str, dict]], scale: Scale) -> list[list[Any]]:
 
 
 def judged(result: dict[str, dict]) -> bool:
-    v, s = result["viewers"], result["strangers"]
-    fast = all(p["p95_ms"] is not None and p["p95_ms"] < 100 for p in v["probes"].values())
-    return (v["complete"] == v["joined"] and v["lost"] == 0 and v["duplicated"] == 0
-            and fast and s["upgraded"] == 0 and s["failed"] == 0)
+    v, s = result.get("viewers"), result.get("strangers")
+    ok = True
+    if v is not None:
+        fast = all(p["p95_ms"] is not None and p["p95_ms"] < 100 for p in v["probes"].values())
+        ok = v["complete"] == v["joined"] and v["lost"] == 0 and v["duplicated"] == 0 and fast
+    if s is not None:
+        ok = ok and s["upgraded"] == 0 and s["failed"] == 0
+    return ok
 
 
 def main() -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--models", default="gthread,gevent",
-                   help="server models to compare, in order (scripts/webserver.py)")
+                   help="server models to compare, in order (scripts/webserver.py); the runs "
+                        "scenario uses the last one")
+    p.add_argument("--scenarios", default="viewers,strangers,runs",
+                   help="which scenarios, of: " + ",".join(name for name, _ in SCENARIOS))
     p.add_argument("--viewers", type=int, default=None, help="override the number of viewers")
     p.add_argument("--seconds", type=int, default=None, help="override the run's duration")
     args = p.parse_args()
@@ -547,21 +978,45 @@ def main() -> int:
     scale.viewers = args.viewers or scale.viewers
     scale.seconds = args.seconds or scale.seconds
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - {name for name, _ in SCENARIOS})
+    if unknown or not chosen or not models:
+        p.error(f"unknown scenario {', '.join(unknown)}" if unknown else "nothing to run")
+    per_model = [name for name in PER_SERVER_MODEL if name in chosen]
     banner("team", args)
     results: dict[str, dict[str, dict]] = {}
-    with TeamBench("team", args, scale.hosts) as bench:
+    runs_result: dict[str, dict] | None = None
+    n_hosts = max(scale.hosts, runs_hosts(scale) if "runs" in chosen else 0)
+    with TeamBench("team", args, n_hosts) as bench:
         names, token = create_users(scale.users)
-        ctx = {"viewer_names": names, "token": token}
-        for model in models:
+        ctx: dict[str, Any] = {"viewer_names": names, "token": token}
+        if "runs" in chosen:
+            ctx["runners"] = create_runners(scale.long_runs + scale.quick_runs)
+        for model in models if per_model else models[-1:]:
             results[model] = {}
             server = start_server(bench.env(), bench.workdir / f"gunicorn-{model}.log",
                                   model=model)
             try:
                 for name, scenario in SCENARIOS:
+                    if name not in chosen or (name == "runs" and model != models[-1]):
+                        continue
                     print(f"   {model}: {name}…", flush=True)
-                    results[model][name] = scenario(bench, server, scale, ctx)
+                    found = scenario(bench, server, scale, ctx)
+                    if name == "runs":
+                        runs_result = found
+                    else:
+                        results[model][name] = found
             finally:
                 stop_process(server.proc, 10)
+    if per_model:
+        socket_table(results, models, scale, args.smoke)
+    if runs_result is not None:
+        print_runs(runs_result, scale, models[-1], args.smoke)
+    return 0
+
+
+def socket_table(results: dict[str, dict[str, dict]], models: list[str], scale: Scale,
+                 smoke: bool) -> None:
     labels = {"gthread": "old: gthread, 50 threads", "gevent": "new: gevent (scripts/start)"}
     table(f"team: {scale.viewers} viewers of a {scale.hosts}-host run, "
           f"{scale.hosts * scale.lines_per_host_s} lines/s for {scale.seconds} s; "
@@ -572,13 +1027,12 @@ def main() -> int:
                  f"probe timeout {PROBE_TIMEOUT:.0f} s, connect timeout {CONNECT_TIMEOUT:.0f} s",
                  f"targets (new model): every viewer every event, list/API p95 < 100 ms, "
                  f"strangers all refused: "
-                 f"{verdict(judged(results[models[-1]]), args.smoke)}"])
+                 f"{verdict(judged(results[models[-1]]), smoke)}"])
     for model in models:
         for key in ("join_errors", "page_errors"):
-            found = results[model]["viewers"][key]
+            found = results[model].get("viewers", {}).get(key)
             if found:
                 print(f"   {model} {key}: {str(found)[:300]}")
-    return 0
 
 
 if __name__ == "__main__":
