@@ -122,9 +122,8 @@ def count_queries(app, url: str) -> int:
     """SQL statements one request for ``url`` runs (a logged-in test client, in-process)."""
     import sqlalchemy as sa
 
-    from webapp.extensions import db
-
     from webapp.auth.logins import start_login
+    from webapp.extensions import db
     from webapp.models import User
 
     client = app.test_client()

@@ -30,7 +30,10 @@ import redis
 log = logging.getLogger(__name__)
 
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it needs an absolute path
-SSH_USER = "minke-ssh"  # the login user when running as root (root's ~/.bashrc is slow)
+# the login user when running as root (root's ~/.bashrc is slow); scripts/test gives each
+# database's pass its own, so that the passes can run side by side (a test that looks for
+# its remote processes by user sees only its own)
+SSH_USER = os.environ.get("MINKE_LOOPBACK_USER", "minke-ssh")
 MAX_LISTEN_SOCKS = 16  # OpenSSH refuses more ListenAddress entries per process
 PORT_RANGE = (20000, 32767)  # below Linux's ephemeral range: outgoing sockets never take it
 

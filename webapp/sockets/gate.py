@@ -17,6 +17,7 @@ Engine.IO session or holds anything but the request itself:
 A connection that has not sent Socket.IO's ``connect`` packet within
 ``MINKE_SOCKET_CONNECT_TIMEOUT`` seconds is closed; one whose client stops
 answering pings is closed by Engine.IO (:data:`webapp.sockets.PING_TIMEOUT`).
+A WebSocket let in writes whole frames (:mod:`webapp.sockets.wire`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from flask_login import current_user
 from flask_socketio import SocketIO
 
 from ..security import behind_proxies
+from .wire import whole_frames
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,8 @@ class SocketGate:
         user_id = self._user_id(environ)
         if user_id is None:
             return _refuse(start_response, "401 UNAUTHORIZED", "login required")
+        if (environ.get("HTTP_UPGRADE") or "").lower() == "websocket":
+            whole_frames(environ)
         query = parse_qs(environ.get("QUERY_STRING") or "")
         if "sid" in query:  # a request of an open Engine.IO session: counted when it opened
             return self._next(environ, start_response)
