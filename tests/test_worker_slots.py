@@ -22,7 +22,7 @@ from tests.test_engine_stop import (
 from tests.web_client import login
 from webapp.extensions import db
 from webapp.models import User
-from webapp.runs.queued import queue_note
+from webapp.runs.queued import queue_note, queue_text
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,21 @@ def test_with_every_slot_busy_a_run_is_queued_behind_what_and_starts_when_one_fr
     assert states(first) == ["completed"]
     assert sessions_of(first)[0].start_time <= sessions_of(second)[0].start_time
     wait_for(lambda: finished(long) and finished(second))
+
+
+def test_a_run_a_worker_is_about_to_take_is_not_said_to_wait_for_a_busy_slot():
+    # between a POST and the moment a worker with a free slot takes the job, the run is in
+    # the queue: "every slot is busy" would send its user looking for the wrong cause
+    nobody = {"runs": [], "others": 0}
+    ahead = {"runs": [5], "others": 0}
+    assert queue_text({"position": 2, "ahead": ahead, "running": {"runs": [3], "others": 0},
+                       "slots": 16, "busy": 2}) == (
+        "queued: 2nd in line, behind run #5; starting: 14 of 16 slots are free")
+    assert queue_text({"position": 1, "ahead": nobody, "running": {"runs": [3], "others": 15},
+                       "slots": 16, "busy": 16}) == (
+        "queued: next to start; every slot (16) is busy with runs #3 and 15 others")
+    assert queue_text({"position": 1, "ahead": nobody, "running": nobody, "slots": 0,
+                       "busy": 0}) == "queued: next to start; no worker is running"
 
 
 def test_minke_run_says_it_is_queued_and_behind_what(runner, make_hosts, start_worker):

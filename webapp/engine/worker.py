@@ -37,7 +37,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from ..extensions import db
-from .queueing import publish_queue_places
+from .queueing import PlaceTeller
 from .reaper import fail_lost_jobs, fail_worker_sessions, reap_dead_workers
 from .runtime import WorkerRuntime
 from .secrets import scrub_job
@@ -63,6 +63,7 @@ class MinkeWorker(SimpleWorker):
         self._jobs: dict[threading.Thread, str] = {}  # the slot threads running, job ids
         self._jobs_lock = threading.Lock()
         self._last_beat = 0.0
+        self._places = PlaceTeller(app.extensions["minke"])  # tells queued runs they moved up
 
     # -- registration -----------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class MinkeWorker(SimpleWorker):
                 self._jobs = {t: j for t, j in self._jobs.items() if t.is_alive()}
             self._free.release()
             raise
-        self._tell_queue(job.id)
+        self._places.taken(job.id)
 
     def _run_slot(self, job, queue, execution) -> None:
         try:
@@ -170,15 +171,6 @@ class MinkeWorker(SimpleWorker):
                 except redis.exceptions.RedisError:  # shown state only; the next dequeue sets it
                     logger.debug("setting the worker's state failed", exc_info=True)
             self._free.release()
-
-    def _tell_queue(self, taken: str) -> None:
-        """The run of job ``taken`` and those still queued moved up: tell their pages (and
-        the CLI)."""
-        state = self.app.extensions["minke"]
-        try:
-            publish_queue_places(state, taken)
-        except redis.exceptions.RedisError:  # pages catch up when they next load the run
-            logger.warning("publishing queue places failed", exc_info=True)
 
     # -- shutdown -----------------------------------------------------------------------------
 
@@ -232,6 +224,7 @@ class MinkeWorker(SimpleWorker):
                 break
             threads[0].join(timeout=POLL)
             self._beat()
+        self._places.close()
         super().teardown()
 
 

@@ -14,8 +14,8 @@ def queue_note(state: Any, run_id: int, viewer: Any) -> dict[str, Any] | None:
     line, which sees every run); ``None`` when the run is not queued.
 
     ``{"position": 2, "ahead": {"runs": [5], "others": 1}, "running": {"runs": [...],
-    "others": n}, "slots": 16, "text": "..."}``: ``ahead`` are the runs queued before
-    it, ``running`` those holding the slots now.
+    "others": n}, "slots": 16, "busy": 16, "text": "..."}``: ``ahead`` are the runs queued
+    before it, ``running`` those holding the ``busy`` slots now.
     """
     place = queue_place(state, run_id)
     if place is None:
@@ -28,7 +28,7 @@ def queue_note(state: Any, run_id: int, viewer: Any) -> dict[str, Any] | None:
         return {"runs": shown, "others": len(runs) - len(shown)}
 
     note = {"position": place.position, "ahead": split(place.ahead),
-            "running": split(place.running), "slots": place.slots}
+            "running": split(place.running), "slots": place.slots, "busy": place.busy}
     note["text"] = queue_text(note)
     return note
 
@@ -46,7 +46,8 @@ def _runs(part: dict[str, Any]) -> str:
 
 def queue_text(note: dict[str, Any]) -> str:
     """One line for a page or a terminal: "queued: 2nd in line, behind run #5; every slot
-    (16) is busy with runs #3, #4 and 14 others"."""
+    (16) is busy with runs #3, #4 and 14 others", or while a slot is free (a worker takes
+    the run in a moment) "queued: next to start; starting: 14 of 16 slots are free"."""
     position = note["position"]
     suffix = {1: "st", 2: "nd", 3: "rd"}.get(position % 10 if position % 100 not in (11, 12, 13)
                                            else 0, "th")
@@ -56,6 +57,9 @@ def queue_text(note: dict[str, Any]) -> str:
         text += f", behind {ahead}"
     if not note["slots"]:
         return text + "; no worker is running"
+    free = note["slots"] - note.get("busy", note["slots"])
+    if free > 0:
+        return text + f"; starting: {free} of {note['slots']} slots are free"
     running = _runs(note["running"])
     text += f"; every slot ({note['slots']}) is busy"
     return text + (f" with {running}" if running else "")
