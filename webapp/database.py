@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 
 import sqlalchemy as sa
@@ -38,10 +39,12 @@ def _make_sqlite_concurrent(engine: sa.Engine) -> None:
 
     A deferred transaction that reads and then writes fails with SQLITE_BUSY
     at once when another process writes; taking the write lock at BEGIN lets
-    the busy timeout do its work (NOTES.md).
+    the busy timeout do its work (NOTES.md). A process with threads (a worker)
+    lets them in one write transaction at a time through :class:`WriteGate`.
     """
 
     cooperative = gevent_patched()
+    gate = None if cooperative else WriteGate()
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -62,7 +65,70 @@ def _make_sqlite_concurrent(engine: sa.Engine) -> None:
         elif cooperative:
             _begin_immediate_cooperatively(connection.connection.driver_connection)
         else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            gate.enter(connection.info)
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                gate.leave(connection.info)
+                raise
+
+    if gate is not None:
+        def _on_end(connection) -> None:
+            if not connection.invalidated:  # else its pool record let go ("invalidate")
+                gate.leave(connection.info)
+
+        sa.event.listen(engine, "commit", _on_end)
+        sa.event.listen(engine, "rollback", _on_end)
+
+        # a connection given back to the pool, closed or invalidated in a transaction
+        @sa.event.listens_for(engine.pool, "reset")
+        def _on_reset(_dbapi_connection, record, _reset_state) -> None:
+            gate.leave(record.info)
+
+        @sa.event.listens_for(engine.pool, "checkin")
+        def _on_checkin(_dbapi_connection, record) -> None:
+            if record is not None:
+                gate.leave(record.info)
+
+        @sa.event.listens_for(engine.pool, "invalidate")
+        def _on_invalidate(_dbapi_connection, record, _exception) -> None:
+            gate.leave(record.info)
+
+
+class WriteGate:
+    """One SQLite write transaction at a time among a process's threads, the others
+    waiting on a lock rather than in SQLite's busy handler.
+
+    SQLite's busy handler sleeps between tries, longer the longer it has
+    waited (up to 100 ms), and whichever thread tries first when the lock is
+    free gets it: with a worker's dozens of writer threads (one per job) a
+    transaction could wait seconds while others came and went (bench/team.py:
+    a one-host run's result stored 0.4-1.9 s after it ended, with 3 long runs
+    writing). Waiting here, a thread is woken as soon as the one before it
+    commits; only the gate's holder meets other processes' writers in SQLite.
+    The gate is held from ``BEGIN IMMEDIATE`` to the commit or rollback (or the
+    connection's return to the pool), and given up after the busy timeout, as
+    SQLite's own wait is ("database is locked").
+    """
+
+    KEY = "minke_write_gate"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def enter(self, info: dict) -> None:
+        if info.get(self.KEY):  # this connection holds it already
+            return
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise sa.exc.OperationalError(
+                "BEGIN IMMEDIATE", None,
+                sqlite3.OperationalError("database is locked (by another thread of this "
+                                         "process)"))
+        info[self.KEY] = True
+
+    def leave(self, info: dict) -> None:
+        if info.pop(self.KEY, False):
+            self._lock.release()
 
 
 def _begin_immediate_cooperatively(dbapi_connection: sqlite3.Connection) -> None:

@@ -121,6 +121,9 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     runtime: WorkerRuntime = state.runtime
     config = app.config
     ids = [sid for unit in units for sid in unit]
+    # the job's reads need no write lock (on SQLite the process's write gate, behind every
+    # other job's writer: bench/team.py measured a one-host run's start 1 s late for it)
+    begin_read_only()
     run = db.session.get(Run, run_id)
     try:
         session_cls = REGISTRY.get(run.session_name)
@@ -128,6 +131,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         sealed = JobSecrets.open(config["SECRET_KEY"], secrets)
         data = {**(run.data or {}), **sealed.fields}
     except (UnknownSession, SecretError) as exc:
+        db.session.rollback()  # the reads' transaction: writing needs a new one
         rows = db.session.scalars(sa.select(MinkeSession).where(MinkeSession.id.in_(ids))).all()
         hint = (f": {missing_reason(run.session_name) or 'check MINKE_SESSION_MODULES'}"
                 if isinstance(exc, UnknownSession) else "")
@@ -137,11 +141,12 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     # database when a session uses its object
     planned, targets = _load_plan(config, session_cls, data, ids, sealed)
     del sealed  # the values live on in the targets' configurations only, not in this frame
-    db.session.execute(sa.update(MinkeSession).where(MinkeSession.id.in_(ids))
-                       .values(worker_id=runtime.worker_id))
     holder = {"run": run.id, "user": run.user.name if run.user else None,
               "session": run.session_name, "worker": runtime.worker_id}
     skip_busy = run.skip_busy  # read now: after the commit it would open a transaction
+    db.session.commit()  # the reads' transaction
+    db.session.execute(sa.update(MinkeSession).where(MinkeSession.id.in_(ids))
+                       .values(worker_id=runtime.worker_id))
     db.session.commit()
     writer = ResultWriter(app, state.publisher, run_id,
                           flush_interval=config["MINKE_OUTPUT_FLUSH_INTERVAL"]).start()
