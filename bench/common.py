@@ -283,6 +283,7 @@ class Bench:
         self.sshd: LoopbackSSHD | None = None
         self.redis_url = ""
         self._redis_proc: subprocess.Popen | None = None
+        self._worker_logs = 0  # worker-N.log: one per worker started
         self.database_url = ""
         self._pg_admin_url: str | None = None
         self._pg_name: str | None = None
@@ -307,7 +308,8 @@ class Bench:
     def start(self) -> None:
         t0 = time.perf_counter()
         first = (SUBNETS[self.name] << 8) + 1
-        self.sshd = LoopbackSSHD(self.n_hosts, self.workdir / "sshd", first_address=first)
+        self.sshd = LoopbackSSHD(self.n_hosts, self.workdir / "sshd", first_address=first,
+                                 idle_priority=self.hosts_idle)
         self.sshd.start(timeout=30)
         self._start_redis()
         self._create_database()
@@ -349,6 +351,11 @@ class Bench:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
         admin.dispose()
+
+    hosts_idle = False
+    """Run the loopback hosts at the idle scheduling priority: a bench whose figures are
+    the dashboard's own latency, not a ratio to plain fabric beside it, keeps the hosts'
+    CPU out of them, as the other machines they stand in for would."""
 
     def app_config(self) -> dict[str, Any]:
         return {
@@ -441,8 +448,11 @@ class Bench:
 
     def start_worker(self, **minke: Any) -> WorkerProcess:
         """A registered ``flask minke worker``; ``minke`` sets config (``pool_idle_ttl=0``)."""
-        worker = WorkerProcess.start(env=self.env(**minke),
-                                     log_path=self.workdir / f"worker-{len(self.workers)}.log")
+        # BENCH_VERBOSE=1 (with --keep): every job the worker takes, with times, in its log
+        verbose = ["--verbose"] if os.environ.get("BENCH_VERBOSE") else []
+        self._worker_logs += 1
+        worker = WorkerProcess.start(*verbose, env=self.env(**minke),
+                                     log_path=self.workdir / f"worker-{self._worker_logs}.log")
         self.workers.append(worker)
         try:
             wait_registered(worker.proc, self.redis_url, WORKER_START_TIMEOUT)

@@ -5,8 +5,10 @@ and every scenario; one table puts the models side by side.
 
 Socket half:
 
-1. viewers: VIEWERS python-socketio clients (the session cookies of USERS users, in two
-   client processes) plus BROWSERS headless Chromium pages watch one run of HOSTS hosts
+1. viewers: VIEWERS Socket.IO clients (the session cookies of USERS users, in two client
+   processes; every 10th a python-socketio client, the others lean aiohttp WebSockets that
+   speak Engine.IO by hand and leave the CPU to the server: ``_viewers``) plus BROWSERS
+   headless Chromium pages watch one run of HOSTS hosts
    that prints ~LINES_PER_S lines/s in all for SECONDS s. Every viewer must get every
    event of the run's Redis stream (per session: as many, same sequence numbers, none
    twice); meanwhile another user GETs the host list page and the API (p95 < 100 ms). Web
@@ -41,6 +43,7 @@ Runs half (its own table, on the last server model only):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import re
@@ -82,6 +85,8 @@ FINAL = ("completed", "stopped", "canceled", "failed")
 PROBE_TIMEOUT = 5.0  # seconds a probe GET may take before it counts as timed out
 CONNECT_TIMEOUT = 10.0  # seconds a viewer's connect + join may take
 CLIENT_PROCESSES = 2
+FULL_CLIENT_EVERY = 10  # every 10th viewer a python-socketio client, the others lean ones
+DELIVERY_WAIT = 60.0  # seconds viewers wait, after the run ended, for what is on its way
 
 
 @dataclass
@@ -110,6 +115,8 @@ class Scale:
 
 
 class TeamBench(Bench):
+    hosts_idle = True  # the figures are the dashboard's latency; the hosts stand in for others
+
     def app_config(self) -> dict:
         # every bench client comes from 127.0.0.1: the per-address limit would refuse them
         # (a real team's browsers have their own addresses, or X-Forwarded-For behind nginx)
@@ -229,12 +236,71 @@ def web_pid(server: LiveServer) -> int:
 # -- viewers: python-socketio clients in child processes ------------------------------------
 
 def viewer_process(url: str, cookies: list[str], run_id: int, conn: Any) -> None:
-    """Connect one client per cookie, join the run, report; count every event until told to
-    stop, report the counts per session."""
     asyncio.run(_viewers(url, cookies, run_id, conn))
 
 
+def fold(tally: dict[int, list[int]], batch: list[dict[str, Any]]) -> int:
+    """Count a batch of a run's events into ``tally`` (per session: events, the highest seq
+    so far, events out of order or again, the sum of their seqs); returns the run.finished
+    events in it."""
+    finished = 0
+    for event in batch:
+        if event["event"] == "run.finished":
+            finished += 1
+            continue
+        if "session" not in event:  # the run's own (its place in the queue)
+            continue
+        mine = tally.get(event["session"])
+        if mine is None:
+            mine = tally[event["session"]] = [0, 0, 0, 0]
+        seq = event["seq"]
+        mine[0] += 1
+        if seq <= mine[1]:
+            mine[2] += 1
+        else:
+            mine[1] = seq
+        mine[3] += seq
+    return finished
+
+
+class Texts:
+    """The ``events`` messages a client process's lean viewers got, each distinct text kept
+    once: the server sends every viewer of a room the same text, so a viewer keeps only the
+    order of the texts it got, and the process parses each text once."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.texts: list[str] = []
+        self._tallies: dict[tuple[int, ...], tuple[dict[int, list[int]], int]] = {}
+
+    def id_of(self, text: str) -> int:
+        number = self.ids.get(text)
+        if number is None:
+            number = self.ids[text] = len(self.texts)
+            self.texts.append(text)
+        return number
+
+    def tally(self, got: list[int]) -> tuple[dict[int, list[int]], int]:
+        """A viewer's tally and run.finished count from the texts it got, in order (viewers
+        that got the same texts share the work)."""
+        key = tuple(got)
+        if key not in self._tallies:
+            tally: dict[int, list[int]] = {}
+            finished = 0
+            for number in got:
+                packet = json.loads(self.texts[number][2:])  # 42["events", [...]]
+                finished += fold(tally, packet[1])
+            self._tallies[key] = (tally, finished)
+        return self._tallies[key]
+
+
 async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None:
+    """This process's share of the viewers: every FULL_CLIENT_EVERY-th a python-socketio
+    client that decodes and counts every event as it comes, the others lean Engine.IO
+    clients (aiohttp WebSockets speaking the protocol by hand, :class:`Texts`). The server
+    cannot tell them apart; the lean ones leave the 2 cores to the server: 1,000
+    python-socketio clients used three times the web process's CPU."""
+    import aiohttp
     import socketio
 
     loop = asyncio.get_running_loop()
@@ -250,40 +316,34 @@ async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None
     eio_log.setLevel(logging.WARNING)
     eio_log.addHandler(Counted())
     gate = asyncio.Semaphore(50)  # connects at once: a crowd, not a stampede on accept()
+    texts = Texts()
+    ws_url = url.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
 
     class Viewer:
+        """A python-socketio client, as an app of a user's would watch a run."""
+
         def __init__(self, cookie: str) -> None:
             self.cookie = cookie
             self.client = socketio.AsyncClient(reconnection=False, engineio_logger=eio_log)
-            # per session: events, the highest seq so far, events out of order or again, sum
-            self.sessions: dict[int, list[int]] = {}
+            self.sessions: dict[int, list[int]] = {}  # fold()'s tally
             self.finished = 0
+            self.finished_at: float | None = None  # time.time() of its run.finished
             self.joined = False
+            self.joined_at = 0.0
             self.dropped = False
+            self.closing = False  # the bench closes it: no drop
             self.error = ""
             self.client.on("events", self.on_events)
             self.client.on("disconnect", self.on_disconnect)
 
         async def on_events(self, batch: list[dict[str, Any]]) -> None:
-            for event in batch:
-                if event["event"] == "run.finished":
-                    self.finished += 1
-                    continue
-                if "session" not in event:  # the run's own (its place in the queue)
-                    continue
-                mine = self.sessions.get(event["session"])
-                if mine is None:
-                    mine = self.sessions[event["session"]] = [0, 0, 0, 0]
-                seq = event["seq"]
-                mine[0] += 1
-                if seq <= mine[1]:
-                    mine[2] += 1
-                else:
-                    mine[1] = seq
-                mine[3] += seq
+            ended = fold(self.sessions, batch)
+            if ended:
+                self.finished += ended
+                self.finished_at = self.finished_at or time.time()
 
         async def on_disconnect(self, *reason: Any) -> None:
-            if self.joined:
+            if self.joined and not self.closing:
                 self.dropped = True
                 self.error = (f"dropped: {reason[0] if reason else '?'} after "
                               f"{(time.monotonic() - self.joined_at) // 5 * 5:.0f} s")
@@ -294,7 +354,7 @@ async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None
                     await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT)
                 except Exception as exc:  # noqa: BLE001 - the figure is how many failed
                     self.error = type(exc).__name__
-                    await self.client.disconnect()
+                    await self.close()
 
         async def _connect(self) -> None:
             await self.client.connect(url, headers={"Cookie": self.cookie},
@@ -303,7 +363,83 @@ async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None
             self.joined = bool(answer and answer.get("ok"))
             self.joined_at = time.monotonic()
 
-    viewers = [Viewer(cookie) for cookie in cookies]
+        async def close(self) -> None:
+            await self.client.disconnect()
+
+        def report(self) -> dict[str, Any]:
+            return {"sessions": self.sessions, "finished": self.finished}
+
+    class LeanViewer(Viewer):
+        """Engine.IO 4 / Socket.IO 5 over one WebSocket, by hand: answers the server's
+        pings, joins the run with an ack'ed ``join``, keeps the events texts' order."""
+
+        def __init__(self, cookie: str, http: aiohttp.ClientSession) -> None:
+            self.cookie = cookie
+            self.http = http
+            self.ws: aiohttp.ClientWebSocketResponse | None = None
+            self.got: list[int] = []
+            self.finished = 0
+            self.finished_at = None
+            self.joined = False
+            self.joined_at = 0.0
+            self.dropped = False
+            self.error = ""
+            self.closing = False
+            self.reader: asyncio.Task | None = None
+            self._ack: asyncio.Future = loop.create_future()
+
+        async def _connect(self) -> None:
+            self.ws = await self.http.ws_connect(ws_url, headers={"Cookie": self.cookie},
+                                                 autoping=False, max_msg_size=0)
+            opened = await self.ws.receive_str()
+            if not opened.startswith("0"):
+                raise ConnectionError(f"no Engine.IO open packet: {opened[:40]}")
+            await self.ws.send_str("40")
+            connected = await self.ws.receive_str()
+            if not connected.startswith("40"):
+                raise ConnectionError(f"connect refused: {connected[:60]}")
+            self.reader = asyncio.create_task(self._read())
+            await self.ws.send_str(f'420["join",{{"run":{run_id}}}]')
+            answer = await self._ack
+            self.joined = bool(answer and answer.get("ok"))
+            self.joined_at = time.monotonic()
+
+        async def _read(self) -> None:
+            assert self.ws is not None
+            async for message in self.ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                data = message.data
+                if data.startswith("42"):
+                    self.got.append(texts.id_of(data))
+                    if '"run.finished"' in data and self.finished_at is None:
+                        self.finished_at = time.time()
+                elif data == "2":
+                    await self.ws.send_str("3")
+                elif data.startswith("430") and not self._ack.done():
+                    self._ack.set_result(json.loads(data[3:])[0])
+            if not self._ack.done():
+                self._ack.set_exception(ConnectionError("closed before the join's answer"))
+            if self.joined and not self.closing:
+                self.dropped = True
+                self.error = (f"dropped: closed ({self.ws.close_code}) after "
+                              f"{(time.monotonic() - self.joined_at) // 5 * 5:.0f} s")
+
+        async def close(self) -> None:
+            self.closing = True
+            if self.ws is not None:
+                await self.ws.close()
+            if self.reader is not None:
+                await asyncio.gather(self.reader, return_exceptions=True)
+
+        def report(self) -> dict[str, Any]:
+            sessions, finished = texts.tally(self.got)
+            return {"sessions": sessions, "finished": finished}
+
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                 timeout=aiohttp.ClientTimeout(total=None))
+    viewers = [Viewer(cookie) if i % FULL_CLIENT_EVERY == 0 else LeanViewer(cookie, http)
+               for i, cookie in enumerate(cookies)]
     await asyncio.gather(*(v.start() for v in viewers))
     errors: dict[str, int] = {}
     for v in viewers:
@@ -311,10 +447,20 @@ async def _viewers(url: str, cookies: list[str], run_id: int, conn: Any) -> None
             errors[v.error] = errors.get(v.error, 0) + 1
     conn.send({"joined": sum(v.joined for v in viewers), "errors": errors})
     await loop.run_in_executor(None, conn.recv)  # "stop": the run finished
-    conn.send({"viewers": [{"sessions": v.sessions, "finished": v.finished, "joined": v.joined,
-                            "dropped": v.dropped, "error": v.error} for v in viewers],
-               "warnings": warnings})
-    await asyncio.gather(*(v.client.disconnect() for v in viewers), return_exceptions=True)
+    # what is still on its way (a server behind its viewers) is late, not lost: wait for it
+    deadline = time.monotonic() + DELIVERY_WAIT
+    while time.monotonic() < deadline and any(
+            v.joined and not v.dropped and v.finished_at is None for v in viewers):
+        await asyncio.sleep(0.1)
+    report = {"viewers": [{**v.report(), "joined": v.joined, "dropped": v.dropped,
+                           "error": v.error, "finished_at": v.finished_at,
+                           "lean": isinstance(v, LeanViewer)} for v in viewers],
+              "warnings": dict(warnings)}
+    for v in viewers:
+        v.closing = True
+    await asyncio.gather(*(v.close() for v in viewers), return_exceptions=True)
+    await http.close()
+    conn.send(report)
 
 
 def stream_truth(bench: Bench, run_id: int) -> dict[int, tuple[int, int]]:
@@ -425,6 +571,7 @@ def viewers(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any])
             finished = True
         except BenchError:
             finished = False
+        run_end = time.time()
         time.sleep(2)  # the last batch on its way through Redis to every socket
         probes = prober.stop()
         cpu = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0)
@@ -464,7 +611,10 @@ def viewers(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any])
     for viewer in seen:
         if viewer["dropped"]:
             errors[viewer["error"]] = errors.get(viewer["error"], 0) + 1
+    lags = [viewer["finished_at"] - run_end if viewer["finished_at"] else None
+            for viewer in seen if viewer["joined"]]
     return {
+        "lag": summary(lags),
         "joined": joined, "join_errors": errors, "connect_s": connect_s,
         "complete": complete, "lost": lost, "duplicated": duplicated,
         "dropped": sum(v["dropped"] for v in seen), "finished": finished,
@@ -729,6 +879,8 @@ def runs(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any]) ->
     deadline_s = scale.long_runs * waves * scale.long_seconds * 2 + scale.quick_runs + 60
     results: dict[str, dict] = {}
     for model, minke in WORKER_MODELS:
+        if model not in ctx["workers"]:
+            continue
         print(f"     runs: worker {model} {minke or '(default slots)'}…", flush=True)
         worker = bench.start_worker(**minke)
         slots = announced_slots(bench, worker)
@@ -904,8 +1056,10 @@ def print_runs(results: dict[str, dict], scale: Scale, server_model: str, smoke:
         shown = quick[:3] + [r for r in quick[3:] if r.queue_doc][:3]
         for r in shown:
             note = r.queue_doc["text"] if r.queue_doc else "not queued when read"
+            phases = (f" (session started +{r.started - r.wall0:.2f} s, ran "
+                      f"{r.ended - r.started:.2f} s)" if r.started and r.ended else "")
             print(f"   {model}: run #{r.run_id} ({r.name}) first result after "
-                  f"{r.t_first - r.t0:.2f} s; {note}")
+                  f"{r.t_first - r.t0:.2f} s{phases}; {note}")
         errors = runs_figures(result)["errors"]
         if errors:
             print(f"   {model} errors: {str(errors)[:500]}")
@@ -935,6 +1089,7 @@ def rows(results: dict[str, dict[str, dict]], scale: Scale) -> list[list[Any]]:
         ["events lost (all viewers)", *each(lambda r: r["lost"], v)],
         ["events duplicated", *each(lambda r: r["duplicated"], v)],
         ["viewers disconnected", *each(lambda r: r["dropped"], v)],
+        ["run end → viewer got its end, p50 / p95 ms", *each(lambda r: lag_text(r["lag"]), v)],
         [f"browser pages final (of {scale.browsers})", *each(lambda r: r["pages_final"], v)],
         ["list page p95 ms, during", *each(lambda r: p95_text(r["probes"]["/objects/host/"]), v)],
         ["API p95 ms, during",
@@ -951,6 +1106,13 @@ def rows(results: dict[str, dict[str, dict]], scale: Scale) -> list[list[Any]]:
         ["GET /login p95 ms, before", *each(lambda r: p95_text(r["login_before"]), s)],
         ["GET /login p95 ms, during", *each(lambda r: p95_text(r["login_during"]), s)],
     ]
+
+
+def lag_text(s: dict[str, Any]) -> str:
+    """How late the run's last event reached the viewers (those that never got it: failed)."""
+    if s["median_ms"] is None:
+        return "none got it"
+    return f"{s['median_ms']:.0f} / {p95_text(s)}"
 
 
 def judged(result: dict[str, dict]) -> bool:
@@ -973,6 +1135,8 @@ def main() -> int:
                    help="which scenarios, of: " + ",".join(name for name, _ in SCENARIOS))
     p.add_argument("--viewers", type=int, default=None, help="override the number of viewers")
     p.add_argument("--seconds", type=int, default=None, help="override the run's duration")
+    p.add_argument("--workers", default=",".join(name for name, _ in WORKER_MODELS),
+                   help="the runs scenario's worker models, of: old,new")
     args = p.parse_args()
     scale = Scale.of(args.smoke)
     scale.viewers = args.viewers or scale.viewers
@@ -989,7 +1153,8 @@ def main() -> int:
     n_hosts = max(scale.hosts, runs_hosts(scale) if "runs" in chosen else 0)
     with TeamBench("team", args, n_hosts) as bench:
         names, token = create_users(scale.users)
-        ctx: dict[str, Any] = {"viewer_names": names, "token": token}
+        ctx: dict[str, Any] = {"viewer_names": names, "token": token,
+                               "workers": [w.strip() for w in args.workers.split(",")]}
         if "runs" in chosen:
             ctx["runners"] = create_runners(scale.long_runs + scale.quick_runs)
         for model in models if per_model else models[-1:]:
@@ -1023,7 +1188,8 @@ def socket_table(results: dict[str, dict[str, dict]], models: list[str], scale: 
           f"{scale.strangers} anonymous WebSockets",
           ["", *(labels.get(m, m) for m in models)], rows(results, scale),
           notes=[f"{len(models)} web processes in turn, one at a time, each fresh; "
-                 f"viewers: {scale.users} users' cookies, {CLIENT_PROCESSES} client processes; "
+                 f"viewers: {scale.users} users' cookies, {CLIENT_PROCESSES} client processes, "
+                 f"1 in {FULL_CLIENT_EVERY} a python-socketio client, the others lean; "
                  f"probe timeout {PROBE_TIMEOUT:.0f} s, connect timeout {CONNECT_TIMEOUT:.0f} s",
                  f"targets (new model): every viewer every event, list/API p95 < 100 ms, "
                  f"strangers all refused: "

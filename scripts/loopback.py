@@ -169,9 +169,14 @@ class LoopbackSSHD:
     """
 
     def __init__(
-        self, n_hosts: int, workdir: Path, first_address: int = 2, port: int | None = None
+        self, n_hosts: int, workdir: Path, first_address: int = 2, port: int | None = None,
+        *, idle_priority: bool = False,
     ) -> None:
         self.workdir = Path(workdir).resolve()
+        # the servers (and their sessions) at the idle scheduling priority: stand-ins for
+        # other machines, whose CPU should not come out of the processes measured beside
+        # them (niceness is not enough: a hundred niced processes outweigh one at 0)
+        self.idle_priority = idle_priority
         self.addresses: list[str] = loopback_addresses(n_hosts, first_address)
         self.port: int | None = port
         self.user: str = ""
@@ -225,8 +230,9 @@ class LoopbackSSHD:
                 permit_root="yes" if self.user == "root" else "no",
             ))
             with open(self.workdir / f"sshd.{index}.log", "wb") as stderr:
+                idle = ["chrt", "--idle", "0"] if self.idle_priority else []
                 self.processes.append(subprocess.Popen(
-                    [SSHD, "-D", "-e", "-f", str(config)],
+                    [*idle, SSHD, "-D", "-e", "-f", str(config)],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                 ))
         try:
