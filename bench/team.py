@@ -46,6 +46,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import re
 import statistics
 import sys
@@ -676,7 +677,11 @@ async def _strangers(url: str, n: int) -> dict[str, int]:
 QUICK_COMMAND = "uname -a"
 RUNS_SESSION = "BenchCommandSession"
 FINAL_BADGES = ("success", "warning", "error", "failed", "stopped", "canceled")
-WORKER_MODELS = (("old", {"worker_slots": 1}), ("new", {}))  # new: MINKE_WORKER_SLOTS' default
+CORES = os.cpu_count() or 1
+# (name, worker processes, their config): new is MINKE_WORKER_SLOTS' default in one process;
+# cores is as many slots in all, in one process per core (docs/deploy.md)
+WORKER_MODELS = (("old", 1, {"worker_slots": 1}), ("new", 1, {}),
+                 ("cores", CORES, {"worker_slots": max(1, 16 // CORES)}))
 
 
 def create_runners(n: int) -> list[tuple[str, str]]:
@@ -772,7 +777,9 @@ class CpuSampler(threading.Thread):
         b = min(self.samples, key=lambda x: abs(x[0] - t_to))
         if b[0] - a[0] < 0.2:
             return None
-        return {key: (b[1][key] - a[1][key]) / (b[0] - a[0]) for key in a[1]}
+        cores = {key: (b[1][key] - a[1][key]) / (b[0] - a[0]) for key in a[1]}
+        cores["worker"] = sum(v for key, v in cores.items() if key.startswith("worker"))
+        return cores
 
 
 def runs_scenario_once(server: LiveServer, runs: list[UserRun], deadline_s: float) -> float:
@@ -878,12 +885,13 @@ def runs(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any]) ->
     waves = -(-scale.long_hosts // 50)  # MINKE_CONCURRENCY's default: 50 hosts at once
     deadline_s = scale.long_runs * waves * scale.long_seconds * 2 + scale.quick_runs + 60
     results: dict[str, dict] = {}
-    for model, minke in WORKER_MODELS:
+    for model, processes, minke in WORKER_MODELS:
         if model not in ctx["workers"]:
             continue
-        print(f"     runs: worker {model} {minke or '(default slots)'}…", flush=True)
-        worker = bench.start_worker(**minke)
-        slots = announced_slots(bench, worker)
+        print(f"     runs: worker {model}: {processes} × {minke or '(default slots)'}…",
+              flush=True)
+        workers = [bench.start_worker(**minke) for _ in range(processes)]
+        slots = sum(announced_slots(bench, worker) or 0 for worker in workers)
         team: list[UserRun] = []
         for i, (name, token) in enumerate(runners):
             if i < scale.long_runs:
@@ -895,7 +903,8 @@ def runs(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any]) ->
             team.append(UserRun(name, kind, {
                 "session": RUNS_SESSION, "objects": {"model": "Host", "ids": ids},
                 "data": {"cmd": cmd}}, {"Authorization": f"Bearer {token}"}, cookies[name]))
-        sampler = CpuSampler({"worker": worker.pid, "web": web_pid(server)})
+        sampler = CpuSampler({"web": web_pid(server),
+                              **{f"worker{i}": w.pid for i, w in enumerate(workers)}})
         sampler.sample()
         sampler.start()
         barrier = runs_scenario_once(server, team, deadline_s)
@@ -915,9 +924,10 @@ def runs(bench: Bench, server: LiveServer, scale: Scale, ctx: dict[str, Any]) ->
                 first = min(rows["sessions"], key=lambda x: x.id)
                 r.started = as_utc_timestamp(first.start_time)
                 r.ended = as_utc_timestamp(first.end_time)
-        bench.stop_worker(worker)
+        for worker in workers:
+            bench.stop_worker(worker)
         waits = [r.t_first for r in team if r.kind == "quick" and r.t_first is not None]
-        results[model] = {"slots": slots, "team": team, "barrier": barrier,
+        results[model] = {"slots": slots, "processes": processes, "team": team, "barrier": barrier,
                           "statuses": statuses,
                           "cores": sampler.cores(barrier, max(waits)) if waits else None}
     return results
@@ -995,7 +1005,9 @@ def runs_rows(results: dict[str, dict], scale: Scale) -> list[list[Any]]:
         return f"{secs(values[0])} / {secs(values[1])}"
 
     return [
-        ["worker process slots (announced)", *(results[m]["slots"] for m in models)],
+        ["worker processes × slots (announced)",
+         *(f"{results[m]['processes']} × {results[m]['slots'] // results[m]['processes']}"
+           for m in models)],
         [f"quick runs with a first result (of {scale.quick_runs})",
          *each(lambda x: x["results"])],
         ["quick: dispatch → first result p50, s", *each(lambda x: secs(x["p50"]))],
@@ -1030,7 +1042,8 @@ def runs_judged(result: dict[str, Any], scale: Scale) -> bool:
 
 
 def print_runs(results: dict[str, dict], scale: Scale, server_model: str, smoke: bool) -> None:
-    labels = {"old": "old: 1 slot (before issue 18)", "new": "new: default slots"}
+    labels = {"old": "old: 1 slot (before issue 18)", "new": "new: default slots",
+              "cores": "a process per core"}
     table(f"team runs: {scale.long_runs + scale.quick_runs} users start runs at once on one "
           f"worker process: {scale.long_runs} long ({scale.long_hosts} hosts, "
           f"{scale.long_seconds} s each), {scale.quick_runs} quick (1 host, {QUICK_COMMAND})",
@@ -1046,8 +1059,9 @@ def print_runs(results: dict[str, dict], scale: Scale, server_model: str, smoke:
                  "warm-up run), all runs finished between; long runs at the default "
                  "concurrency (50 hosts at once); the long runs' users are the first tasks "
                  "at the barrier, so their POSTs tend to reach the server first",
-                 f"target (new): quick runs' p95 < 1 s, every session successful: "
-                 f"{verdict(runs_judged(results['new'], scale), smoke)}"])
+                 *(f"target ({model}): quick runs' p95 < 1 s, every session successful: "
+                   f"{verdict(runs_judged(results[model], scale), smoke)}"
+                   for model in results if model != "old")])
     for model, result in results.items():
         team = result["team"]
         quick = sorted((r for r in team if r.kind == "quick" and r.t_first is not None),
@@ -1135,8 +1149,9 @@ def main() -> int:
                    help="which scenarios, of: " + ",".join(name for name, _ in SCENARIOS))
     p.add_argument("--viewers", type=int, default=None, help="override the number of viewers")
     p.add_argument("--seconds", type=int, default=None, help="override the run's duration")
-    p.add_argument("--workers", default=",".join(name for name, _ in WORKER_MODELS),
-                   help="the runs scenario's worker models, of: old,new")
+    p.add_argument("--workers", default="old,new",
+                   help="the runs scenario's worker models, of: old,new,cores (cores: one "
+                        "process per core, as many slots in all)")
     args = p.parse_args()
     scale = Scale.of(args.smoke)
     scale.viewers = args.viewers or scale.viewers
