@@ -15,7 +15,8 @@ from flask import current_app
 from webapp.migrations import shaping_hook
 
 config = context.config
-fileConfig(config.config_file_name)
+# keep the app's loggers: fileConfig would silence every logger that exists already
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

@@ -275,3 +275,56 @@ def test_a_big_run_counts_every_session_live_and_filters_on_the_server(app, ada,
     page.locator("#more-matching").get_by_role("link", name="Show them").click()
     expect(rows(page)).to_have_count(2)
     assert not page_errors
+
+
+def test_a_running_row_shows_its_newest_lines_and_stop_is_keyboard_safe(
+        app, worker, make_hosts, make_user, browser_page, web_login, page_errors):
+    """Issue 19: the run page is the log (each running row shows its newest output lines,
+    the whole terminal a click away), the stop dialog's default answer is the safe one, and
+    focus returns to the button that opened it."""
+    tess = make_user("tess", *RUNNER, "minke.run_typedcommandsession")
+    page = browser_page
+    web_login(page, "tess")
+    command = "for i in 1 2 3 4 5 6; do echo line $i; done; sleep 30"
+    run_id = launch(app, "TypedCommandSession", make_hosts(2), tess, {"cmd": command})
+    page.goto(f"/runs/{run_id}")
+    row = row_of(page, "h00")
+    tail = row.locator("pre.tail")
+    expect(tail).to_have_text("line 3\nline 4\nline 5\nline 6", timeout=15_000)
+    expect(row.locator("details.term")).not_to_have_attribute("open", "")
+    row.get_by_text("All output of h00").click()
+    expect(row.locator(".term-out")).to_contain_text("line 1\nline 2")
+    expect(tail).to_be_hidden()  # the open terminal shows it all
+
+    stop = page.get_by_role("button", name="Stop run")
+    stop.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Keep running")).to_be_focused()
+    page.keyboard.press("Enter")  # the default: nothing stopped
+    expect(dialog).to_be_hidden()
+    expect(stop).to_be_focused()
+    expect(row.locator(".badge")).to_have_text("running")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Stop", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    kill = page.get_by_role("button", name=re.compile("^Kill run"))
+    expect(kill).to_be_focused()  # the next step is where the Stop was
+    page.keyboard.press("Enter")
+    expect(row.locator(".badge")).to_have_text("stopped", timeout=10_000)
+    assert not page_errors
+
+
+def test_a_run_on_one_object_opens_on_its_terminal(app, worker, make_hosts, ada, browser_page,
+                                                   web_login):
+    page = browser_page
+    web_login(page, "ada")
+    run_id = launch(app, "EchoSession", make_hosts(1), ada, {"message": "just me"})
+    page.goto(f"/runs/{run_id}")
+    row = row_of(page, "h00")
+    expect(row.locator(".badge")).to_have_text("success", timeout=15_000)
+    expect(row.locator("details.term")).to_have_attribute("open", "")
+    expect(row.locator(".term-out")).to_have_text("just me\n")
+    expect(row.locator("pre.tail")).to_be_hidden()  # once: the terminal shows it
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Echo session")

@@ -273,9 +273,14 @@ def test_posting_a_session_the_user_may_not_run_is_refused(client, make_user, ap
     make_user("op", "minke.view_hosts", "minke.run_echosession")
     hosts = fake_hosts(2)
     login(client, "op")
-    for session in ("UptimeSession", "SiteDiskUsage", "NoSuchSession"):
+    # refused: a permission is missing (403, naming it); no such session for hosts (400)
+    for session, status in (("UptimeSession", 403), ("SiteDiskUsage", 400),
+                            ("NoSuchSession", 400)):
         response = post(client, "/objects/host/run", {"session": session, "ids": str(hosts[0].id)})
-        assert response.status_code == 403, session
+        assert response.status_code == status, session
+    assert "minke.run_uptimesession" in post(
+        client, "/objects/host/run", {"session": "UptimeSession", "ids": str(hosts[0].id)}
+    ).get_data(as_text=True)
     assert run_count() == 0
     assert queued_jobs(app) == 0
 

@@ -20,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         commands,
         database,
         engine,
+        errors,
         history,
         inputs,
         migrations,
@@ -52,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     inputs.init_app(app)  # before any route: <int:...> is range-checked everywhere
     security.init_app(app)
+    errors.register(app)
     database.init_app(app)
     migrations.init_app(app)
     csrf.init_app(app)

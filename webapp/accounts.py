@@ -56,6 +56,19 @@ def known_permissions() -> dict[str, str]:
     return {**BUILTIN_PERMISSIONS, **session_permissions(), **rows}
 
 
+def describe_permissions(names: Iterable[str]) -> list[tuple[str, str]]:
+    """Each permission of ``names`` with its description (for a page that names them)."""
+    known = known_permissions()
+    return [(name, known.get(name, "")) for name in names]
+
+
+def admin_names(limit: int = 5) -> list[str]:
+    """The names of active users who may grant permissions (hold ``minke.admin``)."""
+    users = db.session.scalars(
+        sa.select(User).where(User.active.is_(True)).order_by(User.name)).all()
+    return [user.name for user in users if ADMIN_PERMISSION in user.permission_names][:limit]
+
+
 def permission_groups() -> list[tuple[str, dict[str, str]]]:
     """The permissions of :func:`known_permissions` under headings, for choosing them.
 

@@ -92,6 +92,18 @@ def runnable_sessions(user: User | Any, model: Any = None) -> list[type[Session]
     return [cls for cls in candidates if can_run(user, cls, model)]
 
 
+def missing_permissions(user: User | Any, session_cls: type[Session],
+                        models: Iterable[Any] = ()) -> list[str]:
+    """The permissions ``user`` lacks to run ``session_cls`` on objects of ``models``."""
+    held = user.permission_names if getattr(user, "is_authenticated", False) else set()
+    if ADMIN in held:
+        return []
+    missing = [name for name in session_cls.permissions if name not in held]
+    if any(not can_list(user, m) for m in models) and VIEW_HOSTS not in missing:
+        missing.append(VIEW_HOSTS)
+    return missing
+
+
 def run_refusal(user: User | None, session_cls: type[Session],
                 models: Iterable[Any]) -> str | None:
     """Why ``user`` may not run ``session_cls`` on objects of ``models``, or ``None`` when

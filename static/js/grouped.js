@@ -24,16 +24,24 @@ async function refresh() {
   }
 }
 
+let finished = root.dataset.finished === "1";
+
 function changed(batch) {
+  if (batch.some((e) => e.event === "run.finished")) {
+    finished = true;
+    showState(liveState, "finished");
+  }
   if (batch.some((e) => e.event === "session.status" || e.event === "run.finished")) {
     dirty = true;
     refresh();
   }
 }
 
-const socket = connectRun(Number(root.dataset.run), {
+// a finished run changes no more: no connection, the page says so
+const socket = finished ? null : connectRun(Number(root.dataset.run), {
   onEvents: changed,
   onJoined: () => { dirty = true; refresh(); },
-  onState: (state, text) => showState(liveState, state, text),
+  onState: (state, text) => showState(liveState, finished && state === "live" ? "finished" : state, text),
 });
+if (finished) showState(liveState, "finished");
 window.minkeRunPage = { socket };

@@ -18,7 +18,7 @@ import { connectRun, showState } from "./live.js";
 import { watchQueue } from "./run-queue.js";
 import { RunStatus, formatDuration } from "./run-status.js";
 import { setUpStopButtons } from "./stop.js";
-import { setUpTerminals, showOutput } from "./terminal.js";
+import { fillTails, setUpTerminals, showOutput } from "./terminal.js";
 
 performance.mark("minke-script");
 const root = document.getElementById("run");
@@ -467,6 +467,7 @@ document.getElementById("filter-form").addEventListener("submit", (event) => {
 
 setUpTerminals(table, document.getElementById("tpl-term-controls").content,
   (row) => session(Number(row.id.slice(2))));
+fillTails(table, (row) => session(Number(row.id.slice(2))));
 setUpStopButtons(root, csrfToken);
 
 // -- connect -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 // (#run-statuses, webapp/runs/feed.py) and changes with status events and join answers.
 
 const OPEN = ["queued", "running", "stopping"];
+const ANNOUNCE_EVERY = 15000; // ms between progress announcements to screen readers
 
 export function formatDuration(seconds) {
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
@@ -39,6 +40,26 @@ export class RunStatus {
     this.loadedAt = performance.now();
     this.finished = false;
     this.dirty = true;
+    this.announcedAt = performance.now(); // the page itself says where the run stands at load
+    this.announcedDone = this.doneAtLoad;
+  }
+
+  /** Tell screen readers the progress politely: when the run ends, else at most every
+   * ANNOUNCE_EVERY ms and only when it moved (#run-announce, a polite live region). */
+  announce(done) {
+    const region = document.getElementById("run-announce");
+    if (!region) return;
+    const ended = done >= this.total || this.finished;
+    const now = performance.now();
+    if (done === this.announcedDone && !(ended && !this.announcedEnd)) return;
+    if (!ended && now - this.announcedAt < ANNOUNCE_EVERY) return;
+    this.announcedAt = now;
+    this.announcedDone = done;
+    this.announcedEnd = ended;
+    const problems = ["error", "failed", "stopped", "canceled"]
+      .reduce((n, key) => n + (this.counts[key] || 0), 0);
+    region.textContent = `${ended ? "Run finished: " : ""}${done} of ${this.total} finished`
+      + (problems ? `, ${problems} unsuccessful` : "");
   }
 
   done() {
@@ -95,8 +116,9 @@ export class RunStatus {
     } else if (finishedHere >= 2 && elapsed > 1) {
       eta.textContent = `about ${formatDuration(((this.total - done) * elapsed) / finishedHere)} left`;
     } else {
-      eta.textContent = "estimating the time left…";
+      eta.textContent = "no estimate yet";
     }
+    this.announce(done);
     const more = document.getElementById("more-matching");
     if (more && this.moreMatching) {
       more.querySelector(".more-count").textContent = `${this.moreMatching} more `

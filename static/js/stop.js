@@ -31,7 +31,8 @@ function confirmStop(dialog, what) {
     dialog.querySelector(".stop-cancel").onclick = () => done(false);
     dialog.oncancel = () => done(false);
     dialog.showModal();
-    dialog.querySelector(".stop-confirm").focus();
+    // the safe answer is the default: Enter or Escape right away stops nothing
+    dialog.querySelector(".stop-cancel").focus();
   });
 }
 
@@ -39,7 +40,10 @@ function confirmStop(dialog, what) {
 async function stopClicked(button, { url, csrfToken, dialog, session, what }) {
   const level = Number(button.dataset.level || 0);
   if (level >= 2) return;
-  if (level === 0 && !(await confirmStop(dialog, what))) return;
+  if (level === 0 && !(await confirmStop(dialog, what))) {
+    button.focus(); // back to the control that opened the dialog
+    return;
+  }
   button.disabled = true;
   try {
     const now = await postStop(url, csrfToken, { session, kill: level >= 1 });
@@ -51,10 +55,12 @@ async function stopClicked(button, { url, csrfToken, dialog, session, what }) {
       button.setAttribute("aria-label", `Kill ${what}: interrupt running commands now`);
       button.classList.add("kill");
       button.disabled = false;
+      button.focus(); // the next step, Kill, is where the Stop was
     }
   } catch (error) {
     button.disabled = false;
     button.title = `Stopping failed: ${error.message}`;
+    button.focus();
   }
 }
 

@@ -5,6 +5,36 @@ import { AnsiState, appendAnsi } from "./ansi.js";
 
 const TERM_LIMIT = 200_000; // characters a session's terminal keeps; older output is dropped
 const HELD_LIMIT = 200_000; // characters of output a paused terminal holds back
+const TAIL_LINES = 4; // lines of a row's live tail (its newest output, in the row itself)
+const TAIL_CHARS = 4_000; // characters of output the tail is cut from
+// eslint-disable-next-line no-control-regex -- terminal escape sequences are control text
+const ESCAPES = /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][0-9A-Za-z]|\x1b.|\r(?!\n)|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
+
+/** The newest TAIL_LINES lines of `text`, without escape sequences. */
+function lastLines(text) {
+  const lines = text.replace(ESCAPES, "").replace(/\n+$/, "").split("\n");
+  return lines.slice(-TAIL_LINES).join("\n");
+}
+
+/** Show the row's newest output in its tail (the row's <pre class="tail">). */
+function updateTail(s, added) {
+  const tail = s.row.querySelector(".tail");
+  if (tail === null) return;
+  s.tailText = ((s.tailText ?? "") + added).slice(-TAIL_CHARS);
+  tail.textContent = lastLines(s.tailText);
+  tail.hidden = tail.textContent === "";
+}
+
+/** Fill the tails of the rows in `table` from the output the page was rendered with. */
+export function fillTails(table, sessionOfRow) {
+  for (const tail of table.querySelectorAll(".tail")) {
+    const row = tail.closest("tr");
+    const outputs = row.querySelectorAll(".term-out");
+    if (!outputs.length) continue;
+    const text = [...outputs].map((pre) => pre.textContent).join("").slice(-TAIL_CHARS);
+    if (text) updateTail(sessionOfRow(row), text);
+  }
+}
 
 /** Write output pieces (command_seq, stream, data, omitted) into session `s`'s terminal,
  * or hold them back while it is paused. `s` keeps the terminal's state: ansi, paused, held,
@@ -20,7 +50,9 @@ export function showOutput(s, pieces) {
 }
 
 function writeOutput(s, pieces) {
+  let added = "";
   for (const piece of pieces) {
+    added += piece.data;
     const block = document.getElementById(`t-${s.id}-${piece.command_seq}`);
     if (block === null) continue;
     const pre = block.querySelector(".term-out");
@@ -39,6 +71,7 @@ function writeOutput(s, pieces) {
     pre.append(span);
     s.termSize = (s.termSize || 0) + piece.data.length;
   }
+  if (added) updateTail(s, added);
   const body = s.row.querySelector(".term-body");
   if (body === null) return;
   while (s.termSize > TERM_LIMIT) { // keep the newest output: drop the oldest spans

@@ -8,9 +8,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from ..extensions import csrf
-    from . import errors
     from .views import bp
 
     csrf.exempt(bp)  # no cookie authenticates the API: nothing for a forged request to ride on
-    errors.register(app)
     app.register_blueprint(bp)

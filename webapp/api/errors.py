@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 URL_PREFIX = "/api/v1"
@@ -29,15 +29,9 @@ class ApiError(Exception):
         return jsonify(body), self.status, headers
 
 
-def register(app: Flask) -> None:
-    """JSON for every HTTP error under the API's prefix, routing errors (404, 405) included
-    (those happen before a blueprint is known)."""
-    app.register_error_handler(HTTPException, _http_error)
-
-
-def _http_error(error: HTTPException) -> Any:
-    if not request.path.startswith(URL_PREFIX + "/"):
-        return error  # pages keep Flask's (or their own) error pages
+def json_error(error: HTTPException) -> Any:
+    """JSON for an HTTP error under the API's prefix, routing errors (404, 405) included
+    (those happen before a blueprint is known; webapp/errors.py sends them here)."""
     fields = getattr(error, "fields", None)  # inputs.BadParameter names its parameter
     response = jsonify(error=error.description or error.name,
                        **({"fields": fields} if fields else {}))

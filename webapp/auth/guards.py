@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
 
+from ..errors import refuse
 from ..permissions import ADMIN, can_open_admin
 
 View = TypeVar("View", bound=Callable)
@@ -21,8 +22,9 @@ def admins_only(bp: Blueprint) -> Blueprint:
     @login_required
     def _admins_only() -> None:
         view = current_app.view_functions.get(request.endpoint or "")
-        if not can_open_admin(current_user, getattr(view, "minke_permission", ADMIN)):
-            abort(403)
+        permission = getattr(view, "minke_permission", ADMIN)
+        if not can_open_admin(current_user, permission):
+            refuse("open this admin page", permission)
 
     return bp
 

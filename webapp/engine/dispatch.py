@@ -26,7 +26,7 @@ from ..commands.sessions import confirmed_data
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
-from ..permissions import run_refusal
+from ..permissions import missing_permissions, run_refusal
 from . import secrets as sealing
 from .jobs import run_job
 from .latest import mark_latest
@@ -44,7 +44,11 @@ class DispatchError(ValueError):
 
 
 class PermissionDenied(DispatchError):
-    """The user lacks a permission the session requires."""
+    """The user lacks a permission the session requires: ``permissions``, those missing."""
+
+    def __init__(self, reason: str, permissions: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.permissions = permissions or []
 
 
 class MissingSecrets(DispatchError):
@@ -197,9 +201,10 @@ def check_permission(session_cls: type[Session], user: User | None,
     """:raises PermissionDenied: when ``user`` may not run the session, or not on
     ``objects`` because they may not list their model (:func:`webapp.permissions.run_refusal`;
     ``None``: the CLI without ``--user``, which may)."""
-    reason = run_refusal(user, session_cls, {type(obj) for obj in objects})
+    models = {type(obj) for obj in objects}
+    reason = run_refusal(user, session_cls, models)
     if reason is not None:
-        raise PermissionDenied(reason)
+        raise PermissionDenied(reason, missing_permissions(user, session_cls, models))
 
 
 def prepare_run(

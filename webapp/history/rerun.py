@@ -14,7 +14,7 @@ from ..engine.secrets import secrets_needed, session_secret_fields
 from ..models import Run, User
 from ..objects.selection import Selection, resolve, target_model
 from ..objects.specs import ListSpec, list_specs
-from ..permissions import run_refusal
+from ..permissions import missing_permissions, run_refusal
 from .queries import unsuccessful
 
 
@@ -57,7 +57,8 @@ def plan_rerun(run: Run, *, user: User, only_unsuccessful: bool = False) -> Reru
         raise RerunError(f"objects of type {run.object_type} can no longer be listed")
     reason = run_refusal(user, session_cls, [target_model(spec)])
     if reason is not None:
-        raise PermissionDenied(reason)
+        raise PermissionDenied(reason, missing_permissions(user, session_cls,
+                                                           [target_model(spec)]))
     sessions = run.sessions
     if only_unsuccessful:
         sessions = [s for s in sessions if unsuccessful(s)]

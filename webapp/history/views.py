@@ -20,9 +20,11 @@ from sessions import REGISTRY
 
 from ..audit import record
 from ..engine.dispatch import DispatchError, PermissionDenied
+from ..errors import refuse
 from ..extensions import db
 from ..inputs import int_param
 from ..models import MINKE_MODELS, Run
+from ..models.auth import VIEW_ALL_RUNS
 from ..objects.prepare import render_prepare, session_form
 from ..permissions import can_list, can_view_run, sees_all_runs
 from . import export
@@ -43,7 +45,7 @@ def _visible_run(run_id: int, loader=None) -> Run:
     if run is None:
         abort(404)
     if not can_view_run(current_user, run):
-        abort(403)
+        refuse(f"see run #{run.id}: it is another user's", VIEW_ALL_RUNS)
     return run
 
 
@@ -90,8 +92,8 @@ def rerun(run_id: int):
                                   rerun_of=run)
         new_run = start_rerun(current_app.extensions["minke"], plan,
                               user=current_user._get_current_object())
-    except PermissionDenied:
-        abort(403)
+    except PermissionDenied as exc:
+        refuse(f"run the session of run #{run.id} again", *exc.permissions)
     except (RerunError, DispatchError) as exc:
         flash(f"Run #{run.id} cannot run again: {exc}", "error")
         return redirect(url_for(".runs"))

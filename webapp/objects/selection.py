@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from sessions import Session
+from sessions import REGISTRY, Session
 from sessions.registry import group_name
 
 from .. import permissions
@@ -31,7 +31,14 @@ CONFIRM_LIMIT = 1000
 
 
 class SessionNotAllowed(LookupError):
-    """The session does not work on the list's model, or the user may not run it."""
+    """The session does not work on the list's model, or the user may not run it: then
+    ``session`` is its class and ``permissions`` those the user lacks."""
+
+    def __init__(self, name: str | None, session: type[Session] | None = None,
+                 permissions: list[str] | None = None) -> None:
+        super().__init__(name)
+        self.session = session
+        self.permissions = permissions or []
 
 
 @dataclass(frozen=True)
@@ -133,4 +140,8 @@ def choose_session(user: Any, spec: ListSpec, name: str | None) -> type[Session]
     for cls in runnable_sessions(user, spec):
         if cls.__name__ == name:
             return cls
+    for cls in REGISTRY.for_model(spec.run_model) if spec.run_model is not None else ():
+        if cls.__name__ == name:
+            raise SessionNotAllowed(name, cls, permissions.missing_permissions(
+                user, cls, [spec.run_model]))
     raise SessionNotAllowed(name)

@@ -7,9 +7,12 @@ from functools import partial
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..accounts import admin_names
 from ..engine.dispatch import DispatchError, PermissionDenied, form_data, start_run
 from ..engine.secrets import secrets_needed
+from ..errors import refuse
 from ..history.queries import recent_runs
+from ..models.auth import VIEW_HOSTS
 from ..permissions import can_list, statuses_of
 from .listing import (
     PAGE_SIZES,
@@ -41,7 +44,7 @@ def _spec(slug: str) -> ListSpec:
     if spec is None:
         abort(404)
     if not can_list(current_user, spec.model):
-        abort(403)
+        refuse(f"see the list of {spec.title.lower()}", VIEW_HOSTS)
     return spec
 
 
@@ -51,7 +54,8 @@ def home():
     specs = [spec for spec in list_specs().values() if can_list(current_user, spec.model)]
     return render_template("objects/home.html",
                            counts=[(spec, count_matching(spec, Filters())) for spec in specs],
-                           runs=recent_runs(current_user))
+                           runs=recent_runs(current_user), view_hosts=VIEW_HOSTS,
+                           admins=[] if specs else admin_names())
 
 
 @bp.get("/objects/<slug>/")
@@ -67,6 +71,7 @@ def object_list(slug: str):
         page_sizes=PAGE_SIZES, list_args=args,
         page_url=lambda n: url_for(".object_list", slug=slug, **args(page=n)),
         groups=host_groups() if spec.can_filter_group else [],
+        chosen=request.args.get("session"),  # kept when a run was refused (nothing ticked)
         sessions=grouped_sessions(runnable_sessions(current_user, spec)))
 
 
@@ -79,12 +84,16 @@ def run(slug: str):
         return redirect(url_for(".object_list", slug=slug))
     try:
         session_cls = choose_session(current_user, spec, request.form.get("session"))
-    except SessionNotAllowed:
-        abort(403)
+    except SessionNotAllowed as exc:
+        if exc.session is None:
+            abort(400, f"There is no session {request.form.get('session')!r} for "
+                       f"{spec.title.lower()}.")
+        refuse(f"run the session “{exc.session.verbose_name}”", *exc.permissions)
     selection = Selection.from_form(request.form, runs_of=statuses_of(current_user))
     if selection.empty:
         flash("Tick the objects to run the session on, or select all matching ones.", "error")
-        return redirect(url_for(".object_list", slug=slug, **selection.filters.as_args()))
+        return redirect(url_for(".object_list", slug=slug, session=session_cls.__name__,
+                                **selection.filters.as_args()))
     submitted = request.form.get("step") == "run"
     form = session_form(session_cls, request.form if submitted else None)
     objects = resolve(spec, selection)  # their hosts' groups may ask for secrets
@@ -107,8 +116,8 @@ def run(slug: str):
                         data=form_data(form) if form is not None else None,
                         secrets=asked.data if asked is not None else None,
                         skip_busy=skip_busy)
-    except PermissionDenied:
-        abort(403)
+    except PermissionDenied as exc:
+        refuse(f"run the session “{session_cls.verbose_name}” on these objects", *exc.permissions)
     except DispatchError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".object_list", slug=slug))

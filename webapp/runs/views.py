@@ -18,9 +18,11 @@ from flask import (
 from flask_login import current_user, login_required
 
 from ..engine.stops import RunFinished, stop_run
+from ..errors import refuse
 from ..extensions import db
 from ..inputs import int_param
 from ..models import MinkeSession, Run
+from ..models.auth import STOP_ALL_RUNS, VIEW_ALL_RUNS
 from ..output import iter_output
 from ..permissions import can_stop_run, can_view_run
 from .ansi import ansi_to_html
@@ -44,7 +46,7 @@ bp = Blueprint("runs", __name__, url_prefix="/runs")
 def _visible_run(run_id: int) -> Run:
     run = db.get_or_404(Run, run_id)
     if not can_view_run(current_user, run):
-        abort(403)
+        refuse(f"see run #{run.id}: it is another user's", VIEW_ALL_RUNS)
     return run
 
 
@@ -175,7 +177,7 @@ def stop(run_id: int):
     """
     run = _visible_run(run_id)
     if not can_stop_run(current_user, run):
-        abort(403)
+        refuse(f"stop run #{run.id}: it is another user's", STOP_ALL_RUNS)
     form = StopForm()
     if request.method == "GET":
         form.session.data = int_param(request.args, "session")

@@ -1,0 +1,170 @@
+"""Accessibility (issue 19): axe-core finds no serious or critical problem on any page, in
+light and in dark, and the keyboard reaches what a user needs in a few presses.
+
+axe-core is vendored for the tests only (tests/vendor/axe-core) and injected by
+Playwright; the pages are every page an admin reaches by links from the dashboard
+(as ../shared/tools/pagewalk.py walks them), plus the error pages, the start page of a
+session with a form and a run page with output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from webapp.extensions import db
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+PAGE_LIMIT = 45  # pages walked at most (the admin's whole site with a few runs: ~35)
+SKIP = re.compile(r"\.(csv|json)$|/logout|/output/\d+/page|/api/|/socket\.io")
+
+
+def axe_findings(page) -> list[str]:
+    """The serious and critical findings of axe-core on ``page``, one line each."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ["violations"]});
+        return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => ({id: v.id, impact: v.impact,
+                        nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + ": "
+                          + (n.failureSummary || "").split("\\n").slice(1, 2).join(""))}));
+    }""")
+    return [f"{v['id']} ({v['impact']}): {json.dumps(v['nodes'])}" for v in result]
+
+
+def walk(page, start: str, limit: int = PAGE_LIMIT) -> list[str]:
+    """Same-origin pages reachable by links from ``start``, in the order first seen."""
+    origin = urlparse(page.url).netloc
+    seen, queue = [], [start]
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.append(url)
+        page.goto(url)
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            parts = urlparse(href)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if parts.netloc == origin and not SKIP.search(parts.path) and target not in seen \
+                    and target not in queue:
+                queue.append(target)
+    return seen
+
+
+@pytest.fixture
+def site(make_user, make_hosts, execute_run):
+    """An admin, a user without list permissions, hosts and two finished runs with output."""
+    make_user("ada", "minke.admin")
+    make_user("nolist", "minke.run_echosession")
+    hosts = make_hosts(3, group="web")
+    echo = execute_run("EchoSession", hosts, data={"message": "hello"})
+    one = execute_run("EchoSession", hosts[:1], data={"message": "only one"})
+    ids = {"hosts": [host.id for host in hosts], "runs": [echo.id, one.id],
+           "group": hosts[0].groups[0].id}
+    db.session.rollback()  # SQLite: the server process writes at login
+    return ids
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_axe_finding_on_any_page(chromium, live_server, web_login, site, scheme):
+    context = chromium.new_context(base_url=live_server.url, color_scheme=scheme, bypass_csp=True,
+                                   viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        web_login(page, "ada")
+        pages = walk(page, "/")
+        pages += ["/objects/host/?session=EchoSession", "/runs/987654",
+                  f"/admin/hosts/{site['hosts'][0]}/delete",
+                  f"/admin/groups/{site['group']}/delete"]
+        findings = {}
+        for url in pages:
+            page.goto(url)
+            found = axe_findings(page)
+            if found:
+                findings[url] = found
+        # the start page of a session with a form, and a 403 of a user without lists
+        page.goto("/objects/host/")
+        page.locator('input[name="ids"]').first.check()
+        page.locator("#session").select_option("EchoSession")
+        page.get_by_role("button", name="Run…").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Echo")
+        findings.update({"prepare": f} if (f := axe_findings(page)) else {})
+        page.context.clear_cookies()
+        web_login(page, "nolist")
+        for url in ("/", "/objects/host/"):
+            page.goto(url)
+            findings.update({f"nolist {url}": f} if (f := axe_findings(page)) else {})
+        assert len(pages) >= 20, pages  # the walk found the site, not just a login page
+        assert not findings, json.dumps(findings, indent=1)
+    finally:
+        context.close()
+
+
+def test_keyboard_reaches_the_first_row_and_the_dialog_returns_focus(
+        browser_page, web_login, make_user, make_hosts):
+    make_user("kim", "minke.view_hosts", "minke.run_echosession")
+    make_hosts(3)
+    page = browser_page
+    web_login(page, "kim")
+    page.goto("/objects/host/")
+    page.keyboard.press("Tab")  # the first stop on a list page: its skip link
+    expect(page.locator(":focus")).to_have_text("Skip to the list")
+    page.keyboard.press("Enter")
+    presses = 0
+    while presses < 4 and page.evaluate("document.activeElement.name") != "ids":
+        page.keyboard.press("Tab")
+        presses += 1
+    assert page.evaluate("document.activeElement.name") == "ids", presses
+    page.keyboard.press("Space")  # tick the first row
+    select_page = page.locator("#select-page")
+    assert select_page.evaluate("el => el.indeterminate") is True  # 1 of 3 ticked
+    page.locator('input[name="ids"]').nth(1).check()
+    page.locator('input[name="ids"]').nth(2).check()
+    assert select_page.evaluate("el => el.indeterminate") is False
+    expect(select_page).to_be_checked()
+
+
+NARROW_TEXT = """() => { const small = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, element = node.parentElement;
+    if (!node.textContent.trim()) continue;
+    if (element.closest('.visually-hidden, [hidden], .skip-link')) continue;
+    const box = element.getBoundingClientRect();
+    if (!box.width || !box.height) continue;
+    const size = parseFloat(getComputedStyle(element).fontSize);
+    if (size < 12) small.add(`${element.tagName}.${element.className} ${size.toFixed(1)}px`);
+  }
+  return {wide: document.documentElement.scrollWidth - innerWidth, small: [...small]}; }"""
+
+
+def test_every_page_fits_a_390_px_window_with_text_of_12_px_or_more(chromium, live_server,
+                                                                     web_login, site):
+    """Issue 19: no sideways scrolling of the whole page at 390 px (wide tables scroll in
+    their own box, result rows stack), and no text smaller than 12 px."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 390,
+                                                                         "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        web_login(page, "ada")
+        problems = {}
+        pages = walk(page, "/") + ["/runs/987654", f"/admin/hosts/{site['hosts'][0]}/edit"]
+        for url in pages:
+            page.goto(url)
+            found = page.evaluate(NARROW_TEXT)
+            if found["wide"] > 0 or found["small"]:
+                problems[url] = found
+        assert len(pages) >= 20, pages
+        assert not problems, json.dumps(problems, indent=1)
+    finally:
+        context.close()
