@@ -43,8 +43,9 @@ def test_an_admin_defines_a_command_and_runs_it_on_hosts_at_once(app, worker, ma
         page.get_by_label(f"Select {label}").check()
     session = page.get_by_role("combobox", name="Session", exact=True)
     assert "Say where" in session.locator("optgroup[label='Commands'] option").all_inner_texts()
+    page.get_by_role("button", name="Run…").wait_for()  # nothing chosen yet
     session.select_option(label="Say where")
-    page.get_by_role("button", name="Run…").click()
+    page.get_by_role("button", name="Run", exact=True).click()  # no page follows: no "…"
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     expect(page.get_by_role("rowheader")).to_have_count(2)
     for label in ("h00", "h02"):

@@ -85,7 +85,7 @@ def test_skip_busy_cancels_and_names_the_holder_only_to_who_may_see_its_run(
         assert secret not in bob_sees
     carol_sees = page_of(app, "carol", second)
     assert (f"not run: host h00 is busy, held by <a href=\"/runs/{first}\">run #{first}</a> "
-            "of alice (SleepSession)") in carol_sees
+            "of alice (sleep session)") in carol_sees
     # a re-run keeps the choice
     from webapp.models import Run
     db.session.rollback()
