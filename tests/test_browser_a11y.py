@@ -168,3 +168,63 @@ def test_every_page_fits_a_390_px_window_with_text_of_12_px_or_more(chromium, li
         assert not problems, json.dumps(problems, indent=1)
     finally:
         context.close()
+
+
+def tab_to(page, selector: str, *, back: bool = False, limit: int = 40) -> int:
+    """Press Tab (Shift+Tab with ``back``) until the focused element matches ``selector``;
+    returns the presses it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        if page.evaluate("s => document.activeElement?.matches(s) ?? false", selector):
+            return presses
+    raise AssertionError(f"{selector} not reached in {limit} presses")
+
+
+def test_the_whole_flow_with_the_keyboard_only(worker, make_user, make_hosts, browser_page,
+                                               page_errors):
+    """Log in, tick two hosts, choose a session, fill its form, run, watch, stop, kill:
+    no mouse; each step within a few presses."""
+    make_user("kai", "minke.view_hosts", "minke.run_sleepsession")
+    make_hosts(3)
+    page = browser_page
+    page.goto("/login")
+    page.keyboard.type("kai")  # the user name field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type("pw")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+    page.goto("/objects/host/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # "Skip to the list"
+    assert tab_to(page, 'input[name="ids"]') <= 2
+    page.keyboard.press("Space")
+    assert tab_to(page, 'input[name="ids"]:not(:checked)') <= 4  # the next row's box
+    page.keyboard.press("Space")
+    assert tab_to(page, "#session", back=True) <= 16
+    page.keyboard.type("sleep")  # the select's type-ahead
+    assert page.locator("#session").input_value() == "SleepSession"
+    assert tab_to(page, "#run-button") <= 3
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Sleep session")
+    expect(page.get_by_label("Seconds")).to_be_focused()  # the form's first field
+    page.keyboard.type("30")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".badge")).to_have_text("running", timeout=15_000)
+
+    assert tab_to(page, "#stop-run") <= 12
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Keep running")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Stop
+    kill = page.get_by_role("button", name=re.compile("^Kill run"))
+    expect(kill).to_be_focused()
+    page.keyboard.press("Enter")
+    for i in range(2):
+        expect(rows.nth(i).locator(".badge")).to_have_text("stopped", timeout=10_000)
+    assert not page_errors
