@@ -17,7 +17,7 @@ def test_run_prints_each_sessions_messages_and_status_under_its_host(runner, mak
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert re.fullmatch(r"run #\d+: EchoSession on 3 object\(s\)", lines[0])
+    assert re.fullmatch(r"run #\d+: echo session \(EchoSession\) on 3 objects", lines[0])
     for host in ("h00", "h01", "h02"):
         mine = [line for line in lines if line.startswith(f"{host} ") or
                 line.startswith(f"{host}:")]

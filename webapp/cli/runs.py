@@ -137,7 +137,9 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
         click.echo(run_id)
         return
     if not as_json:
-        click.echo(f"run #{run_id}: {session_cls.__name__} on {len(objects)} object(s)")
+        n = len(objects)
+        click.echo(f"run #{run_id}: {session_cls.verbose_name} ({session_cls.__name__}) on "
+                   f"{n} object{'' if n == 1 else 's'}")
     _follow(state, run_id, live=not as_json, viewer=user)
     begin_read_only()
     run = db.session.get(Run, run_id)
