@@ -228,3 +228,29 @@ def test_the_whole_flow_with_the_keyboard_only(worker, make_user, make_hosts, br
     for i in range(2):
         expect(rows.nth(i).locator(".badge")).to_have_text("stopped", timeout=10_000)
     assert not page_errors
+
+
+def test_pagination_links_never_overlap(make_user, browser_page, web_login):
+    """Issue 19: Pico gives links in a <nav> negative margins; the audit log's page links
+    (more than 50 entries) overlapped by ~11 px."""
+    from webapp.audit import record
+
+    make_user("ada", "minke.admin")
+    for i in range(260):
+        record("test.entry", f"entry {i}", user=None)
+    db.session.commit()
+    page = browser_page
+    web_login(page, "ada")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto("/audit/?page=3")
+        boxes = page.eval_on_selector_all(
+            "nav.pagination a, nav.pagination span, nav.pager a",
+            "els => els.map(e => { const r = e.getBoundingClientRect();"
+            " return [e.textContent.trim(), r.left, r.top, r.right, r.bottom]; })")
+        assert len(boxes) >= 4, boxes
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                overlap_x = min(a[3], b[3]) - max(a[1], b[1])
+                overlap_y = min(a[4], b[4]) - max(a[2], b[2])
+                assert overlap_x <= 0.5 or overlap_y <= 0.5, (width, a, b)
