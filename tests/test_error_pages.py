@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from flask import abort
+from werkzeug.exceptions import TooManyRequests
 
 from tests.web_client import login, post
 
@@ -124,3 +126,25 @@ def test_nothing_ticked_keeps_the_chosen_session(client, make_user, make_hosts):
     assert '<option value="EchoSession"' in page
     chosen = page.split('<option value="EchoSession"')[1].split(">")[0]
     assert "selected" in chosen
+
+
+@pytest.mark.parametrize("code, title", [
+    (400, "The request was not understood"), (405, "Not possible this way"),
+    (409, "Not possible now"), (413, "Too large"), (429, "Too many attempts"),
+    (503, "Not available right now"),
+])
+def test_every_error_is_a_page_in_the_layout(app, client, make_user, code, title):
+    @app.get("/fail")
+    def fail():
+        if code == 429:
+            raise TooManyRequests(retry_after=120)
+        abort(code)
+
+    make_user("ops", "minke.view_hosts")
+    login(client, "ops")
+    page = client.get("/fail")
+    assert page.status_code == code
+    body = text(page)
+    assert title in body and f"Error {code}" in body and 'aria-label="Main"' in body
+    if code == 429:
+        assert "Try again in 2 minutes" in body and page.headers["Retry-After"] == "120"
