@@ -291,6 +291,7 @@ def test_a_running_row_shows_its_newest_lines_and_stop_is_keyboard_safe(
     row = row_of(page, "h00")
     tail = row.locator("pre.tail")
     expect(tail).to_have_text("line 3\nline 4\nline 5\nline 6", timeout=15_000)
+    expect(page.locator("#run-eta")).to_have_text("no estimate yet")  # nothing finished
     expect(row.locator("details.term")).not_to_have_attribute("open", "")
     row.get_by_text("All output of h00").click()
     expect(row.locator(".term-out")).to_contain_text("line 1\nline 2")
@@ -328,3 +329,5 @@ def test_a_run_on_one_object_opens_on_its_terminal(app, worker, make_hosts, ada,
     expect(row.locator(".term-out")).to_have_text("just me\n")
     expect(row.locator("pre.tail")).to_be_hidden()  # once: the terminal shows it
     expect(page.get_by_role("heading", level=1)).to_contain_text("Echo session")
+    page.get_by_role("link", name="Grouped output").click()
+    expect(page.locator("#live-state")).to_have_text("finished")  # not "live"
