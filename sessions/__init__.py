@@ -19,7 +19,15 @@ from .errors import (
     SessionStopped,
 )
 from .forms import CommandForm
-from .messages import BaseMessage, ExecutionMessage, PreMessage, TableMessage, TextMessage
+from .messages import (
+    BaseMessage,
+    ExceptionMessage,
+    ExecutionMessage,
+    Message,
+    PreMessage,
+    TableMessage,
+    TextMessage,
+)
 from .record import MemoryRecord, SessionRecord
 from .registry import REGISTRY, SessionGroup, SessionRegistry, UnknownSession
 from .results import CommandResult
@@ -34,9 +42,11 @@ __all__ = [
     "CommandFormSession",
     "CommandFormatError",
     "CommandResult",
+    "ExceptionMessage",
     "ExecutionMessage",
     "InvalidMinkeSetup",
     "MemoryRecord",
+    "Message",
     "MessageLevel",
     "MinkeError",
     "PreMessage",

@@ -1,21 +1,39 @@
-"""Messages a session adds to its report: text, preformatted output, tables, commands."""
+"""Messages a session adds to its report: text, preformatted output, tables, commands,
+exceptions."""
 
 from __future__ import annotations
 
 import html
+import sys
+import textwrap
+import traceback
 from typing import Any, ClassVar
 
 from .results import CommandResult
 from .status import MessageLevel, level_for
+
+WRAP = 120
+"""Columns a message's text is wrapped at (django-minke's ``MINKE_MESSAGE_WRAP``)."""
+
+
+class Rendered(str):
+    """A message's text or HTML: a string, and callable for the code that calls
+    ``message.text()`` (in django-minke ``text`` and ``html`` are attributes)."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
 
 
 class BaseMessage:
     """A message of a session.
 
     Every message has a :attr:`level` (info, warning, error), a :attr:`kind`
-    naming its class, a JSON-serialisable :attr:`payload` that is stored and
-    sent to the browser, :meth:`text` for terminals and :meth:`html` for pages
-    (all remote text is escaped).
+    naming how it is stored and shown, a JSON-serialisable :attr:`payload` that
+    is stored and sent to the browser, :attr:`text` for terminals and
+    :attr:`html` for pages (all remote text escaped). ``text`` and ``html`` are
+    attributes as in django-minke, and may be called (``message.text()``) too.
     """
 
     kind: ClassVar[str] = "text"
@@ -29,21 +47,29 @@ class BaseMessage:
     def payload(self) -> dict:
         return {"text": str(self.data)}
 
-    def text(self) -> str:
+    @property
+    def text(self) -> Rendered:
+        return Rendered(self._text())
+
+    @property
+    def html(self) -> Rendered:
+        return Rendered(self._html())
+
+    def _text(self) -> str:
         return str(self.data)
 
-    def html(self) -> str:
-        return html.escape(self.text())
+    def _html(self) -> str:
+        return html.escape(self._text())
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.level.value}: {self.text()[:40]!r}>"
+        return f"<{type(self).__name__} {self.level.value}: {self._text()[:40]!r}>"
 
     @classmethod
     def render(cls, kind: str, payload: dict, *, as_html: bool = False) -> str:
         """Render a stored message (kind + payload) as text or escaped HTML."""
         message_cls = _KINDS.get(kind, TextMessage)
         message = message_cls.from_payload(payload)
-        return message.html() if as_html else message.text()
+        return str(message.html if as_html else message.text)
 
     @classmethod
     def from_payload(cls, payload: dict) -> BaseMessage:
@@ -56,13 +82,17 @@ class TextMessage(BaseMessage):
     kind = "text"
 
 
+Message = TextMessage
+"""django-minke's name for a plain text message."""
+
+
 class PreMessage(BaseMessage):
     """Preformatted text (e.g. a command's output), shown in a monospace block."""
 
     kind = "pre"
 
-    def html(self) -> str:
-        return f"<pre>{html.escape(self.text())}</pre>"
+    def _html(self) -> str:
+        return f"<pre>{html.escape(self._text())}</pre>"
 
 
 class TableMessage(BaseMessage):
@@ -87,7 +117,7 @@ class TableMessage(BaseMessage):
     def from_payload(cls, payload: dict) -> BaseMessage:
         return cls(payload.get("rows", []))
 
-    def text(self) -> str:
+    def _text(self) -> str:
         if not self.data:
             return ""
         widths = [max(len(row[i]) for row in self.data if i < len(row)) for i in range(
@@ -97,7 +127,7 @@ class TableMessage(BaseMessage):
             for row in self.data
         )
 
-    def html(self) -> str:
+    def _html(self) -> str:
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
             for row in self.data
@@ -138,17 +168,59 @@ class ExecutionMessage(BaseMessage):
             )
         )
 
-    def text(self) -> str:
-        result: CommandResult = self.data
-        parts = [f"$ {result.command}  [exit {result.exited}]"]
-        if result.stdout:
-            parts.append(result.stdout.rstrip("\n"))
-        if result.stderr:
-            parts.append(result.stderr.rstrip("\n"))
-        return "\n".join(parts)
+    def _text(self) -> str:
+        """django-minke's layout: a 10-column prefix (``code[0]``, ``stdout:``,
+        ``stderr:``) on the first line of each part, the rest indented, each line
+        wrapped at :data:`WRAP`::
 
-    def html(self) -> str:
-        return f"<pre>{html.escape(self.text())}</pre>"
+            code[0]   echo "hi"
+            stdout:   hi
+        """
+        result: CommandResult = self.data
+        code = "?" if result.exited is None else result.exited
+        lines = _prefixed(f"code[{code}]", result.command)
+        for name, out in (("stdout:", result.stdout), ("stderr:", result.stderr)):
+            if out:
+                lines += _prefixed(name, out.rstrip("\n"))
+        return "\n".join(lines)
+
+    def _html(self) -> str:
+        return f"<pre>{html.escape(self._text())}</pre>"
+
+
+class ExceptionMessage(PreMessage):
+    """The exception being handled, as its last line or (``print_tb``) its traceback.
+
+    Example::
+
+        try:
+            self.run("systemctl restart app")
+        except Exception:
+            self.add_msg(ExceptionMessage(print_tb=True))
+    """
+
+    default_level = MessageLevel.ERROR
+
+    def __init__(self, level: str | bool | None = "error", print_tb: bool = False) -> None:
+        kind, value, tb = sys.exc_info()
+        if value is None:
+            text = "no exception is being handled"
+        elif print_tb:
+            text = "".join(traceback.format_exception(kind, value, tb))
+        else:
+            text = "".join(traceback.format_exception_only(kind, value))
+        super().__init__(text.rstrip("\n"), level)
+
+
+def _prefixed(prefix: str, text: str) -> list[str]:
+    """``text``'s lines wrapped at :data:`WRAP`, the first behind ``prefix`` (10 columns),
+    the rest indented as far."""
+    width = WRAP - 10
+    lines = []
+    for line in text.split("\n"):
+        lines += textwrap.wrap(line, width, replace_whitespace=False, drop_whitespace=False,
+                               break_on_hyphens=False) or [""]
+    return [(prefix if i == 0 else "").ljust(10) + line for i, line in enumerate(lines)]
 
 
 def _cells(row: Any) -> list:

@@ -41,12 +41,16 @@ class SessionRegistry:
     def add(self, session_cls: type[Session]) -> None:
         """Register ``session_cls`` under its class name.
 
-        Registering the same class again (a module imported twice) replaces it.
+        A class of the same module and name replaces it (a module imported twice,
+        or reloaded, defines its classes again).
 
-        :raises ValueError: when another class already has the name.
+        :raises ValueError: when this very class is registered already (as django-minke
+            refuses it), or another class has the name.
         """
         name = session_cls.__name__
         old = self._sessions.get(name)
+        if old is session_cls:
+            raise ValueError("a session with that name was already registered")
         if old is not None and _qualified(old) != _qualified(session_cls):
             raise ValueError(f"a session named {name!r} is already registered ({_qualified(old)})")
         self._sessions[name] = session_cls

@@ -343,7 +343,7 @@ def test_the_readme_ci_script_starts_a_run_and_waits_for_it(
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^run #\d+ ", done.stdout, re.M), done.stdout
     for host in ("h00", "h01"):
-        assert f"{host}: info: $ echo 'from CI'" in done.stdout, done.stdout
+        assert f"{host}: info: code[0]   echo 'from CI'" in done.stdout, done.stdout
     assert '"success": 2' in done.stdout
 
     failed = subprocess.run([sys.executable, str(script), "EchoSession", "h00"], env=env,

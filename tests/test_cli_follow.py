@@ -21,7 +21,7 @@ def test_run_prints_each_sessions_messages_and_status_under_its_host(runner, mak
     for host in ("h00", "h01", "h02"):
         mine = [line for line in lines if line.startswith(f"{host} ") or
                 line.startswith(f"{host}:")]
-        assert f"{host} | hello there" in mine, result.output
+        assert f"{host} | stdout:   hello there" in mine, result.output
         assert mine[-1] == f"{host}: success", result.output
     assert re.fullmatch(r"run #\d+ finished: 3 success", lines[-1])
     assert "?" not in "".join(line.split(" ", 1)[0] for line in lines[1:-1])

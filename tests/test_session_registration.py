@@ -130,12 +130,18 @@ def test_register_still_checks_an_abstract_session():
     assert "Manual" not in REGISTRY
 
 
-def test_registering_the_same_class_again_keeps_it():
-    # what happens when a module is imported a second time
+def test_registering_a_registered_class_again_is_refused_but_a_module_imported_again_works():
     class Again(Session):
         work_on = ("Host",)
 
-    Again.register()
+    with pytest.raises(SessionRegistrationError, match="already registered"):
+        Again.register()  # as django-minke refuses it
+    assert REGISTRY.get("Again") is Again
+
+    # a module imported a second time (or reloaded) defines its classes again: the same
+    # module and name, a new class, which replaces the old one
+    class Again(Session):  # noqa: F811
+        work_on = ("Host",)
 
     assert REGISTRY.get("Again") is Again
 

@@ -415,3 +415,45 @@ def test_run_raises_session_stopped_when_a_stop_was_requested_before(method):
 ])
 def test_command_result_status(result, status):
     assert result.status == status
+
+
+# -- ported django-minke code (issue 20) --------------------------------------------------
+
+
+def test_text_and_html_are_attributes_as_in_django_minke_and_still_callable():
+    message = PreMessage("grüße <b>")
+
+    assert message.text == "grüße <b>" and message.text() == "grüße <b>"
+    assert message.html == "<pre>grüße &lt;b&gt;</pre>" == message.html()
+    assert "grüße" in message.text and message.text.upper() == "GRÜSSE <B>"
+
+
+def test_execution_message_text_is_laid_out_as_django_minkes():
+    result = CommandResult('echo "hi"', stdout="hi\nthere\n", stderr="warn\n", exited=0)
+
+    assert ExecutionMessage(result).text == (
+        'code[0]   echo "hi"\n'
+        "stdout:   hi\n"
+        "          there\n"
+        "stderr:   warn")
+    long = ExecutionMessage(CommandResult("true", stdout="x" * 250, exited=1)).text
+    assert long.splitlines()[1:] == ["stdout:   " + "x" * 110, " " * 10 + "x" * 110,
+                                     " " * 10 + "x" * 30]
+
+
+def test_exception_message_shows_the_exception_or_its_traceback():
+    from sessions import ExceptionMessage, Message
+
+    try:
+        raise RuntimeError("disk full")
+    except RuntimeError:
+        short = ExceptionMessage()
+        long = ExceptionMessage(print_tb=True)
+        warning = ExceptionMessage("warning")
+
+    assert short.text == "RuntimeError: disk full" and short.level.value == "error"
+    assert long.text.startswith("Traceback (most recent call last):")
+    assert "test_exception_message_shows" in long.text and long.text.endswith("disk full")
+    assert warning.level.value == "warning"
+    assert short.kind == "pre" and short.html == "<pre>RuntimeError: disk full</pre>"
+    assert Message("plain").text == "plain"  # django-minke's name for a text message
