@@ -65,7 +65,6 @@ class ProcStatus(enum.StrEnum):
 FINAL_PROC_STATES = frozenset(
     {ProcStatus.COMPLETED, ProcStatus.STOPPED, ProcStatus.CANCELED, ProcStatus.FAILED}
 )
-ACTIVE_PROC_STATES = frozenset({ProcStatus.RUNNING, ProcStatus.STOPPING})
 
 
 class MessageLevel(enum.StrEnum):

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import fabric
 
@@ -40,7 +40,6 @@ class PoolStats:
     dead: int = 0
     in_use: int = 0
     idle: int = 0
-    keys: set[str] = field(default_factory=set)
 
 
 class ConnectionPool:

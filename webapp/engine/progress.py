@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from sessions.status import FINAL_PROC_STATES, MessageLevel, ProcStatus, SessionStatus
+from sessions.status import MessageLevel, ProcStatus, SessionStatus
 
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, utcnow
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FINAL = [status.value for status in FINAL_PROC_STATES]
 UNFINISHED = [s.value for s in (ProcStatus.INITIALIZED, ProcStatus.RUNNING, ProcStatus.STOPPING)]
 REAPER_SEQ = 2_000_000_000  # sequence numbers of the engine's last word on a session (+1)
 
