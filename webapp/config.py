@@ -53,9 +53,6 @@ class Config:
     MINKE_OUTPUT_FLUSH_INTERVAL = 0.1  # seconds between live output events per session
     # seconds between Socket.IO messages of one run from one process (webapp/engine/emits.py)
     MINKE_LIVE_EVENT_INTERVAL = 0.05
-    # WebSocket frames a second that one web process sends to the viewers of one run at most:
-    # a big audience gets the run's messages merged further (webapp/sockets/rooms.py); 0: never
-    MINKE_LIVE_FRAMES_PER_SECOND = 4000
     # live pages (webapp/sockets/gate.py): open Socket.IO connections per web process, per
     # user and per client address (0: no limit), and seconds a connection may take to send
     # Socket.IO's connect packet before it is closed

@@ -27,15 +27,11 @@ def async_mode() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's Socket.IO server on the Redis message queue (live events merged
-    for big audiences: :mod:`.rooms`) and put the gate
+    """Create the app's Socket.IO server on the Redis message queue and put the gate
     (:mod:`.gate`) in front of its endpoint."""
     from ..extensions import socketio
     from . import gate
-    from .rooms import AudienceRedisManager
 
-    manager = AudienceRedisManager(
-        app.config["REDIS_URL"], frames_per_second=app.config["MINKE_LIVE_FRAMES_PER_SECOND"])
-    socketio.init_app(app, async_mode=async_mode(), client_manager=manager,
+    socketio.init_app(app, async_mode=async_mode(), message_queue=app.config["REDIS_URL"],
                       ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT)
     gate.install(app, socketio)
