@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from ..models import MINKE_MODELS, Host, HostGroup
 from ..models.hosts import host_group_members
@@ -86,7 +86,9 @@ def _host_spec() -> ListSpec:
                    Host.created_at),
         ),
         search=(Host.name, Host.hostname, Host.verbose_name, Host.comment),
-        eager=(selectinload(Host.groups),),
+        # the list shows no JSON configuration and no host key: they are not loaded
+        eager=(selectinload(Host.groups).load_only(HostGroup.name),
+               defer(Host.config), defer(Host.host_key)),
     )
 
 
