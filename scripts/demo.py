@@ -31,7 +31,7 @@ from typing import Any
 
 from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, port_is_free, stop_process
 from scripts.webserver import web_command
-from scripts.workers import wait_registered
+from scripts.workers import WORKER_COMMAND, wait_registered
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_HOSTS = 4
@@ -243,7 +243,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
         return proc
 
     web = spawn("web", web_command(f"127.0.0.1:{port}"))
-    worker = spawn("worker", [sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker"])
+    worker = spawn("worker", [*WORKER_COMMAND])
     url = f"http://127.0.0.1:{port}"
     for name, wait in (("web", lambda: wait_for_web(web, url + "/login")),
                        ("worker", lambda: wait_registered(worker, redis_url))):
@@ -265,8 +265,8 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     print(f"  export DATABASE_URL={database_url} REDIS_URL={redis_url}{key}")
     print(f"  export MINKE_SESSION_MODULES={env['MINKE_SESSION_MODULES']} "
           f"MINKE_MIGRATION_DIRS={env['MINKE_MIGRATION_DIRS']}")
-    print("  .venv/bin/flask --app wsgi minke run UptimeSession --group demo")
-    print("  .venv/bin/flask --app wsgi minke run SiteSize --objects Site --where host=demo1\n")
+    print("  .venv/bin/minke run UptimeSession --group demo")
+    print("  .venv/bin/minke run SiteSize --objects Site --where host=demo1\n")
     print(f"Logs: {logs}/web.log, {logs}/worker.log. Stop with Ctrl-C.")
     while True:
         for name, (proc, path) in processes.items():

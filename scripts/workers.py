@@ -1,4 +1,4 @@
-"""``flask minke worker`` subprocesses, for the tests, the benchmarks and the demo.
+"""``minke worker`` subprocesses, for the tests, the benchmarks and the demo.
 
     env = subprocess_env({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url, ...})
     worker = WorkerProcess.start(env=env, log_path=workdir / "worker.log")
@@ -23,7 +23,9 @@ import rq
 from .loopback import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WORKER_COMMAND = (sys.executable, "-m", "flask", "--app", "wsgi", "minke", "worker")
+# the `minke` console command beside this interpreter (scripts/install installs it)
+MINKE = str(Path(sys.executable).with_name("minke"))
+WORKER_COMMAND = (MINKE, "worker")
 
 
 class WorkerStartError(RuntimeError):
@@ -49,7 +51,7 @@ def subprocess_env(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """A ``flask minke worker`` subprocess; its output goes to ``log_path``."""
+    """A ``minke worker`` subprocess; its output goes to ``log_path``."""
 
     def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
         self.proc = proc
@@ -57,7 +59,7 @@ class WorkerProcess:
 
     @classmethod
     def start(cls, *args: str, env: Mapping[str, str], log_path: Path) -> WorkerProcess:
-        """Start ``flask --app wsgi minke worker *args`` in the repository with ``env``."""
+        """Start ``minke worker *args`` in the repository with ``env``."""
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen([*WORKER_COMMAND, *args], cwd=REPO_ROOT, env=dict(env),
                                     stdin=subprocess.DEVNULL, stdout=log_file,

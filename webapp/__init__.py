@@ -9,29 +9,15 @@ from typing import Any
 from flask import Flask
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application: defaults, then ``MINKE_*`` environment, then ``config``."""
-    from . import (
-        admin,
-        api,
-        audit,
-        auth,
-        cli,
-        commands,
-        database,
-        engine,
-        errors,
-        history,
-        inputs,
-        migrations,
-        objects,
-        profile,
-        runs,
-        security,
-        sockets,
-    )
+def create_app(config: Mapping[str, Any] | None = None, *, serve: bool = True) -> Flask:
+    """Build the application: defaults, then ``MINKE_*`` environment, then ``config``.
+
+    :param serve: ``False`` builds what the ``minke`` command needs (configuration,
+        database, engine, commands) without pages, API, Socket.IO and migrations, whose
+        imports were most of its start-up (bench/cli.py).
+    """
+    from . import cli, database, engine
     from .config import DEV_SECRET_KEY, Config, env_overrides, instance_secret_key
-    from .extensions import csrf
 
     app = Flask(
         __name__,
@@ -51,6 +37,36 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # never the development key outside debugging and tests: one of this installation
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
+    if serve:
+        _serve(app)
+    else:
+        database.init_app(app)
+        engine.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _serve(app: Flask) -> None:
+    from . import (
+        admin,
+        api,
+        audit,
+        auth,
+        commands,
+        database,
+        engine,
+        errors,
+        history,
+        inputs,
+        migrations,
+        objects,
+        profile,
+        runs,
+        security,
+        sockets,
+    )
+    from .extensions import csrf
+
     inputs.init_app(app)  # before any route: <int:...> is range-checked everywhere
     security.init_app(app)
     errors.register(app)
@@ -68,5 +84,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     commands.init_app(app)
     profile.init_app(app)
     api.init_app(app)
-    cli.init_app(app)
-    return app

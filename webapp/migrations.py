@@ -26,11 +26,14 @@ from alembic.config import Config
 from alembic.operations import ops
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app
+from flask_migrate import Migrate
 
-from .extensions import db, migrate
+from .extensions import db
 from .models import Base
 
 log = logging.getLogger(__name__)
+
+migrate = Migrate()
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import AppGroup
 
 from sessions import REGISTRY
 from sessions.registry import group_name
@@ -12,11 +13,10 @@ from webapp import accounts
 from webapp.auth.logins import end_all_logins
 from webapp.extensions import db
 
-from . import minke
-from .hosts import echo_table, usage_errors
+from .common import echo_table, usage_errors
 
 
-@minke.command("create-permissions")
+@click.command("create-permissions")
 @click.option(
     "--list",
     "list_only",
@@ -39,7 +39,7 @@ def create_permissions(list_only: bool) -> None:
     click.echo(f"{len(created)} created, {existing} existing")
 
 
-@minke.group("user")
+@click.group("user", cls=AppGroup)
 def user_cli() -> None:
     """Create and list users; change their passwords and roles."""
 
@@ -161,7 +161,7 @@ def enable_user(name: str) -> None:
     _set_active(name, True)
 
 
-@minke.group("role")
+@click.group("role", cls=AppGroup)
 def role_cli() -> None:
     """Create and list roles: named sets of permissions."""
 
@@ -202,7 +202,7 @@ def list_roles() -> None:
     )
 
 
-@minke.command("sessions")
+@click.command("sessions")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, with each session's doc.")
 def list_sessions(as_json: bool) -> None:
     """List the registered sessions and the permissions a user needs to run them."""

@@ -17,14 +17,13 @@ from ..inputs import MAX_ID
 from ..models import Run, User
 from ..objects.badges import badge_key
 from ..reports import run_report
-from . import fail_usage, minke
-from .hosts import echo_table
+from .common import echo_table, fail_usage
 
 COLOURS = {"success": "green", "warning": "yellow", "error": "red", "failed": "red",
            "canceled": "magenta", "stopped": "magenta"}
 
 
-@minke.command("runs")
+@click.command("runs")
 @click.option("--user", "user_name", help="Only runs of this user.")
 @click.option("--session", help="Only runs of this session (class name).")
 @click.option("--status", type=click.Choice(list(RUN_STATES)), help="Only runs in this state.")
@@ -67,7 +66,7 @@ def _date(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value else None
 
 
-@minke.command("show")
+@click.command("show")
 @click.argument("run_id", type=click.IntRange(0, MAX_ID))
 @click.option("--json", "as_json", is_flag=True, help="The same document as `run --json`.")
 def show_command(run_id: int, as_json: bool) -> None:

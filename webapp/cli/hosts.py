@@ -3,46 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 import click
 import paramiko
-import sqlalchemy as sa
 from flask import current_app
+from flask.cli import AppGroup
 
 from webapp import inventory
-from webapp.accounts import AccountError
 from webapp.engine import hostkeys
 from webapp.engine.probe import accept_host_key
 from webapp.extensions import db
 from webapp.inventory import InventoryError
 from webapp.models import Host
 
-from . import fail_usage, minke
-
-
-@contextmanager
-def usage_errors() -> Iterator[None]:
-    """Turn our domain errors into a usage error (exit 2) after undoing the session's changes."""
-    try:
-        yield
-    except (InventoryError, AccountError) as exc:
-        db.session.rollback()
-        fail_usage(str(exc))
-    except sa.exc.IntegrityError as exc:  # another process added the same name meanwhile
-        db.session.rollback()
-        fail_usage(f"the database refused the change: {exc.orig}")
-
-
-def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Print ``rows`` as left-aligned columns under ``headers``."""
-    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for row in cells:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+from .common import echo_table, fail_usage, usage_errors
 
 
 def address(host: Host) -> str:
@@ -52,7 +26,7 @@ def address(host: Host) -> str:
     return f"{user}{host.hostname}{port}"
 
 
-@minke.group("host")
+@click.group("host", cls=AppGroup)
 def host_cli() -> None:
     """Add, list, import, disable and remove hosts; accept or forget their SSH host keys."""
 
@@ -230,7 +204,7 @@ def forget_key(name: str) -> None:
                else f"{name}: no host key was stored")
 
 
-@minke.group("group")
+@click.group("group", cls=AppGroup)
 def group_cli() -> None:
     """Add and list host groups, whose config their hosts inherit."""
 

@@ -16,12 +16,11 @@ from ..engine.reaper import fail_lost_jobs, reap_dead_workers
 from ..engine.stops import stop_run
 from ..extensions import db
 from ..models import MinkeSession, Run, utcnow
-from . import minke
 
 ACTIVE = [ProcStatus.RUNNING.value, ProcStatus.STOPPING.value]
 
 
-@minke.command("cleanup")
+@click.command("cleanup")
 @click.option("--older-than", "days", type=click.FloatRange(0),
               help="Delete finished runs older than DAYS days.")
 @click.option("--release-locks", is_flag=True,

@@ -34,7 +34,7 @@ from ..output import iter_output, tail
 from ..reports import run_report, run_succeeded
 from ..runs.queued import queue_note
 from ..selection import SelectionError, select_objects
-from . import fail_usage, minke
+from .common import fail_usage
 from .history import COLOURS, print_summary
 from .secrets import ask_secrets, read_secrets
 
@@ -64,7 +64,7 @@ def _objects(session_cls, host_names, group_names, object_refs, model_name, cond
         fail_usage(f"{session_cls.__name__}: {exc}")
 
 
-@minke.command("run")
+@click.command("run")
 @click.argument("session")
 @click.option("--host", "hosts", multiple=True, help="Host name (repeatable).")
 @click.option("--group", "groups", multiple=True, help="All enabled hosts of a group.")
@@ -246,7 +246,7 @@ def _event_lines(event: dict, labels: dict[int, str]) -> list[str]:
     return []
 
 
-@minke.command("stop")
+@click.command("stop")
 @click.argument("run_id", type=click.IntRange(0, MAX_ID))
 @click.option("--kill", is_flag=True, help="Interrupt running commands at once.")
 @click.option("--session", "session_id", type=click.IntRange(0, MAX_ID),
@@ -271,7 +271,7 @@ def _command_number(_ctx, _param, value: int) -> int:
     return value
 
 
-@minke.command("output")
+@click.command("output")
 @click.argument("session_id", type=click.IntRange(0, MAX_ID))
 @click.option("--command", "index", type=click.IntRange(-MAX_ID, MAX_ID), default=1,
               show_default=True,

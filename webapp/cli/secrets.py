@@ -19,7 +19,7 @@ from sessions import Session
 from sessions.secrets import SECRET_KINDS
 
 from ..engine.secrets import missing_secrets, secrets_needed, session_secret_fields
-from . import fail_usage
+from .common import fail_usage
 
 
 def read_secrets(names: Sequence[str], envs: Sequence[str]) -> dict[str, str]:

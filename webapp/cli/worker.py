@@ -8,10 +8,9 @@ import click
 from flask import current_app
 
 from ..engine.worker import MinkeWorker, start_worker
-from . import minke
 
 
-@minke.command("worker")
+@click.command("worker")
 @click.option("--burst", is_flag=True, help="Quit once the queue is empty.")
 @click.option("--name", help="Worker name (default: generated).")
 @click.option("--slots", type=click.IntRange(1, 1000),

@@ -6,19 +6,23 @@ import os
 import socket
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
-from rq import Queue
 
-from .events import Publisher
 from .installation import installation_id
 from .keys import Keys
-from .runtime import WorkerRuntime
+
+if TYPE_CHECKING:
+    from rq import Queue
+
+    from .events import Publisher
+    from .runtime import WorkerRuntime
 
 
 class MinkeState:
-    """What ``app.extensions["minke"]`` holds; clients are created on first use."""
+    """What ``app.extensions["minke"]`` holds; clients are created on first use, and their
+    modules imported then (a ``minke`` command that needs none of them does not wait for them)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
@@ -29,6 +33,8 @@ class MinkeState:
     def runtime(self) -> WorkerRuntime:
         """This process's worker runtime; started on first use outside ``minke worker``."""
         if self._runtime is None:
+            from .runtime import WorkerRuntime
+
             worker_id = f"local-{socket.gethostname()}-{os.getpid()}"
             self._runtime = WorkerRuntime(self.config, self.redis, self.keys, worker_id).start()
         return self._runtime
@@ -48,10 +54,14 @@ class MinkeState:
 
     @cached_property
     def queue(self) -> Queue:
+        from rq import Queue
+
         return Queue(self.keys.queue(self.config["MINKE_QUEUE"]), connection=self.redis)
 
     @cached_property
     def publisher(self) -> Publisher:
+        from .events import Publisher
+
         return Publisher(self.redis, self.keys, self.config["REDIS_URL"],
                          maxlen=self.config["MINKE_EVENT_STREAM_MAXLEN"],
                          emit_interval=self.config["MINKE_LIVE_EVENT_INTERVAL"])

@@ -14,10 +14,11 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
-from ..extensions import db, socketio
+from ..extensions import db
 from ..inputs import parse_int
 from ..models import Run
 from ..permissions import can_view_run
+from ..sockets import socketio
 from .feed import after_map, begin_snapshot
 from .fragments import catch_up
 from .revocation import admit, unwatch, watch

@@ -34,8 +34,9 @@ from redis import RedisError
 
 from ..auth.logins import live_logins
 from ..database import begin_read_only
-from ..extensions import db, socketio
+from ..extensions import db
 from ..models import Run, User
+from ..sockets import socketio
 
 log = logging.getLogger(__name__)
 

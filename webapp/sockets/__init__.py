@@ -11,6 +11,7 @@ monkey-patched and keeps plain threads.
 from __future__ import annotations
 
 from flask import Flask
+from flask_socketio import SocketIO
 
 from ..greenlets import gevent_patched
 
@@ -18,6 +19,8 @@ from ..greenlets import gevent_patched
 # them; a client that answers no ping within interval + timeout is disconnected
 PING_INTERVAL = 25
 PING_TIMEOUT = 20
+
+socketio = SocketIO()
 
 
 def async_mode() -> str:
@@ -29,7 +32,6 @@ def async_mode() -> str:
 def init_app(app: Flask) -> None:
     """Create the app's Socket.IO server on the Redis message queue and put the gate
     (:mod:`.gate`) in front of its endpoint."""
-    from ..extensions import socketio
     from . import gate
 
     socketio.init_app(app, async_mode=async_mode(), message_queue=app.config["REDIS_URL"],
