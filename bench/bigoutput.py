@@ -7,12 +7,12 @@ whole) to compare with what was stored. Measured:
 
 - the worker's memory the way a user first meets it (issue 11 section 6): in each round a
   fresh worker (default settings) does one small run, then the first big run, both through
-  the CLI (``flask --app wsgi minke run BigOutputSession --host b000 --data …``), then more
+  the CLI (``minke run BigOutputSession --host b000 --data …``), then more
   big runs dispatched in-process (the steady state); for each: VmRSS before, VmRSS sampled
   every 20 ms during the run and VmHWM after it (growth = peak − before);
 - wall time from dispatch to ``run.finished`` and MB/s, beside a reference: the same command
   on a plain paramiko channel whose output is read and thrown away (the SSH ceiling);
-- every byte back in order: ``flask minke output SESSION -o FILE`` (stdout) and ``--stream
+- every byte back in order: ``minke output SESSION -o FILE`` (stdout) and ``--stream
   stderr`` (printed), sha256 against the local bytes; the CLI's peak RSS;
 - the tail: ``webapp.output.tail`` of 64 KiB in this process, and ``minke output --tail``;
 - the live stream: the run's ``session.output`` events in Redis (count, per second, largest
@@ -224,7 +224,7 @@ def big_run(bench: Bench, worker, out_lines: int, err_lines: int, timeout: float
 
 
 def cli_big_run(bench: Bench, worker, out_lines: int, err_lines: int, timeout: float) -> dict:
-    """One big run as a user starts it: ``flask minke run BigOutputSession``, RSS sampled."""
+    """One big run as a user starts it: ``minke run BigOutputSession``, RSS sampled."""
     hwm_reset = reset_peak_memory(worker.pid)
     before = proc_memory(worker.pid)
     with RssSampler(worker.pid) as sampler:
@@ -390,7 +390,7 @@ def report_memory(args, memory: list[tuple[int, dict]], want: dict[str, Expected
     first = [growth(run) for _r, run in memory if run["what"].startswith("first")]
     steady = [growth(run) for _r, run in memory if not run["what"].startswith("first")]
     notes = [
-        f"each round: a fresh `flask minke worker` (default settings), one small run (1,000 + "
+        f"each round: a fresh `minke worker` (default settings), one small run (1,000 + "
         f"100 lines) through the CLI, then {want['stdout'].size / MB:g} MB stdout + "
         f"{want['stderr'].size / MB:g} MB stderr: first through the CLI, then in-process",
         "growth = peak − RSS before the run; peak = the higher of VmRSS sampled every 20 ms "

@@ -11,7 +11,7 @@ A :class:`Bench` (a context manager) sets up, in a fresh temporary directory:
 - a fresh SQLite database migrated to head, or with ``--database-url`` a new PostgreSQL
   database created next to the one named (dropped afterwards);
 - ``Host`` rows for the addresses, an app context with ``create_app``;
-- ``flask --app wsgi minke worker`` subprocesses with the bench's environment.
+- ``minke worker`` subprocesses with the bench's environment.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from scripts.loopback import LoopbackSSHD, ensure_redis, free_port, stop_process  # noqa: E402
 from scripts.workers import (  # noqa: E402
+    MINKE,
     WorkerProcess,
     WorkerStartError,
     subprocess_env,
@@ -52,7 +53,7 @@ SESSION_MODULES = "bench.bench_sessions"
 SECRET_KEY = "bench-not-secret"
 QUEUE = "minke-bench"
 # one /24 per bench, so that benches never share addresses with each other or the tests
-SUBNETS = {"fanout": 1, "warm": 2, "bigoutput": 3, "roundtrip": 4, "stop": 5}
+SUBNETS = {"fanout": 1, "warm": 2, "bigoutput": 3, "roundtrip": 4, "stop": 5, "cli": 9}
 WORKER_START_TIMEOUT = 30.0
 
 log = logging.getLogger("bench")
@@ -447,7 +448,7 @@ class Bench:
                                **{f"MINKE_{key.upper()}": value for key, value in minke.items()}})
 
     def start_worker(self, **minke: Any) -> WorkerProcess:
-        """A registered ``flask minke worker``; ``minke`` sets config (``pool_idle_ttl=0``)."""
+        """A registered ``minke worker``; ``minke`` sets config (``pool_idle_ttl=0``)."""
         # BENCH_VERBOSE=1 (with --keep): every job the worker takes, with times, in its log
         verbose = ["--verbose"] if os.environ.get("BENCH_VERBOSE") else []
         self._worker_logs += 1
@@ -468,8 +469,8 @@ class Bench:
 
     def cli(self, *args: str, timeout: float = 600, env: dict[str, str] | None = None,
             on_start: Any = None) -> CliResult:
-        """Run ``flask --app wsgi minke ARGS`` as a user does (its own interpreter, the bench's
-        environment, output to files): exit code, output, wall seconds, the child's peak RSS.
+        """Run ``minke ARGS`` as a user does (the console command, the bench's environment,
+        output to files): exit code, output, wall seconds, the child's peak RSS.
 
         ``env`` adds variables; ``on_start(pid)`` is called once the child runs (py-spy)."""
         out_path = self.workdir / "cli.out"
@@ -479,7 +480,7 @@ class Bench:
         t0 = time.perf_counter()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "minke", *args], cwd=REPO_ROOT,
+                [MINKE, *args], cwd=REPO_ROOT,
                 env=child_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             if on_start is not None:
                 on_start(proc.pid)
@@ -500,13 +501,13 @@ class Bench:
                          wall_start, usage.ru_utime + usage.ru_stime)
 
     def cli_startup(self) -> CliResult:
-        """``flask --app wsgi minke sessions``: what every CLI call pays before it does
+        """``minke sessions``: what every CLI call pays before it does
         anything (interpreter, imports, ``create_app``, session modules) and at exit."""
         return self.cli("sessions", timeout=120).check("minke sessions")
 
     def cli_run(self, session_name: str, *selection: str, timeout: float = 600,
                 **minke: Any) -> tuple[CliResult, int]:
-        """``flask minke run SESSION SELECTION…`` as a user types it; the result and run id.
+        """``minke run SESSION SELECTION…`` as a user types it; the result and run id.
 
         ``minke`` sets config of the CLI process (``worker_threads=50``)."""
         env = {key: value for key, value in self.env(**minke).items()

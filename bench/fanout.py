@@ -3,9 +3,9 @@
 Minke in-process: dispatch (load hosts, ``start_run``: store, commit, enqueue) until the
 run's ``run.finished`` event, which the worker publishes only after every session, command
 result and message is committed. Minke through the CLI, as a user runs it (issue 11
-section 6): ``flask --app wsgi minke run FanoutSession --group firstN --concurrency 50`` as a
+section 6): ``minke run FanoutSession --group firstN --concurrency 50`` as a
 subprocess with the bench's environment, from before it starts until it exits, with the CLI's
-own start-up (``flask --app wsgi minke sessions``) measured in the same round. The worker
+own start-up (``minke sessions``) measured in the same round. The worker
 runs with ``MINKE_POOL_IDLE_TTL=0`` so every run opens fresh connections (cold).
 Fabric: ``Connection.run(hide=True, in_stream=False)`` in a ThreadPoolExecutor,
 one new connection per host, closed after. Ansible: ``ansible all -m raw -f 50``
@@ -275,9 +275,9 @@ def report(results, sizes, clients, rounds, args, skipped: str) -> None:
     notes = [f"rounds: {rounds}, interleaved (rotating order); concurrency {args.concurrency}; "
              "cold: new connections every run"]
     if "minke-cli" in clients:
-        notes.append("minke-cli: `flask --app wsgi minke run FanoutSession --group firstN "
+        notes.append("minke-cli: `minke run FanoutSession --group firstN "
                      f"--concurrency {args.concurrency}`, subprocess start → exit; CLI start-up: "
-                     "`flask --app wsgi minke sessions` just before it in the same round; "
+                     "`minke sessions` just before it in the same round; "
                      f"{CLI_NET}: the difference, round by round; {CLI_OWN}: Run.created_at "
                      "(the CLI's clock at the insert) → exit, the run without that call's own "
                      "start-up")

@@ -6,9 +6,9 @@ stream. The breakdown uses clocks of one machine: this process's, the worker's s
 ``start_time``/``end_time`` and ``CommandResult.created_at``, and the Redis stream ids (the
 server's millisecond clock at XADD).
 
-Through the CLI, as a user runs it (issue 11 section 6): ``flask --app wsgi minke run
+Through the CLI, as a user runs it (issue 11 section 6): ``minke run
 FanoutSession --host b000`` as a subprocess with the bench's environment, timed from before
-the subprocess starts until its exit, beside the CLI's own start-up (``flask --app wsgi minke
+the subprocess starts until its exit, beside the CLI's own start-up (``minke
 sessions``, which loads the same app and session modules and does nothing else), in the
 same rounds. Target: run < start-up + 0.5 s (medians). The CLI's breakdown uses the stored
 ``Run.created_at`` (the CLI's clock at the insert), the session's times and
@@ -221,8 +221,8 @@ def report(results: list[dict], reference: list[float], args) -> None:
 
 def report_cli(results: list[dict], args) -> None:
     parts = [
-        ("CLI start-up alone: `flask --app wsgi minke sessions`", "startup"),
-        ("`flask --app wsgi minke run FanoutSession --host b000`: start → exit", "total"),
+        ("CLI start-up alone: `minke sessions`", "startup"),
+        ("`minke run FanoutSession --host b000`: start → exit", "total"),
         ("  run − start-up of the same round", "beyond_startup"),
         ("  subprocess start → Run row inserted (interpreter, imports, app, host lookup)",
          "to_created"),

@@ -1,7 +1,7 @@
 """Stopping a 50-host run of ``sleep 30``: soft stop, kill without and with a pty (target 5).
 
 One worker (``MINKE_POOL_IDLE_TTL=60``) runs four scenarios one after another on the same
-hosts; every stop goes through ``webapp.engine.control.stop_run``, what ``flask minke stop``
+hosts; every stop goes through ``webapp.engine.control.stop_run``, what ``minke stop``
 calls (the first request is soft, the second kills):
 
 a. soft stop: 50 hosts at concurrency 25 (half of them wait), ``sleep 3``; one stop while the
@@ -332,7 +332,7 @@ def report(results: list[dict], args, n: int, seconds: int) -> None:
         "run.finished",
         "remote left: processes with the scenario's tag in their environment, counted over SSH "
         f"{GRACE_SECONDS:.0f} s after every session was final (sleeps / all tagged processes)",
-        "stops via webapp.engine.control.stop_run (what `flask minke stop` calls): the kill is "
+        "stops via webapp.engine.control.stop_run (what `minke stop` calls): the kill is "
         "a second request right after the first; one worker, MINKE_POOL_IDLE_TTL=60",
     ]
     table(f"stopping runs: {n} hosts, kills interrupt `sleep {seconds}`",
