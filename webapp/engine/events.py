@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import socketio
 from redis import Redis
 
 from .emits import RoomEmitter
@@ -104,6 +103,8 @@ class Publisher:
         self._redis = redis
         self._keys = keys
         self._maxlen = maxlen
+        import socketio  # here: a process that only reads events (the CLI) never loads it
+
         self._emitter = socketio.RedisManager(
             redis_url, channel=SOCKETIO_CHANNEL, write_only=True
         )
