@@ -232,7 +232,7 @@ def test_role_with_unknown_permission_is_rejected_naming_it(runner):
     )
     assert result.exit_code == 2
     assert "unknown permission minke.fly, minke.swim" in result.output
-    assert "flask minke create-permissions" in result.output
+    assert "`minke create-permissions --list`" in result.output
     assert stored(Role.name) == []
 
 

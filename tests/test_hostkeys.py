@@ -22,7 +22,7 @@ from webapp.models import Host
 pytestmark = pytest.mark.integration
 
 CHANGED = re.compile(r"host key of (\S+) changed: expected (SHA256:\S+), got (SHA256:\S+); "
-                     r"if the change is expected: flask minke host accept-key (\S+)")
+                     r"if the change is expected: minke host accept-key (\S+)")
 
 
 def pub_key(path: Path) -> str:
@@ -170,7 +170,7 @@ def test_strict_refuses_an_unknown_host_until_its_key_is_accepted(app, runner, s
     assert outcome(refused) == ("failed", "error")
     fp = ssh_keygen_fingerprint(Path(sshd.workdir) / "host_ed25519.pub")
     assert (f"host key of h00 is not known and MINKE_HOST_KEY_POLICY is strict: it presented "
-            f"{fp}; to trust it: flask minke host accept-key h00") in messages(refused.sessions[0])
+            f"{fp}; to trust it: minke host accept-key h00") in messages(refused.sessions[0])
     db.session.expire_all()
     assert db.session.get(Host, host.id).host_key is None
     result = runner.invoke(args=["minke", "host", "accept-key", "h00"])

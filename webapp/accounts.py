@@ -232,7 +232,7 @@ def _check_permissions(permissions: Iterable[str], *, keep: Iterable[str] = ()) 
     unknown = [permission for permission in permissions if permission not in allowed]
     if unknown:
         raise AccountError(
-            f"unknown permission {', '.join(unknown)}: `flask minke create-permissions --list`"
+            f"unknown permission {', '.join(unknown)}: `minke create-permissions --list`"
             " shows the known ones (a session's come with its module in MINKE_SESSION_MODULES)"
         )
     return permissions

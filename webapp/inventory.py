@@ -392,7 +392,7 @@ def _row_values(row: HostRow) -> dict[str, Any]:
     if missing:
         raise InventoryError(f"{' and '.join(missing)} missing")
     if "disabled" in row.fields or "disabled_reason" in row.fields:
-        raise InventoryError("disabled cannot be imported: use `flask minke host disable`")
+        raise InventoryError("disabled cannot be imported: use `minke host disable`")
     return _host_values(row.fields)
 
 

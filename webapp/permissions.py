@@ -1,6 +1,6 @@
 """Who may list, see and run what: the one policy every path asks.
 
-The object lists and start pages, the API, ``flask minke run --user``, re-runs, the
+The object lists and start pages, the API, ``minke run --user``, re-runs, the
 run pages and the Socket.IO join all call these functions, so that a rule changes
 in one place. ``user`` is a :class:`~webapp.models.User` (or Flask-Login's current
 user, anonymous included); ``None`` stands for the command line without ``--user``,

@@ -1,4 +1,4 @@
-"""``flask minke user|role|create-permissions|sessions``: accounts and what they may run."""
+"""``minke user|role|create-permissions|sessions``: accounts and what they may run."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _prompt_password(label: str = "Password") -> str:
 def create_user(name: str, roles: tuple[str, ...], password: str | None) -> None:
     """Create the user NAME, who can log in to the dashboard.
 
-    Example: flask minke user create alice --role operators
+    Example: minke user create alice --role operators
     """
     with usage_errors():
         role_rows = accounts.get_roles(roles)  # before the prompt: fail fast on a typo
@@ -175,13 +175,13 @@ def role_cli() -> None:
     required=True,
     metavar="PERMISSION",
     help="A permission the role grants; repeat for more. "
-    "See `flask minke create-permissions --list`.",
+    "See `minke create-permissions --list`.",
 )
 @click.option("--description", default="", help="What the role is for.")
 def create_role(name: str, permissions: tuple[str, ...], description: str) -> None:
     """Create the role NAME granting the given permissions.
 
-    Example: flask minke role create ops --perm minke.view_hosts --perm minke.run_uptimesession
+    Example: minke role create ops --perm minke.view_hosts --perm minke.run_uptimesession
     """
     with usage_errors():
         accounts.create_role(name, permissions, description)

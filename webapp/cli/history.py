@@ -1,4 +1,4 @@
-"""``flask minke runs`` and ``show``: past runs, as the dashboard's history shows them."""
+"""``minke runs`` and ``show``: past runs, as the dashboard's history shows them."""
 
 from __future__ import annotations
 

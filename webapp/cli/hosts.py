@@ -1,4 +1,4 @@
-"""``flask minke host …`` and ``flask minke group …``: the inventory from the command line."""
+"""``minke host …`` and ``minke group …``: the inventory from the command line."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def host_cli() -> None:
 def add_host(name: str, groups: tuple[str, ...], **fields: str | None) -> None:
     """Add the host NAME (letters, digits, '.', '_', '-').
 
-    Example: flask minke host add web1 --hostname 10.0.0.5 --port 2222 --group web
+    Example: minke host add web1 --hostname 10.0.0.5 --port 2222 --group web
     """
     with usage_errors():
         created = inventory.missing_groups(inventory.parse_group_names(groups))
@@ -237,7 +237,7 @@ def add_group(name: str, config: str | None, comment: str, ask_secrets: tuple[st
 def edit_group(name: str, ask_secrets: tuple[str, ...], no_secrets: bool) -> None:
     """Change what the host group NAME asks for before a run on its hosts.
 
-    Example: flask minke group edit db --ask-secret sudo_password
+    Example: minke group edit db --ask-secret sudo_password
     """
     if ask_secrets and no_secrets:
         fail_usage("give --ask-secret or --no-secrets, not both")

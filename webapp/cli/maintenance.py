@@ -1,4 +1,4 @@
-"""``flask minke cleanup``: fail what can never finish, delete old runs, free stale locks."""
+"""``minke cleanup``: fail what can never finish, delete old runs, free stale locks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``flask minke run``, ``stop`` and ``output``: dispatch, follow live, stop, read output."""
+"""``minke run``, ``stop`` and ``output``: dispatch, follow live, stop, read output."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
     try:
         session_cls = REGISTRY.get(session)
     except UnknownSession as exc:
-        fail_usage(f"{exc}; see `flask minke sessions`")
+        fail_usage(f"{exc}; see `minke sessions`")
     user = None
     if user_name:
         user = db.session.scalar(sa.select(User).where(User.name == user_name))

@@ -1,4 +1,4 @@
-"""Secrets for ``flask minke run``: from standard input, the environment or a prompt.
+"""Secrets for ``minke run``: from standard input, the environment or a prompt.
 
 Never from the command line itself, where every process of the machine can
 read them (``ps``): ``--secret NAME`` reads one line of standard input,

@@ -1,4 +1,4 @@
-"""``flask minke worker``."""
+"""``minke worker``."""
 
 from __future__ import annotations
 

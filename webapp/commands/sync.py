@@ -4,7 +4,7 @@ The database is the source of truth. Every change to a command or group
 gives the ``command_revision`` row a new token in the same transaction
 (:func:`bump_revision`). Each process reads that token, one indexed row,
 before it uses the registry — per request in web processes, at the start of
-every job in workers, once per ``flask minke`` command — and builds its
+every job in workers, once per ``minke`` command — and builds its
 command sessions again when the token differs from the one it built them
 for (:func:`sync_sessions`). So a change reaches every process without a
 restart, and a process that has seen no change pays one small query.

@@ -7,7 +7,7 @@ says what happens when none is stored:
 - ``accept-new`` (default): the key is stored, in a short transaction of its
   own, and trusted from then on;
 - ``strict``: the connection is refused until an admin accepts the key
-  (``flask minke host accept-key NAME``);
+  (``minke host accept-key NAME``);
 - ``off``: nothing is checked or stored (the behaviour before host keys).
 
 A key that differs from the stored one is refused under ``accept-new`` and
@@ -36,7 +36,7 @@ from ..models import Host
 
 logger = logging.getLogger(__name__)
 
-ACCEPT_COMMAND = "flask minke host accept-key {name}"
+ACCEPT_COMMAND = "minke host accept-key {name}"
 
 
 class HostKeyPolicy(StrEnum):

@@ -1,4 +1,4 @@
-"""The RQ job: module-level, enqueued by reference, run by ``flask minke worker``."""
+"""The RQ job: module-level, enqueued by reference, run by ``minke worker``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Probing a host over SSH the way a session would connect: the admins' *Test connection*
-and *Accept host key* (the admin pages and ``flask minke host accept-key``).
+and *Accept host key* (the admin pages and ``minke host accept-key``).
 
 The connection is built from the same layers as a session's (webapp/engine/
 connections.py), with the host's stored key checked by the same policy

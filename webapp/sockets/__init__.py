@@ -4,7 +4,7 @@ A web process serves its live pages from greenlets when it runs under
 gunicorn's gevent worker (``scripts/start``, docs/deploy.md): one open
 WebSocket costs a greenlet and a socket, not a thread, so a thousand viewers
 leave the pages and the API their speed. Everything else that creates the
-app (the ``flask minke`` CLI, the worker, the tests' in-process app) is not
+app (the ``minke`` CLI, the worker, the tests' in-process app) is not
 monkey-patched and keeps plain threads.
 """
 
