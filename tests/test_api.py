@@ -1,5 +1,5 @@
 """The JSON API: tokens, sessions, objects, starting, following, stopping and exporting runs,
-against the real app, Redis, an rq worker and sshd; the README's CI script against gunicorn."""
+against the real app, Redis, an rq worker and sshd; docs/api.md's CI script on gunicorn."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from webapp.models import ApiToken
 
 pytestmark = pytest.mark.integration
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+API_DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 API = "/api/v1"
 
 
@@ -191,7 +191,7 @@ def test_starting_checks_like_the_page_and_queues_nothing_when_refused(
 
 
 def follow(client, token: str, run_id: int, timeout: float = 30.0) -> tuple[dict, list[dict]]:
-    """Poll the events as the README's script does; every answer's sessions, in order."""
+    """Poll the events as the script of docs/api.md does; every answer's sessions, in order."""
     after, answers = "", []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -323,18 +323,18 @@ def test_the_openapi_file_documents_every_route(app, client):
             target = target[part]
 
 
-def readme_snippet() -> str:
-    text = README.read_text(encoding="utf-8")
+def api_doc_snippet() -> str:
+    text = API_DOC.read_text(encoding="utf-8")
     match = re.search(r"<!-- api-ci-script -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "README.md has no API CI script"
+    assert match, "docs/api.md has no API CI script"
     return match.group(1)
 
 
-def test_the_readme_ci_script_starts_a_run_and_waits_for_it(
+def test_the_api_docs_ci_script_starts_a_run_and_waits_for_it(
         live_server, ops, make_hosts, token_for, worker, tmp_path):
     make_hosts(2)
     script = tmp_path / "ci_run.py"
-    script.write_text(readme_snippet())
+    script.write_text(api_doc_snippet())
     env = {**os.environ, "MINKE_URL": live_server.url, "MINKE_TOKEN": token_for(ops),
            "MINKE_POLL": "0.2"}
     done = subprocess.run([sys.executable, str(script), "EchoSession", "h00,h01",
