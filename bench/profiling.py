@@ -138,7 +138,7 @@ def _category(frames: list[tuple[str, str]]) -> str:
 def _thread_kind(frames: list[tuple[str, str]]) -> str:
     names = [f"{func} ({_short(file)})" for func, file in frames]
     for func, file in frames:
-        if "webapp/engine/writer.py" in file:
+        if "webapp/engine/worker/writer.py" in file:
             return "result writer (writer.py _loop)"
         if func == "_run_unit":
             return "session threads (execute._run_unit)"

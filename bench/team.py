@@ -937,7 +937,7 @@ def announced_slots(bench: Bench, worker: Any) -> int | None:
     """The slots the worker process announced in its rq registration (what it runs)."""
     from rq import Worker
 
-    from webapp.engine.slots import SLOTS_FIELD
+    from webapp.engine.worker.slots import SLOTS_FIELD
 
     deadline = time.monotonic() + 10  # the field follows rq's registration a moment later
     while time.monotonic() < deadline:

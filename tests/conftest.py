@@ -131,7 +131,7 @@ def execute_run(app: Flask):
     """
     from sessions import REGISTRY
     from webapp.engine.dispatch import prepare_run, validate_data
-    from webapp.engine.execute import execute_job
+    from webapp.engine.worker.execute import execute_job
     from webapp.models import Run
 
     def execute(session_name: str, objects, data=None, user=None, concurrency: int = 10) -> Run:

@@ -501,7 +501,7 @@ def test_admin_accepts_and_forgets_a_host_key(as_admin, make_hosts):
     assert send(as_admin, f"/admin/hosts/{host_id}/accept-key").status_code == 302
     key = row(Host, id=host_id).host_key
     assert key and key.split()[0].startswith(("ssh-", "ecdsa-"))
-    from webapp.engine.hostkeys import fingerprint
+    from webapp.engine.ssh.hostkeys import fingerprint
 
     page = text(as_admin.get(f"/admin/hosts/{host_id}"))
     assert f"Accepted the host key {fingerprint(key)} of h00 (none was stored)." in page

@@ -14,8 +14,8 @@ import pytest
 from scripts.loopback import LoopbackSSHD
 from sessions import REGISTRY
 from tests.test_web_objects import wait_finished
-from webapp.engine import hostkeys
 from webapp.engine.dispatch import start_run
+from webapp.engine.ssh import hostkeys
 from webapp.extensions import db
 from webapp.models import Host
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from webapp.engine import stops
-from webapp.engine.connections import address_of, build_connection, config_key, effective_config
-from webapp.engine.pool import ConnectionPool
+from webapp.engine.ssh.connections import address_of, build_connection, config_key, effective_config
+from webapp.engine.ssh.pool import ConnectionPool
 from webapp.extensions import db
 from webapp.models import Run
 

@@ -420,7 +420,7 @@ def test_a_connection_opened_with_a_secret_never_enters_the_pool(app, make_hosts
     from sessions import REGISTRY
     from webapp.engine import secrets as sealing
     from webapp.engine.dispatch import check_secrets, prepare_run
-    from webapp.engine.execute import execute_job
+    from webapp.engine.worker.execute import execute_job
 
     host = make_hosts(1)[0]
     session_cls = REGISTRY.get("ReportSudoSession")

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from webapp import inventory
-from webapp.connection_config import ConfigError, check_config, key_path
-from webapp.engine.connections import nested
+from webapp.engine.ssh.config import ConfigError, check_config, key_path
+from webapp.engine.ssh.connections import nested
 from webapp.extensions import db
 from webapp.inventory import InventoryError
 from webapp.models import Host, HostGroup

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from webapp.engine.writer import _OutputBudget
+from webapp.engine.worker.writer import _OutputBudget
 
 
 def taking(budget: _OutputBudget, size: int) -> threading.Event:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 from .audit import record
-from .connection_config import ConfigError, check_config
+from .engine.ssh.config import ConfigError, check_config
 from .extensions import db
 from .models import Host, HostGroup
 
@@ -119,7 +119,7 @@ def parse_config(config: Any) -> dict[str, Any]:
 
     :raises InventoryError: for unparsable text, anything but an object, values
         JSON cannot store, or a config fabric cannot use (the message names the key,
-        see :func:`webapp.connection_config.check_config`).
+        see :func:`webapp.engine.ssh.config.check_config`).
     """
     if config is None or (isinstance(config, str) and not config.strip()):
         return {}

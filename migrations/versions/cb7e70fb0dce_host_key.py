@@ -2,7 +2,7 @@
 
 ``host.host_key`` holds the key a host presented (``<type> <base64>``, as in
 known_hosts), learned on the first connection or accepted by an admin with
-``flask minke host accept-key NAME``; webapp/engine/hostkeys.py checks it.
+``flask minke host accept-key NAME``; webapp/engine/ssh/hostkeys.py checks it.
 
 Revision ID: cb7e70fb0dce
 Revises: 3f2a9c7d1e04

@@ -1,5 +1,5 @@
 """The admin pages of hosts and host groups: thin views over webapp/inventory.py and
-webapp/engine/probe.py (registered on the admin blueprint of webapp/admin/views.py).
+webapp/engine/ssh/probe.py (registered on the admin blueprint of webapp/admin/views.py).
 
 Each is open to ``minke.edit_hosts`` as well as to admins: a role may manage the
 inventory without managing users, roles or commands."""
@@ -13,9 +13,9 @@ from flask import abort, current_app, flash, redirect, url_for
 
 from .. import inventory
 from ..auth.guards import also_for
-from ..engine import hostkeys
-from ..engine.failures import describe
-from ..engine.probe import accept_host_key, probe_host
+from ..engine.ssh import hostkeys
+from ..engine.ssh.failures import describe
+from ..engine.ssh.probe import accept_host_key, probe_host
 from ..extensions import db
 from ..models import Host, HostGroup
 from ..permissions import EDIT_HOSTS

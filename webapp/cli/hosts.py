@@ -10,8 +10,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import inventory
-from webapp.engine import hostkeys
-from webapp.engine.probe import accept_host_key
+from webapp.engine.ssh import hostkeys
+from webapp.engine.ssh.probe import accept_host_key
 from webapp.extensions import db
 from webapp.inventory import InventoryError
 from webapp.models import Host

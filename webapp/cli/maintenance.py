@@ -12,8 +12,8 @@ from sessions.status import ProcStatus
 
 from ..engine import locks
 from ..engine.latest import refresh_latest
-from ..engine.reaper import fail_lost_jobs, reap_dead_workers
 from ..engine.stops import stop_run
+from ..engine.worker.reaper import fail_lost_jobs, reap_dead_workers
 from ..extensions import db
 from ..models import MinkeSession, Run, utcnow
 

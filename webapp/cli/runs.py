@@ -24,8 +24,8 @@ from ..engine.dispatch import (
     start_run,
     validate_data,
 )
-from ..engine.reaper import reap_dead_workers
 from ..engine.stops import RunFinished, stop_run
+from ..engine.worker.reaper import reap_dead_workers
 from ..extensions import db
 from ..inputs import MAX_CONCURRENCY, MAX_ID
 from ..models import CommandResult, MinkeSession, Run, User

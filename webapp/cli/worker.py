@@ -7,7 +7,7 @@ import logging
 import click
 from flask import current_app
 
-from ..engine.worker import MinkeWorker, start_worker
+from ..engine.worker.process import MinkeWorker, start_worker
 
 
 @click.command("worker")

@@ -28,12 +28,14 @@ from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
 from ..permissions import missing_permissions, run_refusal
 from . import secrets as sealing
-from .jobs import run_job
 from .latest import mark_latest
 from .progress import fail_sessions
 
 if TYPE_CHECKING:
     from .state import MinkeState
+
+JOB_FUNCTION = "webapp.engine.worker.jobs.run_job"
+"""What a run's jobs call, by name: the run contract does not import the worker floor."""
 
 
 class DispatchError(ValueError):
@@ -142,7 +144,7 @@ def start_run(
     record("run.start", f"run #{run_id}", run_details(run, objects), user=user)
     db.session.commit()
     jobs = [
-        Queue.prepare_data(run_job, args=(run_id, job.units, job.threads, sealing.seal(
+        Queue.prepare_data(JOB_FUNCTION, args=(run_id, job.units, job.threads, sealing.seal(
                                config["SECRET_KEY"],
                                sealing.job_payload(secret, secrets or {}, needed, job.hosts))),
                            job_id=state.keys.job_id(run_id, index),

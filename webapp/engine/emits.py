@@ -1,7 +1,7 @@
 """At most one Socket.IO message per run and interval from this process.
 
 A run's writers publish a batch of events every few tens of milliseconds
-(webapp/engine/writer.py); a web process sends every message to every
+(webapp/engine/worker/writer.py); a web process sends every message to every
 viewer of the run's room, so its work is messages × viewers. Measured with
 1,000 viewers of a 200-host run (bench/team.py), one message per batch was
 more than the web process and its viewers could take on 2 cores. Here a

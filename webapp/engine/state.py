@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rq import Queue
 
     from .events import Publisher
-    from .runtime import WorkerRuntime
+    from .worker.runtime import WorkerRuntime
 
 
 class MinkeState:
@@ -33,7 +33,7 @@ class MinkeState:
     def runtime(self) -> WorkerRuntime:
         """This process's worker runtime; started on first use outside ``minke worker``."""
         if self._runtime is None:
-            from .runtime import WorkerRuntime
+            from .worker.runtime import WorkerRuntime
 
             worker_id = f"local-{socket.gethostname()}-{os.getpid()}"
             self._runtime = WorkerRuntime(self.config, self.redis, self.keys, worker_id).start()

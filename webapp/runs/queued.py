@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.queueing import queue_place
+from ..engine.worker.queueing import queue_place
 from ..permissions import viewable_run_ids
 
 

@@ -28,11 +28,11 @@ from flask import Flask
 
 from sessions.status import ProcStatus
 
-from ..extensions import db
-from ..models import CommandResult, Message, MinkeSession, OutputChunk
-from . import events
-from .events import Publisher
-from .progress import UNFINISHED
+from ...extensions import db
+from ...models import CommandResult, Message, MinkeSession, OutputChunk
+from .. import events
+from ..events import Publisher
+from ..progress import UNFINISHED
 
 logger = logging.getLogger(__name__)
 

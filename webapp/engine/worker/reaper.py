@@ -22,16 +22,16 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sessions import REGISTRY, UnknownSession
 from sessions.status import ProcStatus
 
-from ..database import begin_read_only
-from ..extensions import db
-from ..models import CommandResult, Host, MinkeSession, Run, utcnow
-from .connections import build_connection, effective_config
-from .progress import UNFINISHED, fail_sessions
-from .runner import kill_by_token
-from .secrets import forget_job_secrets
+from ...database import begin_read_only
+from ...extensions import db
+from ...models import CommandResult, Host, MinkeSession, Run, utcnow
+from ..progress import UNFINISHED, fail_sessions
+from ..secrets import forget_job_secrets
+from ..ssh.connections import build_connection, effective_config
+from ..ssh.runner import kill_by_token
 
 if TYPE_CHECKING:
-    from .state import MinkeState
+    from ..state import MinkeState
 
 logger = logging.getLogger(__name__)
 

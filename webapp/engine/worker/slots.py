@@ -5,7 +5,7 @@ rq's default timeout (``UnixSignalDeathPenalty``) arms ``SIGALRM``, which only t
 main thread may do; rq's ``TimerDeathPenalty`` raises an exception asynchronously
 into the job's thread, wherever that thread is (inside a database commit, a lock,
 the writer's close). :class:`SlotDeadline` only records the job's deadline; the
-job (:func:`webapp.engine.execute.execute_job`) waits for its sessions at most until
+job (:func:`webapp.engine.worker.execute.execute_job`) waits for its sessions at most until
 then and ends them with a clear reason.
 """
 

@@ -13,10 +13,10 @@ from sessions.messages import BaseMessage
 from sessions.results import CommandResult
 from sessions.status import ProcStatus
 
-from ..models import utcnow
+from ...models import utcnow
+from ..ssh.interrupt import CodeGuard
+from ..ssh.runner import MinkeRemote
 from . import writer as ops
-from .interrupt import CodeGuard
-from .runner import MinkeRemote
 from .writer import ResultWriter
 
 

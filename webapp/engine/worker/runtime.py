@@ -9,9 +9,9 @@ from typing import Any
 
 from redis import Redis
 
-from .keys import Keys
-from .pool import ConnectionPool
-from .stops import StopBoard, StopListener
+from ..keys import Keys
+from ..ssh.pool import ConnectionPool
+from ..stops import StopBoard, StopListener
 
 logger = logging.getLogger(__name__)
 

@@ -20,16 +20,18 @@ from sessions import REGISTRY, Session, SessionError, SessionStopped, UnknownSes
 from sessions.messages import BaseMessage, PreMessage, TextMessage, coerce_message
 from sessions.status import ProcStatus, SessionStatus
 
-from ..commands.sync import missing_reason
-from ..database import begin_read_only
-from ..extensions import db
-from ..models import MINKE_MODELS, Host, MinkeSession, Run
-from . import busy, failures, locks
-from .connections import address_of, build_connection, config_key, effective_config, merge
-from .progress import UNFINISHED, fail_sessions, finish_run_if_done
+from ...commands.sync import missing_reason
+from ...database import begin_read_only
+from ...extensions import db
+from ...models import MINKE_MODELS, Host, MinkeSession, Run
+from .. import locks
+from ..progress import UNFINISHED, fail_sessions, finish_run_if_done
+from ..secrets import JobSecrets, SecretError
+from ..ssh import failures
+from ..ssh.connections import address_of, build_connection, config_key, effective_config, merge
+from . import busy
 from .record import EngineRecord
 from .runtime import WorkerRuntime
-from .secrets import JobSecrets, SecretError
 from .slots import job_deadline
 from .writer import ResultWriter
 

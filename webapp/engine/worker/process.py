@@ -36,11 +36,11 @@ from rq.exceptions import DequeueTimeout
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from ..extensions import db
+from ...extensions import db
+from ..secrets import scrub_job
 from .queueing import PlaceTeller
 from .reaper import fail_lost_jobs, fail_worker_sessions, reap_dead_workers
 from .runtime import WorkerRuntime
-from .secrets import scrub_job
 from .slots import SLOTS_FIELD, SlotDeadline
 
 logger = logging.getLogger(__name__)

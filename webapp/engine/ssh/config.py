@@ -1,7 +1,7 @@
 """Checking the connection configuration of a host or host group before it is stored.
 
 A host's ``config`` is layered into a fabric/invoke configuration when a
-session connects (webapp/engine/connections.py). A value of the wrong shape
+session connects (webapp/engine/ssh/connections.py). A value of the wrong shape
 there (``{"run": 5}``) would fail every session on the host at run time, so
 :func:`check_config` refuses it on input with the key that is wrong.
 
@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .engine.connections import SECTIONS
+from .connections import SECTIONS
 
 
 class ConfigError(ValueError):

@@ -3,8 +3,8 @@ and *Accept host key* (the admin pages and ``minke host accept-key``).
 
 The connection is built from the same layers as a session's (webapp/engine/
 connections.py), with the host's stored key checked by the same policy
-(webapp/engine/hostkeys.py), and failures are described by the engine's one
-describer (webapp/engine/failures.py): what the test reports is what a session
+(webapp/engine/ssh/hostkeys.py), and failures are described by the engine's one
+describer (webapp/engine/ssh/failures.py): what the test reports is what a session
 on the host would meet.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..extensions import db
-from ..models import Host
+from ...extensions import db
+from ...models import Host
 from . import failures, hostkeys
 from .connections import address_of, build_connection, effective_config
 
@@ -84,7 +84,7 @@ def probe_host(host: Host, settings: Mapping[str, Any]) -> ProbeResult:
 def accept_host_key(host: Host, settings: Mapping[str, Any], *, expect: str | None = None,
                     given: str | None = None) -> tuple[str | None, str]:
     """Make the key ``host`` presents now (or the key ``given``) its stored key, see
-    :func:`webapp.engine.hostkeys.accept_key`; the caller commits. Returns the old key
+    :func:`webapp.engine.ssh.hostkeys.accept_key`; the caller commits. Returns the old key
     (``None``: none) and the new one.
 
     The key is fetched from the address and port a session would connect to. Before

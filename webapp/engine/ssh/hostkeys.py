@@ -30,9 +30,9 @@ import paramiko
 import sqlalchemy as sa
 from flask import current_app
 
-from ..audit import record
-from ..extensions import db
-from ..models import Host
+from ...audit import record
+from ...extensions import db
+from ...models import Host
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ def run_job(run_id: int, units: list[list[int]], threads: int, secrets: str | No
     this job's memory only. Needs the app context the Minke worker pushes around
     every job.
     """
-    from ..commands.sync import sync_sessions
+    from ...commands.sync import sync_sessions
+    from ..secrets import scrub_job
     from .execute import execute_job
-    from .secrets import scrub_job
 
     job = get_current_job()
     if secrets and job is not None:  # None: called directly, not by a worker

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 import redis.exceptions
 from rq import Worker
 
-from . import events
+from .. import events
 from .slots import worker_slots
 
 if TYPE_CHECKING:
-    from .state import MinkeState
+    from ..state import MinkeState
 
 logger = logging.getLogger(__name__)
 
