@@ -20,7 +20,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .connections import SECTIONS
+SECTIONS = ("connect_kwargs", "authentication", "timeouts", "runners", "sudo", "run")
+"""The fabric configuration sections a flat key (``run_pty``) may name."""
 
 
 class ConfigError(ValueError):

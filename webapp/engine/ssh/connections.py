@@ -15,9 +15,9 @@ import fabric
 import paramiko
 
 from . import hostkeys
+from .config import key_path
 from .runner import MinkeRemote
 
-SECTIONS = ("connect_kwargs", "authentication", "timeouts", "runners", "sudo", "run")
 FORM_PREFIX = "config_"
 
 
@@ -25,7 +25,7 @@ def nested(config: Mapping[str, Any]) -> dict[str, Any]:
     """Expand dotted (``run.pty``) and snake (``run_pty``) keys into nested dicts."""
     result: dict[str, Any] = {}
     for key, value in config.items():
-        path = _split_key(key)
+        path = key_path(key)
         if isinstance(value, Mapping):
             value = nested(value)
         target = result
@@ -36,15 +36,6 @@ def nested(config: Mapping[str, Any]) -> dict[str, Any]:
         else:
             target[path[-1]] = value
     return result
-
-
-def _split_key(key: str) -> list[str]:
-    if "." in key:
-        return key.split(".")
-    for section in SECTIONS:
-        if key.startswith(section + "_"):
-            return [section, key[len(section) + 1 :]]
-    return [key]
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
