@@ -140,7 +140,7 @@ def seen(answer: dict[str, Any], events: list[dict[str, Any]]) -> dict[int, dict
         mine["output"] |= {s for p in change["output"] for s in range(p["first_seq"], p["seq"] + 1)}
         mine["proc"] = change["proc_status"]
     for event in events:
-        if event["event"] == "run.finished":
+        if "session" not in event:  # the run's own: run.queue, run.finished
             continue
         mine = of(event["session"])
         if event["event"] == "session.message":
