@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from wtforms import Form
 
@@ -22,6 +22,9 @@ from .results import CommandResult
 from .secrets import declared_problem
 from .status import SessionStatus, raised_status
 
+if TYPE_CHECKING:
+    from .variants import SessionChain
+
 PERMISSION_PREFIX = "minke.run_"
 
 
@@ -35,6 +38,9 @@ class SessionRegistration(type):
 
     ``abstract`` is never inherited: a subclass is concrete unless it says
     ``abstract = True`` itself.
+
+    Every instance is a :class:`Session` class: the methods read its attributes
+    through ``session_cls``, the same object as ``type[Session]`` for the type checker.
     """
 
     def __new__(mcs, name: str, bases: tuple, attrs: dict[str, Any]):
@@ -43,10 +49,11 @@ class SessionRegistration(type):
 
     def __init__(cls, name: str, bases: tuple, attrs: dict[str, Any]) -> None:
         super().__init__(name, bases, attrs)
-        if not cls.abstract:
-            cls.register()
-            if cls.auto_permission:
-                cls.add_permission()
+        session_cls = cast("type[Session]", cls)
+        if not session_cls.abstract:
+            session_cls.register()
+            if session_cls.auto_permission:
+                session_cls.add_permission()
 
     def register(cls) -> None:
         """Check the class and add it to :data:`sessions.REGISTRY`.
@@ -62,31 +69,33 @@ class SessionRegistration(type):
             :class:`CommandChainSession` without ``commands`` or a
             :class:`SessionChain` without ``sessions``.
         """
-        cls.check()
-        if not cls.verbose_name:
-            cls.verbose_name = camel_case_to_spaces(cls.__name__)
+        session_cls = cast("type[Session]", cls)
+        session_cls.check()
+        if not session_cls.verbose_name:
+            session_cls.verbose_name = camel_case_to_spaces(cls.__name__)
         try:
-            REGISTRY.add(cls)
+            REGISTRY.add(session_cls)
         except ValueError as exc:
             raise SessionRegistrationError(cls, str(exc)) from None
 
     def check(cls) -> None:
         """Validate the declarative attributes; see :meth:`register`."""
-        if not cls.work_on:
+        session_cls = cast("type[Session]", cls)
+        if not session_cls.work_on:
             raise SessionRegistrationError(cls, "work_on is empty: name at least one minke model")
-        for model in cls.work_on:
+        for model in session_cls.work_on:
             if not (isinstance(model, str) or hasattr(model, "HOST_LOOKUP")):
                 raise SessionRegistrationError(
                     cls, f"{model!r} in work_on is no minke model (a model with HOST_LOOKUP)"
                 )
-        required = cls._requires
+        required = session_cls._requires
         if required and not getattr(cls, required):
             base = next(b for b in cls.__mro__ if b.__dict__.get("_requires") == required)
             raise SessionRegistrationError(cls, f"a {base.__name__} must define {required}")
         cls.check_commands()
         cls.check_secrets()
         if required == "sessions":
-            for entry in cls.sessions:
+            for entry in cast("type[SessionChain]", cls).sessions:
                 if not isinstance(entry, SessionRegistration):
                     raise SessionRegistrationError(
                         cls, f"{entry!r} in sessions is no session class")
@@ -95,8 +104,9 @@ class SessionRegistration(type):
         """Refuse a ``command``/``commands`` template with a placeholder where no quoting
         can make a value safe (see :func:`sessions.formatting.check_template`)."""
         templates = [getattr(cls, "command", None), *getattr(cls, "commands", ())]
-        names = set(cls.form()._fields) if cls.form is not None else set()
-        for model in cls.work_on:
+        session_cls = cast("type[Session]", cls)
+        names = set(session_cls.form()._fields) if session_cls.form is not None else set()
+        for model in session_cls.work_on:
             if not isinstance(model, str):
                 names |= {name for name in dir(model) if not name.startswith("_")}
         for template in templates:
@@ -109,7 +119,9 @@ class SessionRegistration(type):
     def check_secrets(cls) -> None:
         """Refuse an ``ask_secrets`` entry that names no secret kind and a ``secret_fields``
         entry that names no field of ``form`` (see :func:`sessions.secrets.declared_problem`)."""
-        problem = declared_problem(cls.ask_secrets, cls.secret_fields, cls.form)
+        session_cls = cast("type[Session]", cls)
+        problem = declared_problem(session_cls.ask_secrets, session_cls.secret_fields,
+                                   session_cls.form)
         if problem:
             raise SessionRegistrationError(cls, problem)
 
@@ -119,13 +131,14 @@ class SessionRegistration(type):
 
     def add_permission(cls) -> None:
         """Add this session's own run permission to :attr:`Session.permissions`."""
-        name = cls.permission_name()
-        if name not in cls.permissions:
-            cls.permissions = (*cls.permissions, name)
+        session_cls = cast("type[Session]", cls)
+        name = session_cls.permission_name()
+        if name not in session_cls.permissions:
+            session_cls.permissions = (*session_cls.permissions, name)
 
     def work_on_names(cls) -> tuple[str, ...]:
         """The names of the models in ``work_on``."""
-        return tuple(model_name(model) for model in cls.work_on)
+        return tuple(model_name(model) for model in cast("type[Session]", cls).work_on)
 
 
 class Session(metaclass=SessionRegistration):
@@ -396,6 +409,7 @@ class Session(metaclass=SessionRegistration):
         value: str | None = None
         if regex:
             if result.validate(regex):
+                assert result.match is not None  # validate() kept the match it returned True for
                 groups = result.match.groups()
                 value = groups[0] if groups else result.stdout.rstrip("\n")
         elif result.ok and result.stdout:

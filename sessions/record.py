@@ -16,9 +16,12 @@ from .results import CommandResult
 class SessionRecord(Protocol):
     """What a :class:`~sessions.Session` needs from the place it is stored."""
 
-    minkeobj: Any
     session_status: str | None
     session_data: dict
+
+    @property
+    def minkeobj(self) -> Any:
+        """The object the session works on (read only: a record may load it when first read)."""
 
     @property
     def stop_level(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from .base import Session
 from .formatting import format_command
@@ -26,7 +26,7 @@ class SingleCommandSession(Session):
     """The shell command; ``{placeholders}`` are filled by :meth:`~Session.format_cmd`."""
 
     def process(self) -> None:
-        self.xrun(self.command)
+        self.xrun(cast(str, self.command))  # registration refuses a class without command
 
 
 class CommandFormSession(SingleCommandSession):
@@ -45,7 +45,7 @@ class CommandFormSession(SingleCommandSession):
     abstract = True
     form = CommandForm
     command = "{cmd}"
-    raw_placeholders = ("cmd",)
+    raw_placeholders: ClassVar[tuple[str, ...]] = ("cmd",)
 
     def process(self) -> None:
         typed = normalise_newlines(str(self.data.get("cmd") or ""))
@@ -67,7 +67,7 @@ class CommandChainSession(Session):
     abstract = True
     _requires = "commands"
 
-    commands: ClassVar[tuple[str, ...]] = ()
+    commands: tuple[str, ...] = ()  # a class attribute; a subclass may set it per run
     """The shell commands, in order."""
 
     break_states: ClassVar[tuple[str, ...]] = ("error",)

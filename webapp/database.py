@@ -65,6 +65,7 @@ def _make_sqlite_concurrent(engine: sa.Engine) -> None:
         elif cooperative:
             _begin_immediate_cooperatively(connection.connection.driver_connection)
         else:
+            assert gate is not None  # made above when not cooperative
             gate.enter(connection.info)
             try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, overload
 
 from flask import Flask
 from werkzeug.exceptions import BadRequest
@@ -87,6 +87,16 @@ def parse_int(value: Any, name: str, *, minimum: int = 0, maximum: int = MAX_ID,
     if not minimum <= number <= maximum:
         raise BadParameter(name, _range_text(minimum, maximum))
     return number
+
+
+@overload
+def int_param(args: Mapping[str, Any], name: str, default: int, *,
+              minimum: int = 1, maximum: int = MAX_ID) -> int: ...
+
+
+@overload
+def int_param(args: Mapping[str, Any], name: str, default: None = None, *,
+              minimum: int = 1, maximum: int = MAX_ID) -> int | None: ...
 
 
 def int_param(args: Mapping[str, Any], name: str, default: int | None = None, *,

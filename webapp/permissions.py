@@ -159,6 +159,7 @@ def statuses_of(user: User | None) -> int | None:
     latest session of theirs; an object only others ran shows "never run")."""
     if sees_all_runs(user):
         return None
+    assert user is not None  # sees_all_runs() is true for None
     return user.id if getattr(user, "is_authenticated", False) else 0
 
 

@@ -119,7 +119,7 @@ def _where_host(query: sa.Select, model: type[MinkeModel], name: str) -> sa.Sele
         raise SelectionError(f"{model.__name__} is a host itself: filter on name={name}")
     current: Any = model
     for part in path:
-        attribute = getattr(current, part, None)
+        attribute: Any = getattr(current, part, None)
         prop = getattr(attribute, "property", None)
         target = getattr(prop, "mapper", None)
         if target is None:

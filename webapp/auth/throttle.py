@@ -51,7 +51,8 @@ class LoginThrottle:
         """
         user_key, address_key = self._user_key(name), self._address_key(address)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(user_key).ttl(user_key).get(address_key).ttl(address_key)
+            (pipe.get(user_key)  # type: ignore[union-attr]  # redis-py: returns the pipeline
+             .ttl(user_key).get(address_key).ttl(address_key))
             user_count, user_ttl, address_count, address_ttl = pipe.execute()
         if int(user_count or 0) >= self.user_limit:
             return Throttled("user", max(int(user_ttl), 1))
@@ -63,7 +64,8 @@ class LoginThrottle:
         """Count a failed attempt; a counter's window starts at its first failure."""
         with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._user_key(name), self._address_key(address)):
-                pipe.incr(key).expire(key, self.window, nx=True)
+                (pipe.incr(key)  # type: ignore[attr-defined]  # redis-py: returns the pipeline
+                 .expire(key, self.window, nx=True))
             pipe.execute()
 
     def succeeded(self, name: str) -> None:

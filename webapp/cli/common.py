@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 
 
-def fail_usage(message: str) -> None:
+def fail_usage(message: str) -> NoReturn:
     """Print ``message`` and exit with status 2 (a usage error)."""
     raise click.UsageError(message)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 import paramiko
@@ -46,7 +47,7 @@ def host_cli() -> None:
 @click.option("--config", help='Connection config as a JSON object, e.g. \'{"user": "deploy"}\'.')
 @click.option("--comment", default="", help="Free text shown in the dashboard.")
 @click.option("--verbose-name", default="", help="Display name; NAME when left out.")
-def add_host(name: str, groups: tuple[str, ...], **fields: str | None) -> None:
+def add_host(name: str, groups: tuple[str, ...], **fields: Any) -> None:
     """Add the host NAME (letters, digits, '.', '_', '-').
 
     Example: minke host add web1 --hostname 10.0.0.5 --port 2222 --group web

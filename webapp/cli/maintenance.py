@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -46,13 +47,14 @@ def cleanup_command(days: float | None, release_locks: bool,
                    "killed")
     if days is not None:
         cutoff = utcnow() - dt.timedelta(days=days)
-        deleted = db.session.execute(
+        deleted = db.session.execute(  # type: ignore[attr-defined]  # a CursorResult (DML)
             sa.delete(Run).where(Run.finished_at.is_not(None), Run.created_at < cutoff)).rowcount
         refresh_latest()  # an object whose latest session went with its run shows the one before
         db.session.commit()
         click.echo(f"{deleted} run(s) older than {days:g} day(s) deleted")
     if release_locks:
         released = 0
+        holder: Any  # the lock's JSON document
         for host_id, holder in locks.all_locks(state.redis, state.keys).items():
             run_id = holder.get("run")
             run = db.session.get(Run, run_id) if isinstance(run_id, int) else None

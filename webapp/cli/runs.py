@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -232,7 +234,7 @@ def _labels(run_id: int) -> dict[int, str]:
     return labels
 
 
-def _event_lines(event: dict, labels: dict[int, str]) -> list[str]:
+def _event_lines(event: dict, labels: Mapping[Any, str]) -> list[str]:
     """The lines (styled) that show ``event``; none for events the CLI does not show."""
     kind = event["event"]
     label = labels.get(event.get("session"), "?")

@@ -23,7 +23,7 @@ def worker_command(burst: bool, name: str | None, slots: int | None, verbose: bo
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is a proxy
 
     def announce(worker: MinkeWorker) -> None:
         click.echo(f"Minke worker {worker.name}: {worker.slots} slots (runs at once) "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 from wtforms import Form, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -70,6 +70,10 @@ class DefinedCommands:
 
     entries: ClassVar[tuple[dict[str, Any], ...]] = ()
     """The commands (``id``, ``label``, ``cmd``) as this class was built from them."""
+
+    if TYPE_CHECKING:  # the Session's, every class using the mixin being one
+        @property
+        def data(self) -> Mapping[str, Any]: ...
 
     @classmethod
     def snapshot(cls) -> list[dict[str, Any]]:
@@ -158,7 +162,7 @@ def group_session(definition: GroupDefinition, models: Mapping[str, type]) -> ty
 def _build(name: str, base: type[Session], label: str, description: str,
            model_names: tuple[str, ...], models: Mapping[str, type],
            **attrs: Any) -> type[Session]:
-    cls = type(name, (base,), {
+    cls: type[Session] = type(name, (base,), {
         "abstract": True,  # registered by .sync, all at once, not by the metaclass
         "__module__": __name__,
         "__doc__": description or None,
@@ -172,7 +176,7 @@ def _build(name: str, base: type[Session], label: str, description: str,
     return cls
 
 
-def is_defined(session_cls: type) -> bool:
+def is_defined(session_cls: type) -> TypeGuard[type[DefinedCommands]]:
     """Whether ``session_cls`` is the session of a command or group defined in the browser."""
     return isinstance(session_cls, type) and issubclass(session_cls, DefinedCommands)
 

@@ -117,7 +117,8 @@ def build_sessions(commands: list[CommandDefinition],
     """The session classes of the definitions; one that cannot be built (a group whose
     commands were all deactivated) is left out and logged, the others still work."""
     classes = []
-    for definition in [*commands, *groups]:
+    definitions: list[CommandDefinition | GroupDefinition] = [*commands, *groups]
+    for definition in definitions:
         try:
             if isinstance(definition, CommandDefinition):
                 classes.append(command_session(definition, MINKE_MODELS))

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from rq import Queue
@@ -162,7 +162,7 @@ def start_run(
         fail_sessions(rows, f"could not queue the run: {exc}", state)
         raise EnqueueError(f"run #{run_id} could not be queued: {exc}") from exc
     begin_read_only()
-    return db.session.get(Run, run_id)
+    return cast(Run, db.session.get(Run, run_id))  # stored and committed above
 
 
 def check_secrets(session_cls: type[Session], objects: Sequence[Any],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -153,7 +153,9 @@ def read_batches(
     redis: Redis, keys: Keys, run_id: int, last_id: str = "0", *, block_ms: int | None = 1000
 ) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]]:
     """Like :func:`read_events`, keeping each published batch with its stream id."""
-    answer = redis.xread({keys.run_events(run_id): last_id}, block=block_ms, count=1000)
+    # redis-py's hint covers RESP3's dict too; this client's RESP2 reply: [stream, entries]
+    answer = cast("list[tuple[bytes, list[tuple[bytes | str, dict[bytes, bytes]]]]] | None",
+                  redis.xread({keys.run_events(run_id): last_id}, block=block_ms, count=1000))
     entries: list[tuple[str, list[dict[str, Any]]]] = []
     for _stream, items in answer or ():
         for entry_id, fields in items:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -27,5 +28,6 @@ def installation_id() -> str:
             connection.execute(sa.insert(Installation).values(id=1, uuid=uuid.uuid4().hex))
     except sa.exc.IntegrityError:  # another process created it first: take theirs
         pass
-    with engine.connect() as connection:
-        return connection.scalar(sa.select(Installation.uuid).where(Installation.id == 1))
+    with engine.connect() as connection:  # the row exists now: ours or the other process's
+        return cast(str, connection.scalar(
+            sa.select(Installation.uuid).where(Installation.id == 1)))

@@ -7,8 +7,8 @@ object grows with the history (100,000 hosts with three runs each: 170-750 ms).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..extensions import db
 from ..models import LatestSession, MinkeSession
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERTS: dict[str, Callable[[Any], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _COLUMNS = ("object_type", "object_id", "session_id", "proc_status", "session_status")
 
 
@@ -55,5 +56,6 @@ def refresh_latest() -> int:
               .group_by(ms.object_type, ms.object_id).subquery())
     missing = sa.select(ms.object_type, ms.object_id, ms.id, ms.proc_status,
                         ms.session_status).join(newest, newest.c.id == ms.id)
-    result = db.session.execute(sa.insert(ls).from_select(list(_COLUMNS), missing))
+    result = cast("sa.CursorResult[Any]",
+                  db.session.execute(sa.insert(ls).from_select(list(_COLUMNS), missing)))
     return result.rowcount or 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
@@ -44,17 +45,17 @@ def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
     if pending:
         db.session.rollback()
         return False
-    done = db.session.execute(
+    done = cast("sa.CursorResult[Any]", db.session.execute(
         sa.update(Run).where(Run.id == run_id, Run.finished_at.is_(None))
         .values(finished_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if done:
         publisher.publish(run_id, events.RUN_FINISHED, {"summary": run_summary(run_id)})
     return bool(done)
 
 
-def fail_sessions(rows: list[MinkeSession], reason: str, state: MinkeState, *,
+def fail_sessions(rows: Sequence[MinkeSession], reason: str, state: MinkeState, *,
                   status: ProcStatus = ProcStatus.FAILED) -> None:
     """End ``rows`` as ``status`` with ``reason``, release their runs' host locks. Commits."""
     if not rows:

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from redis import Redis
@@ -112,7 +112,9 @@ def request_stop(redis: Redis, keys: Keys, run_id: int, session_id: int | None =
 def stop_levels(redis: Redis, keys: Keys, run_id: int) -> dict[int | None, int]:
     """Every stop request of a run: session id (``None`` for the whole run) → level."""
     levels: dict[int | None, int] = {}
-    for field, value in redis.hgetall(keys.run_stop(run_id)).items():
+    # the client does not decode responses: bytes (redis-py's hint allows str too)
+    stored = cast("dict[bytes, bytes]", redis.hgetall(keys.run_stop(run_id)))
+    for field, value in stored.items():
         name = field.decode()
         levels[None if name == RUN_FIELD else int(name[1:])] = min(2, int(value))
     return levels

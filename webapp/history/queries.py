@@ -45,7 +45,10 @@ def visible_runs(user: User | None) -> sa.Select:
     """``SELECT run`` of the runs ``user`` may see: their own, or all with ``view_all_runs``
     (``None``: the command line, which sees all)."""
     query = sa.select(Run)
-    return query if sees_all_runs(user) else query.where(Run.user_id == user.id)
+    if sees_all_runs(user):
+        return query
+    assert user is not None  # sees_all_runs() is true for None
+    return query.where(Run.user_id == user.id)
 
 
 def visible_sessions(user: User) -> sa.Select:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -79,6 +80,9 @@ class User(UserMixin, Base):
 
     # Not mapped: the login session this object was loaded through (webapp/auth/logins.py),
     # set by the login and by the user loader; None for a token's or the CLI's user.
+    if TYPE_CHECKING:  # annotated for the checker only: SQLAlchemy would map them
+        login_token: str | None
+        login_id: int | None
     login_token = None
     login_id = None
 

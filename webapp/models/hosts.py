@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import (
@@ -54,6 +54,9 @@ class MinkeModel:
 
     HOST_LOOKUP: ClassVar[str] = "host"
     """Dotted attribute path from an object to its :class:`Host` (``""``: it is one)."""
+
+    if TYPE_CHECKING:  # every minke model maps it; declared for the checker only
+        id: Mapped[int]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -120,6 +123,8 @@ def _store_changes(obj: MinkeModel, state: InstanceState) -> None:
     }
     if not changes:
         return
+    # a persistent object (as the caller checked) has both
+    assert state.identity is not None and state.session is not None
     key = {mapper.get_property_by_column(column).key: value
            for column, value in zip(mapper.primary_key, state.identity, strict=True)}
     with Session(state.session.get_bind(mapper=mapper)) as writer, writer.begin():

@@ -15,7 +15,7 @@ from .auth import User
 from .base import Base, utcnow
 from .hosts import Host
 
-_CASCADE = {"cascade": "all, delete-orphan", "passive_deletes": True}
+_CASCADE: dict[str, Any] = {"cascade": "all, delete-orphan", "passive_deletes": True}
 
 
 class Run(Base):

@@ -65,7 +65,7 @@ class Filters:
                    disabled=choice_param(args, "disabled", ("yes", "no")),
                    status=choice_param(args, "status", BADGES), runs_of=runs_of)
 
-    def as_args(self) -> dict[str, str]:
+    def as_args(self) -> dict[str, Any]:
         """The filters as the query arguments that reproduce them (empty ones left out)."""
         args = {"q": self.q, "group": str(self.group or ""), "disabled": self.disabled,
                 "status": self.status}
@@ -190,7 +190,7 @@ def search_text(columns: Sequence[Any]) -> Any:
     two columns there.
     """
     parts = [sa.func.coalesce(column, sa.literal_column("''")) for column in columns]
-    text = parts[0]
+    text: sa.ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         text = text.op("||")(sa.literal_column("' '")).op("||")(part)
     return text
@@ -340,7 +340,9 @@ def _rows(spec: ListSpec, filters: Filters, order: Order, number: int,
           size: int) -> list[Row]:
     """The rows of one page."""
     model, ms = spec.model, MinkeSession
-    sort = spec.column(order.key).sort
+    column = spec.column(order.key)
+    assert column is not None  # Order.from_args chose one of the spec's keys
+    sort = column.sort
     ordering = (sort.desc() if order.descending else sort.asc(),
                 model.id.desc() if order.descending else model.id.asc())
     page_ids = (matching_ids(spec, filters).order_by(*ordering).limit(size)

@@ -24,7 +24,7 @@ from ..inputs import parse_int
 from ..models import Host, HostGroup
 from ..models.hosts import host_group_members
 from .listing import Filters, matching_ids
-from .specs import ListSpec
+from .specs import ListModel, ListSpec
 
 CONFIRM_LIMIT = 1000
 """Objects listed (each with a box to untick) on the confirmation page at most."""
@@ -74,7 +74,7 @@ def _ints(form: MultiDict, name: str) -> list[int]:
     return [parse_int(value, name, minimum=1) for value in form.getlist(name)]
 
 
-def target_model(spec: ListSpec) -> type:
+def target_model(spec: ListSpec) -> ListModel:
     """The model sessions started from this list run on: hosts for a list of groups."""
     return Host if spec.model is HostGroup else spec.model
 

@@ -13,10 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import defer, selectinload
 
-from ..models import MINKE_MODELS, Host, HostGroup
+from ..models import MINKE_MODELS, Host, HostGroup, MinkeModel
 from ..models.hosts import host_group_members
 
 Cell = Callable[[Any], Any]
+ListModel = type[MinkeModel] | type[HostGroup]
+"""The model of a list: a minke model (hosts among them) or host groups."""
 
 @dataclass(frozen=True)
 class Column:
@@ -34,7 +36,7 @@ class ListSpec:
     """One object list."""
 
     slug: str
-    model: type
+    model: ListModel
     title: str
     columns: tuple[Column, ...]
     search: tuple[Any, ...]
@@ -109,7 +111,7 @@ def _group_spec() -> ListSpec:
     )
 
 
-def _host_path(model: type) -> tuple[Any, ...]:
+def _host_path(model: type[MinkeModel]) -> tuple[Any, ...]:
     """Relationship attributes along ``model.HOST_LOOKUP`` (``"server.host"``)."""
     path, current = [], model
     for name in filter(None, model.HOST_LOOKUP.split(".")):
@@ -127,7 +129,7 @@ def _value(name: str) -> Cell:
     return value
 
 
-def _model_spec(model: type) -> ListSpec:
+def _model_spec(model: type[MinkeModel]) -> ListSpec:
     """A list of a user model: every plain column of its table, and its host."""
     table_columns = [c for c in sa.inspect(model).columns
                      if not c.primary_key and not c.foreign_keys
@@ -139,7 +141,7 @@ def _model_spec(model: type) -> ListSpec:
         columns.append(Column("host", "Host", lambda row: _host_name(row.obj)))
     search = tuple(getattr(model, c.key) for c in table_columns
                    if isinstance(c.type, sa.String | sa.Text))
-    eager = ()
+    eager: tuple[Any, ...] = ()
     if path:
         loader = selectinload(path[0])
         for attr in path[1:]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from markupsafe import Markup, escape
 
@@ -95,7 +97,9 @@ def palette_rgb(n: int) -> tuple[int, int, int]:
 def nearest_palette_index(r: int, g: int, b: int) -> int:
     """The entry from 16 to 255 of the 256-colour palette closest to a 24-bit colour:
     the nearest point of the colour cube or of the grey ramp, whichever is nearer."""
-    cube = [min(range(6), key=lambda i, c=c: abs(_STEPS[i] - c)) for c in (r, g, b)]
+    # cast: mypy cannot infer a lambda with a default argument (``c=c`` binds each channel)
+    cube = [min(range(6), key=cast("Callable[[int], int]", lambda i, c=c: abs(_STEPS[i] - c)))
+            for c in (r, g, b)]
     cube_index = 16 + 36 * cube[0] + 6 * cube[1] + cube[2]
     grey_index = 232 + min(23, max(0, math.floor(((r + g + b) / 3 - 8) / 10 + 0.5)))
     return min((cube_index, grey_index), key=lambda n: sum(

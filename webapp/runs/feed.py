@@ -273,7 +273,7 @@ def _commands(views: dict[int, SessionView], sessions: sa.Select | list[int],
     columns = (CommandResult.id, CommandResult.session_id, CommandResult.seq,
                CommandResult.command, CommandResult.exit_code, CommandResult.status,
                CommandResult.truncated, CommandResult.stdout_bytes, CommandResult.stderr_bytes)
-    rows = []
+    rows: list[sa.Row] = []
     latest: dict[int, tuple[int, int]] = {}  # session → (command id, seq)
     for condition in _in_sessions(CommandResult.session_id, sessions):
         rows += db.session.execute(sa.select(*columns).where(condition, CommandResult.seq > low))

@@ -28,7 +28,8 @@ def connect(auth: Any = None) -> None:
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("login required")
     # its login and the runs it joins are checked again while it stays (revocation.py)
-    admit(request.sid, current_user._get_current_object(), can_view_run)
+    admit(request.sid,  # type: ignore[attr-defined]  # set by Flask-SocketIO
+          current_user._get_current_object(), can_view_run)
 
 
 def _run_id(data: Any) -> int | None:
@@ -55,13 +56,14 @@ def join(data: Any = None) -> dict[str, Any]:
         after = after_map(data.get("after") or {})
     except (TypeError, ValueError):
         return {"ok": False, "error": "after: expected session ids and sequence numbers"}
-    if not watch(request.sid, run.id):
+    if not watch(request.sid, run.id):  # type: ignore[attr-defined]  # set by Flask-SocketIO
         return {"ok": False, "error": "this connection watches too many runs already"}
     join_room(current_app.extensions["minke"].keys.run_room(run.id))
     if not after and not data.get("statuses"):
         return {"ok": True}
     begin_snapshot()  # a snapshot taken after joining: what it lacks arrives as events
     run = db.session.get(Run, run.id)
+    assert run is not None  # found just above (catch_up would fail on None)
     return {"ok": True, **catch_up(run, after, statuses=bool(data.get("statuses")))}
 
 
@@ -69,7 +71,7 @@ def leave(data: Any = None) -> dict[str, Any]:
     run_id = _run_id(data)
     if run_id is not None:
         leave_room(current_app.extensions["minke"].keys.run_room(run_id))
-        unwatch(request.sid, run_id)
+        unwatch(request.sid, run_id)  # type: ignore[attr-defined]  # set by Flask-SocketIO
     return {"ok": True}
 
 

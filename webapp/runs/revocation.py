@@ -97,7 +97,7 @@ def unwatch(sid: str, run_id: int) -> None:
 
 
 def _guard(may_view: MayView) -> SocketGuard:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is a proxy
     guard = app.extensions.get("minke_socket_guard")
     if guard is None:
         guard = app.extensions.setdefault("minke_socket_guard", SocketGuard(app, may_view))

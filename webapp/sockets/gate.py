@@ -102,6 +102,7 @@ class ConnectionCounts:
             ticket.released = True
             if ticket.eio_sid is not None:
                 self._by_sid.pop(ticket.eio_sid, None)
+            key: Any  # a user id for the users' counter, an address for the addresses'
             for counter, key in ((self._users, ticket.user_id),
                                  (self._addresses, ticket.address)):
                 counter[key] -= 1

@@ -132,7 +132,7 @@ class MinkeConnection(fabric.Connection):
         """
         if self.minke_pristine is None:
             self.minke_pristine = self.config.clone()
-        self.config = self.minke_pristine.clone()
+        self.config: Any = self.minke_pristine.clone()  # invoke's property (fabric: no hints)
         self._set(command_cwds=[], command_prefixes=[])
 
 

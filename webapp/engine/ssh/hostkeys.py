@@ -24,7 +24,7 @@ import logging
 import socket
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import paramiko
 import sqlalchemy as sa
@@ -119,7 +119,7 @@ def remember_key(host_id: int, text: str) -> str | None:
 
 
 def _store_key(connection: sa.Connection, host_id: int, text: str) -> str | None:
-    table = Host.__table__
+    table = cast(sa.Table, Host.__table__)
     connection.execute(sa.update(table).where(table.c.id == host_id, table.c.host_key.is_(None))
                        .values(host_key=text))
     return connection.scalar(sa.select(table.c.host_key).where(table.c.id == host_id))

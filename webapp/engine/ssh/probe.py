@@ -104,8 +104,9 @@ def accept_host_key(host: Host, settings: Mapping[str, Any], *, expect: str | No
         db.session.rollback()
         key = hostkeys.fetch_key(hostname, port or 22, prefer=known,
                                  timeout=config.get("connect_timeout") or 10)
-        host = db.session.get(Host, host_id)
-        if host is None:
+        found = db.session.get(Host, host_id)
+        if found is None:
             raise hostkeys.HostKeyError(f"host {name} was deleted meanwhile")
+        host = found
         given = hostkeys.key_text(key)
     return hostkeys.accept_key(host, hostname, port or 22, expect=expect, given=given)

@@ -127,6 +127,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     # other job's writer: bench/team.py measured a one-host run's start 1 s late for it)
     begin_read_only()
     run = db.session.get(Run, run_id)
+    assert run is not None  # the run this job was queued for
     try:
         session_cls = REGISTRY.get(run.session_name)
         # the secrets live in this job's memory only: never stored
@@ -170,8 +171,10 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
             futures = []
             for unit in ordered:
                 host_id = planned[unit[0]].host_id
+                target, busy_with = ((targets.get(host_id), busy.get(host_id))
+                                     if host_id is not None else (None, None))
                 futures.append(pool.submit(_run_unit, job, [planned[sid] for sid in unit],
-                                           targets.get(host_id), busy.get(host_id)))
+                                           target, busy_with))
             _wait_for_units(job, futures)
     except BaseException as exc:
         failure = exc

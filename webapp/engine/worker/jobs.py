@@ -22,4 +22,5 @@ def run_job(run_id: int, units: list[list[int]], threads: int, secrets: str | No
     if secrets and job is not None:  # None: called directly, not by a worker
         scrub_job(current_app.extensions["minke"].redis, job)
     sync_sessions()  # the commands defined in the browser, as the database has them now
-    execute_job(current_app._get_current_object(), run_id, units, threads, secrets)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy, typed as Flask
+    execute_job(app, run_id, units, threads, secrets)

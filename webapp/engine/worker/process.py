@@ -192,6 +192,7 @@ class MinkeWorker(SimpleWorker):
         """Second signal: end the running jobs' sessions (failed, remote commands killed)
         and exit at once."""
         # a process group's Ctrl+C may deliver one signal twice
+        assert self._shutdown_requested_date is not None  # set by request_stop, which installs us
         if now() - self._shutdown_requested_date < timedelta(seconds=1):
             return
         with self._jobs_lock:

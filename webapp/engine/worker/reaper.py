@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import sqlalchemy as sa
 from rq.job import Job, JobStatus
@@ -48,9 +48,9 @@ def reap_dead_workers(state: MinkeState, *, grace: float | None = None) -> int:
     """
     grace = state.config["MINKE_WORKER_GRACE"] if grace is None else grace
     begin_read_only()
-    workers = set(db.session.scalars(
+    workers = cast("set[str]", set(db.session.scalars(  # worker_id IS NOT NULL
         sa.select(MinkeSession.worker_id).distinct()
-        .where(MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id.is_not(None))))
+        .where(MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id.is_not(None)))))
     db.session.rollback()
     now = time.monotonic()
     missing = state.missing_workers
@@ -165,6 +165,7 @@ def fail_lost_jobs(state: MinkeState) -> int:
     lost = []
     for run_id in {row.run_id for row in rows}:
         run = db.session.get(Run, run_id)
+        assert run is not None  # its sessions are still there
         if not any(Job.exists(state.keys.job_id(run_id, i), connection=state.redis)
                    for i in range(run.job_count)):
             lost += [row for row in rows if row.run_id == run_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -186,9 +187,9 @@ class EngineRecord:
                 self._last_flush = time.monotonic()
             if command_seq is None:
                 return
-            for stream, data in pieces:
-                self._emit(lambda seq, stream=stream, data=data: ops.OutputAppended(
-                    self.session_id, seq, command_seq, stream, data))
+            for stream, data in pieces:  # make(seq): OutputAppended(session_id, seq, …)
+                self._emit(partial(ops.OutputAppended, self.session_id, command_seq=command_seq,
+                                   stream=stream, data=data))
 
     def _close_command(self, stored: CommandResult | None, *, exited: int | None) -> int:
         self.flush_output(force=True)
@@ -209,7 +210,7 @@ class EngineRecord:
         return command_seq
 
 
-def _object_changes(obj: Any) -> tuple[type, int, dict] | None:
+def _object_changes(obj: Any) -> tuple[type[Any], int, dict] | None:
     """The changed column values of a mapped object, to store at the session's end."""
     if obj is None:
         return None

@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask
@@ -101,7 +101,7 @@ class SessionFinished:
     proc_status: str
     session_status: str | None
     end_time: Any
-    object_update: tuple[type, int, dict] | None = None
+    object_update: tuple[type[Any], int, dict] | None = None
     note_seq: int | None = None  # for the message saying the object_update failed
 
 
@@ -356,13 +356,15 @@ class ResultWriter:
     def _update_object(self, op: SessionFinished, rows: _Rows, out: list[dict]) -> bool:
         """Store the changes the session made to its object; on a database error (a
         ``None`` for a NOT NULL column, a value too long) add an error message instead."""
+        assert op.object_update is not None  # the caller checked it
         model, pk, values = op.object_update
         try:
             with db.session.begin_nested():
                 db.session.execute(sa.update(model).where(model.id == pk).values(**values))
         except sa.exc.DBAPIError as exc:
             fields = ", ".join(f"{k}={v!r}" for k, v in values.items())
-            self._apply(MessageAdded(op.session_id, op.note_seq, "error", "text", {
+            note_seq = cast(int, op.note_seq)  # set whenever object_update is
+            self._apply(MessageAdded(op.session_id, note_seq, "error", "text", {
                 "text": f"the changes to {model.__name__} #{pk} ({fields}) were not stored: "
                         f"{exc.orig}"}), rows, out)
             return False
@@ -395,7 +397,8 @@ def _update_unfinished(rows: list[dict]) -> None:
     """Update sessions by id, each only while unfinished: a final state, once stored (say by
     a reaper that failed the session), never changes."""
     columns = [name for name in rows[0] if name != "id"]
-    table = MinkeSession.__table__  # Core: the writer's session holds no such objects
+    # Core: the writer's session holds no such objects
+    table = cast(sa.Table, MinkeSession.__table__)
     db.session.execute(
         sa.update(table)
         .where(table.c.id == sa.bindparam("b_id"),  # no IN (…): executemany cannot expand it
