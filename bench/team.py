@@ -676,7 +676,6 @@ async def _strangers(url: str, n: int) -> dict[str, int]:
 
 QUICK_COMMAND = "uname -a"
 RUNS_SESSION = "BenchCommandSession"
-FINAL_BADGES = ("success", "warning", "error", "failed", "stopped", "canceled")
 CORES = os.cpu_count() or 1
 # (name, worker processes, their config): new is MINKE_WORKER_SLOTS' default in one process;
 # cores is as many slots in all, in one process per core (docs/deploy.md)
@@ -792,9 +791,10 @@ async def _runs_at_once(url: str, runs: list[UserRun], deadline_s: float) -> flo
     import aiohttp
     import socketio
 
-    from webapp.runs.feed import STATUS_KEYS
+    from webapp.status import COUNTED
+    from webapp.status import FINAL as FINAL_BADGES
 
-    final_keys = {STATUS_KEYS.index(key) for key in FINAL_BADGES}
+    final_keys = {COUNTED.index(key) for key in FINAL_BADGES}
     go = asyncio.Event()
     done = {id(r): asyncio.Event() for r in runs}
     clients = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import MinkeSession, Run
+from .status import badge_key
 
 
 def session_report(session: MinkeSession) -> dict[str, Any]:
@@ -34,5 +35,5 @@ def run_report(run: Run) -> list[dict[str, Any]]:
 
 def run_succeeded(run: Run) -> bool:
     """True when every session completed with success or warning."""
-    return all(s.proc_status == "completed" and s.session_status in ("success", "warning")
+    return all(badge_key(s.proc_status, s.session_status) in ("success", "warning")
                for s in run.sessions)

@@ -146,10 +146,9 @@ function setStatus(id, { status, proc, start, end }) {
 
 function statusEvent(e) {
   if (!run.accept(e.session, e.seq, e._recv)) return;
-  const proc = e.proc_status;
-  const status = proc === "completed" ? (e.session_status || "success")
-    : proc === "initialized" ? "queued" : proc;
-  setStatus(e.session, { status, proc, start: e.start_time, end: e.end_time });
+  // the badge comes from the server (webapp/status.py), as in the join's catch-up
+  setStatus(e.session, { status: e.status, proc: e.proc_status, start: e.start_time,
+                         end: e.end_time });
 }
 
 function fragment(html) {

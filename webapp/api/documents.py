@@ -15,10 +15,10 @@ from sessions.registry import group_name
 
 from ..extensions import db
 from ..models import Host, MinkeSession, Run
-from ..objects.badges import badge_key
 from ..objects.listing import Page
 from ..objects.specs import ListSpec
-from ..runs.feed import SessionView, run_counts
+from ..runs.feed import SessionView
+from ..status import badge_key, run_counts
 
 SESSIONS_PAGE = 1000
 """Sessions of a run per page of ``GET /runs/<id>``."""

@@ -16,8 +16,8 @@ import yaml
 from sessions import REGISTRY
 
 from ..models import MINKE_MODELS
-from ..objects.badges import BADGES
 from ..objects.specs import list_specs
+from ..status import BADGES
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 

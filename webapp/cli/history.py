@@ -15,12 +15,9 @@ from ..extensions import db
 from ..history.queries import RUN_STATES, RunFilters, run_page
 from ..inputs import MAX_ID
 from ..models import Run, User
-from ..objects.badges import badge_key
 from ..reports import run_report
+from ..status import TERMINAL_COLOURS, badge_key
 from .common import echo_table, fail_usage
-
-COLOURS = {"success": "green", "warning": "yellow", "error": "red", "failed": "red",
-           "canceled": "magenta", "stopped": "magenta"}
 
 
 @click.command("runs")
@@ -82,8 +79,9 @@ def show_command(run_id: int, as_json: bool) -> None:
                    f"started {run.created_at:%Y-%m-%d %H:%M:%S}")
         for session in run.sessions:
             shown = badge_key(session.proc_status, session.session_status)
-            click.echo(click.style(f"{session.object_label}: {shown}", fg=COLOURS.get(shown),
-                                   bold=True) + f"  (session {session.id})")
+            click.echo(click.style(f"{session.object_label}: {shown}",
+                                   fg=TERMINAL_COLOURS.get(shown), bold=True)
+                       + f"  (session {session.id})")
             for message in session.messages:
                 text = BaseMessage.render(message.kind, message.payload)
                 colour = {"warning": "yellow", "error": "red"}.get(message.level)
@@ -99,6 +97,6 @@ def print_summary(run: Run) -> None:
     for session in run.sessions:
         key = badge_key(session.proc_status, session.session_status)
         counts[key] = counts.get(key, 0) + 1
-    parts = [click.style(f"{n} {k}", fg=COLOURS.get(k)) for k, n in sorted(counts.items())]
+    parts = [click.style(f"{n} {k}", fg=TERMINAL_COLOURS.get(k)) for k, n in sorted(counts.items())]
     state = "finished" if run.finished_at else "running"
     click.echo(f"run #{run.id} {state}: " + ", ".join(parts))

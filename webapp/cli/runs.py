@@ -31,13 +31,13 @@ from ..engine.worker.reaper import reap_dead_workers
 from ..extensions import db
 from ..inputs import MAX_CONCURRENCY, MAX_ID
 from ..models import CommandResult, MinkeSession, Run, User
-from ..objects.badges import badge_key
 from ..output import iter_output, tail
 from ..reports import run_report, run_succeeded
 from ..runs.queued import queue_note
 from ..selection import SelectionError, select_objects
+from ..status import TERMINAL_COLOURS, badge_key
 from .common import fail_usage
-from .history import COLOURS, print_summary
+from .history import print_summary
 from .secrets import ask_secrets, read_secrets
 
 POLL_SECONDS = 2.0
@@ -240,7 +240,7 @@ def _event_lines(event: dict, labels: Mapping[Any, str]) -> list[str]:
     label = labels.get(event.get("session"), "?")
     if kind == events.SESSION_STATUS and event["proc_status"] != "running":
         shown = badge_key(event["proc_status"], event.get("session_status"))
-        return [click.style(f"{label}: {shown}", fg=COLOURS.get(shown), bold=True)]
+        return [click.style(f"{label}: {shown}", fg=TERMINAL_COLOURS.get(shown), bold=True)]
     if kind == events.SESSION_MESSAGE:
         text = BaseMessage.render(event["kind"], event["payload"])
         colour = {"warning": "yellow", "error": "red"}.get(event["level"])

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from redis import Redis
 
+from ..status import badge_key
 from .emits import RoomEmitter
 from .keys import Keys
 
@@ -37,10 +38,12 @@ STREAM_TTL = 24 * 3600
 
 def status_event(session_id: int, seq: int, proc_status: str, session_status: str | None,
                  *, start_time: Any = None, end_time: Any = None) -> dict[str, Any]:
-    """A session's proc status (and session status) changed."""
+    """A session's proc status (and session status) changed; ``status`` is the badge it
+    shows now (:mod:`webapp.status`), as the run page's catch-up gives it."""
+    outcome = str(session_status) if session_status else None
     event = {"event": SESSION_STATUS, "session": session_id, "seq": seq,
-             "proc_status": str(proc_status),
-             "session_status": str(session_status) if session_status else None}
+             "proc_status": str(proc_status), "session_status": outcome,
+             "status": badge_key(str(proc_status), outcome)}
     for name, value in (("start_time", start_time), ("end_time", end_time)):
         if value is not None:
             event[name] = value.isoformat()

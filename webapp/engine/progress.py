@@ -12,6 +12,7 @@ from sessions.status import MessageLevel, ProcStatus, SessionStatus
 
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, utcnow
+from ..status import run_counts
 from . import events, locks
 from .events import Publisher
 
@@ -22,19 +23,6 @@ logger = logging.getLogger(__name__)
 
 UNFINISHED = [s.value for s in (ProcStatus.INITIALIZED, ProcStatus.RUNNING, ProcStatus.STOPPING)]
 REAPER_SEQ = 2_000_000_000  # sequence numbers of the engine's last word on a session (+1)
-
-
-def run_summary(run_id: int) -> dict[str, int]:
-    rows = db.session.execute(
-        sa.select(MinkeSession.proc_status, MinkeSession.session_status, sa.func.count())
-        .where(MinkeSession.run_id == run_id)
-        .group_by(MinkeSession.proc_status, MinkeSession.session_status)
-    ).all()
-    summary: dict[str, int] = {}
-    for proc, status, count in rows:
-        key = status if proc == ProcStatus.COMPLETED.value and status else proc
-        summary[key] = summary.get(key, 0) + count
-    return summary
 
 
 def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
@@ -51,7 +39,8 @@ def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
     )).rowcount
     db.session.commit()
     if done:
-        publisher.publish(run_id, events.RUN_FINISHED, {"summary": run_summary(run_id)})
+        summary = {key: n for key, n in run_counts(run_id).items() if n}  # badges: status.py
+        publisher.publish(run_id, events.RUN_FINISHED, {"summary": summary})
     return bool(done)
 
 

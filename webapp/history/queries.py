@@ -13,14 +13,13 @@ import sqlalchemy as sa
 
 from sessions import REGISTRY
 from sessions.registry import UnknownSession
-from sessions.status import ProcStatus
 
 from ..extensions import db
 from ..inputs import int_param
 from ..models import MinkeSession, Run, User
-from ..objects.badges import badge_key
 from ..objects.listing import contains
 from ..permissions import sees_all_runs
+from ..status import UNSUCCESSFUL, badge_key, unsuccessful_condition
 
 PAGE_SIZE = 50
 
@@ -56,19 +55,9 @@ def visible_sessions(user: User) -> sa.Select:
     return query if sees_all_runs(user) else query.where(MinkeSession.user_id == user.id)
 
 
-def _unsuccessful() -> Any:
-    """A session that did not complete with success or warning."""
-    ms = MinkeSession
-    return sa.or_(ms.proc_status.in_([ProcStatus.FAILED.value, ProcStatus.STOPPED.value,
-                                      ProcStatus.CANCELED.value]),
-                  sa.and_(ms.proc_status == ProcStatus.COMPLETED.value,
-                          ms.session_status == "error"))
-
-
 def unsuccessful(session: MinkeSession) -> bool:
-    """Python twin of :func:`_unsuccessful` for loaded sessions."""
-    return badge_key(session.proc_status, session.session_status) in (
-        "failed", "stopped", "canceled", "error")
+    """The session did not complete with success or warning."""
+    return badge_key(session.proc_status, session.session_status) in UNSUCCESSFUL
 
 
 @dataclass(frozen=True)
@@ -126,9 +115,9 @@ def filtered_runs(user: User | None, filters: RunFilters) -> sa.Select:
         query = query.where(Run.finished_at.is_not(None))
     elif filters.status == "succeeded":
         query = query.where(Run.finished_at.is_not(None),
-                            ~sa.exists().where(ms.run_id == Run.id, _unsuccessful()))
+                            ~sa.exists().where(ms.run_id == Run.id, unsuccessful_condition()))
     elif filters.status == "unsuccessful":
-        query = query.where(sa.exists().where(ms.run_id == Run.id, _unsuccessful()))
+        query = query.where(sa.exists().where(ms.run_id == Run.id, unsuccessful_condition()))
     return query
 
 

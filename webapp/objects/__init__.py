@@ -6,7 +6,7 @@ from flask import Flask, request
 from flask_login import current_user
 
 from ..permissions import can_list
-from .badges import BADGES, badge_key
+from ..status import BADGES, badge_key
 from .specs import list_specs
 
 

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..inputs import choice_param, int_param
 from ..models import Host, HostGroup, LatestSession, MinkeSession
 from ..models.hosts import host_group_members
-from .badges import BADGES, badge_condition, badge_key
+from ..status import BADGES, badge_condition, badge_key
 from .specs import ListSpec
 
 PAGE_SIZES = (10, 25, 50, 100, 200)

@@ -22,7 +22,7 @@ from sessions.status import ProcStatus
 from ..extensions import db
 from ..inputs import parse_int
 from ..models import CommandResult, Host, Message, MinkeSession, OutputChunk
-from ..objects.badges import badge_key
+from ..status import COUNTED, badge_key
 
 PREVIEW_CHARS = 4000  # output of one command shown on the run page when it opens
 CHANGES_CHARS = 64 * 1024  # output of one command sent to a page catching up
@@ -106,22 +106,7 @@ class SessionView:
         return max(0.0, (end - self.start_time).total_seconds())
 
 
-STATUS_KEYS = ("queued", "running", "stopping", "success", "warning", "error", "failed",
-               "stopped", "canceled")
-"""The badges a run's sessions can show, in the order the run page counts them."""
-_KEY_INDEX = {key: index for index, key in enumerate(STATUS_KEYS)}
-
-
-def run_counts(run_id: int) -> dict[str, int]:
-    """How many sessions of the run show each badge."""
-    counts = dict.fromkeys(STATUS_KEYS, 0)
-    for proc, outcome, n in db.session.execute(
-            sa.select(MinkeSession.proc_status, MinkeSession.session_status, sa.func.count())
-            .where(MinkeSession.run_id == run_id)
-            .group_by(MinkeSession.proc_status, MinkeSession.session_status)):
-        key = badge_key(proc, outcome)
-        counts[key] = counts.get(key, 0) + n
-    return counts
+_KEY_INDEX = {key: index for index, key in enumerate(COUNTED)}
 
 
 def begin_snapshot() -> None:
@@ -143,12 +128,12 @@ class RunPage:
 
     sessions: list[SessionView]  # the rows of this page, with their details
     counts: dict[str, int]  # sessions of the whole run per badge
-    statuses: dict[str, list]  # the whole run: {"ids": [...], "keys": [index in STATUS_KEYS]}
+    statuses: dict[str, list]  # the whole run: {"ids": [...], "keys": [index in COUNTED]}
     total: int  # sessions of the run
     matching: int  # sessions the filter lets through (all: ``total``)
     number: int  # this page, from 1
     pages: int
-    status: str | None  # the filter: one of STATUS_KEYS, or every row
+    status: str | None  # the filter: one of COUNTED, or every row
 
     @property
     def first_row(self) -> int:
@@ -167,7 +152,7 @@ def load_run_page(run_id: int, *, status: str | None = None, number: int = 1) ->
     Big runs are paged so that a browser lays out a few hundred rows, not 10,000.
     """
     badges = _run_badges(run_id)
-    counts = dict.fromkeys(STATUS_KEYS, 0)
+    counts = dict.fromkeys(COUNTED, 0)
     for _session_id, key in badges:
         counts[key] += 1
     matching = [sid for sid, key in badges if status is None or key == status]
@@ -185,7 +170,7 @@ def load_run_page(run_id: int, *, status: str | None = None, number: int = 1) ->
 
 
 def session_statuses(run_id: int) -> dict[str, list]:
-    """Every session's badge: ``{"ids": [...], "keys": [index in STATUS_KEYS]}``."""
+    """Every session's badge: ``{"ids": [...], "keys": [index in COUNTED]}``."""
     return _compact(_run_badges(run_id))
 
 

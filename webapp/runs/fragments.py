@@ -10,14 +10,8 @@ from flask import get_template_attribute, has_app_context
 from markupsafe import Markup
 
 from ..models import Run
-from .feed import (
-    STATUS_KEYS,
-    MessageView,
-    SessionView,
-    load_changes,
-    run_counts,
-    session_statuses,
-)
+from ..status import COUNTED, run_counts
+from .feed import MessageView, SessionView, load_changes, session_statuses
 
 MACROS = "runs/_macros.html"
 
@@ -25,7 +19,7 @@ MACROS = "runs/_macros.html"
 def badges() -> dict[str, Markup]:
     """The badge of every status, rendered once per page by the shared badge macro."""
     badge_for = get_template_attribute("macros/badges.html", "badge_for")
-    return {key: badge_for(key) for key in STATUS_KEYS}
+    return {key: badge_for(key) for key in COUNTED}
 
 
 PLACEHOLDER_COMMAND = {"id": 0, "session_id": 0, "seq": 0, "command": "", "exit_code": None,

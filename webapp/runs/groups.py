@@ -15,7 +15,7 @@ from sessions.messages import BaseMessage
 
 from ..extensions import db
 from ..models import CommandResult, Message, MinkeSession
-from ..objects.badges import badge_key
+from ..status import badge_key
 from .ansi import strip_ansi
 
 COMPARED_CHARS = 256 * 1024  # output of one session compared (and shown) at most

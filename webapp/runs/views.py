@@ -25,15 +25,9 @@ from ..models import MinkeSession, Run
 from ..models.auth import STOP_ALL_RUNS, VIEW_ALL_RUNS
 from ..output import iter_output
 from ..permissions import can_stop_run, can_view_run
+from ..status import COUNTED, run_counts
 from .ansi import ansi_to_html
-from .feed import (
-    STATUS_KEYS,
-    after_map,
-    begin_snapshot,
-    load_run_page,
-    parse_after,
-    run_counts,
-)
+from .feed import after_map, begin_snapshot, load_run_page, parse_after
 from .forms import StopForm
 from .fragments import PLACEHOLDER_COMMAND, badges, catch_up
 from .groups import group_output
@@ -60,14 +54,14 @@ def _wants_json() -> bool:
 def detail(run_id: int):
     """The run's rows, a page at a time (``page``), optionally of one badge (``status``)."""
     status = request.args.get("status") or None
-    if status not in STATUS_KEYS:
+    if status not in COUNTED:
         status = None
     begin_snapshot()
     run = _visible_run(run_id)
     page = load_run_page(run.id, status=status, number=int_param(request.args, "page", 1))
     queue = (queue_note(current_app.extensions["minke"], run.id, current_user)
              if page.counts["queued"] and not run.finished_at else None)
-    return render_template("runs/detail.html", run=run, page=page, status_keys=STATUS_KEYS,
+    return render_template("runs/detail.html", run=run, page=page, status_keys=COUNTED,
                            can_stop=can_stop_run(current_user, run), badges=badges(),
                            placeholder_command=PLACEHOLDER_COMMAND, queue=queue)
 
@@ -119,7 +113,7 @@ def grouped(run_id: int):
     run = _visible_run(run_id)
     template = "runs/_groups.html" if request.args.get("fragment") else "runs/grouped.html"
     return render_template(template, run=run, grouping=group_output(run.id),
-                           counts=run_counts(run.id), status_keys=STATUS_KEYS)
+                           counts=run_counts(run.id), status_keys=COUNTED)
 
 
 @bp.get("/<int:run_id>/output/<int:command_id>")
