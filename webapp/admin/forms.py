@@ -1,4 +1,4 @@
-"""The admin pages' forms. Field rules are the domain's (webapp/accounts.py, webapp/inventory.py):
+"""The admin pages' forms. Field rules are the domain's (webapp/accounts.py, webapp/inventory/):
 a validator here calls the domain function that checks the value, so a page and the CLI
 refuse the same input with the same message."""
 

@@ -1,4 +1,4 @@
-"""The admin pages of hosts and host groups: thin views over webapp/inventory.py and
+"""The admin pages of hosts and host groups: thin views over webapp/inventory/ and
 webapp/engine/ssh/probe.py (registered on the admin blueprint of webapp/admin/views.py).
 
 Each is open to ``minke.edit_hosts`` as well as to admins: a role may manage the

@@ -3,7 +3,7 @@ host groups in webapp/admin/hosts.py, on the same blueprint (also open to
 ``minke.edit_hosts``, as is the index, which lists the sections the user may open).
 
 Each view validates its form, calls one domain function of webapp/accounts.py,
-webapp/inventory.py or webapp/engine/ssh/probe.py, commits once and redirects; a
+webapp/inventory/ or webapp/engine/ssh/probe.py, commits once and redirects; a
 refused change re-renders the page with the reason and changes nothing.
 """
 
