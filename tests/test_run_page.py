@@ -4,13 +4,14 @@ output views, the grouped view and stopping (real SSH runs, executed in-process)
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from tests.web_client import controls, csrf_token, isolated_client, login
 from webapp.extensions import db
 from webapp.models import CommandResult, MinkeSession
-from webapp.runs.ansi import ansi_to_html, strip_ansi
+from webapp.runs.ansi import ansi_to_html, palette_css, strip_ansi
 from webapp.runs.groups import fold
 
 pytestmark = pytest.mark.integration
@@ -201,6 +202,14 @@ def test_grouped_view_gathers_identical_output_and_folds_names(client, ada, make
 ])
 def test_fold_names_into_ranges(names, folded):
     assert fold(names) == folded
+
+
+def test_the_256_colour_stylesheet_is_what_the_palette_generates():
+    """static/css/ansi-256.css is generated once and served; it must match the spans'
+    classes (``ansi-fg-N``) as ansi_to_html writes them."""
+    served = (Path(__file__).resolve().parent.parent / "static/css/ansi-256.css").read_text()
+    assert served == palette_css()
+    assert 'class="ansi-fg-196"' in str(ansi_to_html("\x1b[38;5;196mred"))
 
 
 def test_ansi_to_html_escapes_and_drops_other_escapes():

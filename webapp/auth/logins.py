@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
@@ -44,7 +44,7 @@ TOUCH_SECONDS = 60
 """``last_seen_at`` is written at most once a minute per login (a write per request would
 cost every page a write transaction)."""
 
-REASONS = ("logout", "revoked", "password", "disabled", "roles")
+Reason = Literal["logout", "revoked", "password", "disabled", "roles"]
 """Why the sockets of a user are checked (:func:`recheck_sockets`); the socket's page says it."""
 
 _PENDING = "minke_socket_checks"  # db.session.info key: the checks to announce at commit
@@ -174,10 +174,10 @@ def end_login(user: User, login_id: int, *, action: str = "login.revoke") -> Non
     recheck_sockets(user.id, "logout" if action == "login.logout" else "revoked")
 
 
-def end_all_logins(user: User, reason: str = "revoked") -> int:
+def end_all_logins(user: User, reason: Reason = "revoked") -> int:
     """End every login of ``user`` (every session and remember-me cookie, every browser).
 
-    :param reason: why, one of :data:`REASONS`: ``revoked`` ("log out everywhere"),
+    :param reason: why (:data:`Reason`): ``revoked`` ("log out everywhere"),
         ``password`` (a password reset), ``disabled``.
     :returns: how many logins were live.
 
@@ -192,7 +192,7 @@ def end_all_logins(user: User, reason: str = "revoked") -> int:
     return count
 
 
-def recheck_sockets(user_id: int | None, reason: str = "roles") -> None:
+def recheck_sockets(user_id: int | None, reason: Reason = "roles") -> None:
     """Once the caller commits, have every web process check now the open sockets of
     ``user_id`` (``None``: of everybody): their login, and each run they watch.
 

@@ -120,10 +120,6 @@ class ConnectionCounts:
         with self._lock:
             return [t for t in self._by_sid.values() if not t.connected]
 
-    def open_count(self) -> int:
-        with self._lock:
-            return sum(self._users.values())
-
 
 class SocketGate:
     """WSGI middleware: requests to the Socket.IO path pass only with a login, new

@@ -174,7 +174,7 @@ class MinkeWorker(SimpleWorker):
 
     # -- shutdown -----------------------------------------------------------------------------
 
-    def request_stop(self, signum, frame) -> None:
+    def request_stop(self, _signum, frame) -> None:
         """First signal: take no new job; the running ones finish (warm shutdown)."""
         self._shutdown_requested_date = now()
         self._stop_requested = True
@@ -188,7 +188,7 @@ class MinkeWorker(SimpleWorker):
         except redis.exceptions.RedisError:  # informative only
             logger.debug("recording the shutdown request failed", exc_info=True)
 
-    def request_force_stop(self, signum, frame) -> None:
+    def request_force_stop(self, _signum, frame) -> None:
         """Second signal: end the running jobs' sessions (failed, remote commands killed)
         and exit at once."""
         # a process group's Ctrl+C may deliver one signal twice
