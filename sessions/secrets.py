@@ -17,9 +17,14 @@ stored::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from wtforms import Form, PasswordField
+
+if TYPE_CHECKING:
+    from .base import Session
 
 
 @dataclass(frozen=True)
@@ -74,3 +79,28 @@ def declared_problem(ask_secrets: Any, secret_fields: Any, form: Any) -> str | N
         if missing:
             return f"secret_fields names {', '.join(missing)}, not fields of {form.__name__}"
     return None
+
+
+# -- secret form values: never stored (webapp/engine/secrets.py seals them for the worker)
+
+def secret_fields(form_cls: type[Form] | None, marked: Iterable[str] = ()) -> frozenset[str]:
+    """The names of the password fields of ``form_cls`` and of the ``marked`` ones that
+    are its fields: the values never stored."""
+    if form_cls is None:
+        return frozenset()
+    fields = form_cls()._fields
+    return frozenset(name for name, item in fields.items()
+                     if isinstance(item, PasswordField) or name in set(marked))
+
+
+def session_secret_fields(session_cls: type[Session]) -> frozenset[str]:
+    """The secret form fields of ``session_cls``: password fields and ``secret_fields``."""
+    return secret_fields(session_cls.get_form(), session_cls.secret_fields)
+
+
+def split(form_cls: type[Form] | None, data: Mapping[str, Any],
+          marked: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` as (what may be stored, the secret values)."""
+    names = secret_fields(form_cls, marked)
+    stored = {k: v for k, v in data.items() if k not in names}
+    return stored, {k: v for k, v in data.items() if k in names}

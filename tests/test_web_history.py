@@ -17,7 +17,7 @@ from tests.test_web_objects import run_count, run_id_of, wait_finished
 from tests.web_client import isolated_client, login, post
 from webapp.engine.dispatch import start_run
 from webapp.extensions import db
-from webapp.history.export import inert
+from webapp.kit import inert
 from webapp.models import Run
 from webapp.reports import run_report
 

@@ -12,11 +12,11 @@ import paramiko
 from flask import abort, current_app, flash, redirect, url_for
 
 from .. import inventory
-from ..auth.guards import also_for
 from ..engine.ssh import hostkeys
 from ..engine.ssh.failures import describe
 from ..engine.ssh.probe import accept_host_key, probe_host
 from ..extensions import db
+from ..guards import also_for
 from ..models import Host, HostGroup
 from ..permissions import EDIT_HOSTS
 from .forms import (

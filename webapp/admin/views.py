@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, url_for
 
 from .. import accounts
-from ..auth.guards import admins_only, also_for
 from ..auth.logins import end_all_logins, user_logins
 from ..extensions import db
+from ..guards import admins_only, also_for
 from ..models import Role, User
 from ..permissions import EDIT_HOSTS
 from .forms import ActionForm, NewUserForm, PasswordForm, RoleForm, UserRolesForm

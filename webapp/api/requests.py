@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sessions import REGISTRY, Session, UnknownSession
+from sessions.secrets import session_secret_fields
 
 from ..engine.dispatch import (
     DispatchError,
@@ -17,7 +18,6 @@ from ..engine.dispatch import (
     start_run,
     validate_data,
 )
-from ..engine.secrets import session_secret_fields
 from ..inputs import MAX_CONCURRENCY, id_list, parse_int
 from ..models import Run, User
 from ..permissions import run_refusal

@@ -16,7 +16,8 @@ from flask import has_request_context, request
 from flask_login import current_user
 from wtforms import Form
 
-from ..engine.secrets import split
+from sessions.secrets import split
+
 from ..extensions import db
 from ..models import AuditEntry, User
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..history.export import inert
-from ..history.queries import parse_date
+from ..kit import inert, parse_date
 from ..models import AuditEntry
 
 PAGE_SIZE = 50

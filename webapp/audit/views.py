@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request, url_for
 
-from ..auth.guards import admins_only
+from ..guards import admins_only
 from ..inputs import int_param
 from .queries import AuditFilters, actions, audit_csv, audit_page, user_names
 

@@ -16,9 +16,9 @@ from typing import Any
 import click
 
 from sessions import Session
-from sessions.secrets import SECRET_KINDS
+from sessions.secrets import SECRET_KINDS, session_secret_fields
 
-from ..engine.secrets import missing_secrets, secrets_needed, session_secret_fields
+from ..engine.secrets import missing_secrets, secrets_needed
 from .common import fail_usage
 
 

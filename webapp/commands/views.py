@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
-from ..auth.guards import admins_only
 from ..extensions import db
+from ..guards import admins_only
 from ..models import Command, CommandGroup
 from . import definitions
 from .definitions import CommandError, CommandInput, GroupInput

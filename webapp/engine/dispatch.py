@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form
 
 from sessions import Session
-from sessions.secrets import describe_kinds, unknown_secrets
+from sessions.secrets import describe_kinds, split, unknown_secrets
 from sessions.status import ProcStatus
 
 from ..audit import record
@@ -132,8 +132,8 @@ def start_run(
     """
     config = state.config
     threads = config["MINKE_WORKER_THREADS"]
-    stored, secret = sealing.split(session_cls.get_form(), dict(data or {}),
-                                   session_cls.secret_fields)
+    stored, secret = split(session_cls.get_form(), dict(data or {}),
+                           session_cls.secret_fields)
     check_permission(session_cls, user, objects)  # before telling which secrets are missing
     needed = check_secrets(session_cls, objects, secrets)
     run, plan = prepare_run(session_cls, objects, user=user, data=stored, origin=origin,

@@ -35,7 +35,6 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from redis import Redis
 from rq.job import Job
-from wtforms import Form, PasswordField
 
 from sessions import Session
 from sessions.secrets import SECRET_KINDS
@@ -48,29 +47,6 @@ SECRETS_ARG = 3
 
 class SecretError(ValueError):
     """Sealed values that this process cannot open (another ``SECRET_KEY``?)."""
-
-
-def secret_fields(form_cls: type[Form] | None, marked: Iterable[str] = ()) -> frozenset[str]:
-    """The names of the password fields of ``form_cls`` and of the ``marked`` ones that
-    are its fields: the values never stored."""
-    if form_cls is None:
-        return frozenset()
-    fields = form_cls()._fields
-    return frozenset(name for name, item in fields.items()
-                     if isinstance(item, PasswordField) or name in set(marked))
-
-
-def session_secret_fields(session_cls: type[Session]) -> frozenset[str]:
-    """The secret form fields of ``session_cls``: password fields and ``secret_fields``."""
-    return secret_fields(session_cls.get_form(), session_cls.secret_fields)
-
-
-def split(form_cls: type[Form] | None, data: Mapping[str, Any],
-          marked: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``data`` as (what may be stored, the secret values)."""
-    names = secret_fields(form_cls, marked)
-    stored = {k: v for k, v in data.items() if k not in names}
-    return stored, {k: v for k, v in data.items() if k in names}
 
 
 @dataclass(frozen=True)

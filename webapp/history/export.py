@@ -9,15 +9,13 @@ from typing import Any
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..kit import inert
 from ..models import MinkeSession, Run
 from ..reports import run_report
 
 CSV_COLUMNS = ("session_id", "object_type", "object", "host", "session", "proc_status",
                "status", "start_time", "end_time", "seconds", "messages", "commands",
                "exit_codes", "stdout", "stderr")
-
-# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def load_run(run_id: int) -> Run | None:
@@ -28,10 +26,7 @@ def load_run(run_id: int) -> Run | None:
     ])
 
 
-def inert(value: Any) -> str:
-    """``value`` as a CSV cell a spreadsheet shows as text: formula starts get a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+
 
 
 def _time(value: Any) -> str:

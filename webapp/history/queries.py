@@ -16,8 +16,8 @@ from sessions.registry import UnknownSession
 
 from ..extensions import db
 from ..inputs import int_param
+from ..kit import contains, parse_date
 from ..models import MinkeSession, Run, User
-from ..objects.listing import contains
 from ..permissions import sees_all_runs
 from ..status import UNSUCCESSFUL, badge_key, unsuccessful_condition
 
@@ -86,12 +86,7 @@ class RunFilters:
         return {k: v for k, v in args.items() if v}
 
 
-def parse_date(text: str) -> dt.date | None:
-    """A date filter's ``YYYY-MM-DD`` as a date; ``None`` when empty or malformed."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
+
 
 
 def filtered_runs(user: User | None, filters: RunFilters) -> sa.Select:

@@ -7,10 +7,11 @@ from typing import Any
 
 from sessions import REGISTRY, Session
 from sessions.registry import UnknownSession
+from sessions.secrets import session_secret_fields
 
 from ..audit import record
 from ..engine.dispatch import PermissionDenied, start_run
-from ..engine.secrets import secrets_needed, session_secret_fields
+from ..engine.secrets import secrets_needed
 from ..models import Run, User
 from ..objects.selection import Selection, resolve, target_model
 from ..objects.specs import ListSpec, list_specs

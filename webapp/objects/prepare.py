@@ -9,9 +9,9 @@ from wtforms import Form, PasswordField
 from wtforms.validators import InputRequired
 
 from sessions import Session
-from sessions.secrets import SECRET_KINDS
+from sessions.secrets import SECRET_KINDS, session_secret_fields
 
-from ..engine.secrets import SecretsNeeded, secrets_needed, session_secret_fields
+from ..engine.secrets import SecretsNeeded, secrets_needed
 from ..models import Run
 from .selection import CONFIRM_LIMIT, Selection, count_targets, resolve, target_model
 from .specs import ListSpec

@@ -8,8 +8,8 @@ from typing import Any, TypeVar, cast
 from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
 
-from ..errors import refuse
-from ..permissions import ADMIN, can_open_admin
+from .errors import refuse
+from .permissions import ADMIN, can_open_admin
 
 View = TypeVar("View", bound=Callable)
 
