@@ -61,3 +61,23 @@ def test_a_command_loads_none_of_the_web_parts(worker_env):
     ran = run((sys.executable, "-c", "import json\n" + probe), env=worker_env)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout.strip().splitlines()[-1]) == []
+
+
+def test_minke_loads_session_modules_from_the_current_directory(worker_env, tmp_path):
+    """As `flask --app wsgi` does: a module next to wsgi.py, named in MINKE_SESSION_MODULES."""
+    (tmp_path / "mysessions_here.py").write_text(
+        "from sessions import SingleCommandSession\n\n"
+        "class DiskOfHostHere(SingleCommandSession):\n"
+        '    """Disk usage here."""\n'
+        '    work_on = ("Host",)\n'
+        '    command = "df -h /"\n')
+    env = {**worker_env, "MINKE_SESSION_MODULES": json.dumps("mysessions_here")}
+    listed = run((MINKE,), "sessions", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "DiskOfHostHere" in listed.stdout
+
+    missing = run((MINKE,), "sessions", env={**env, "MINKE_SESSION_MODULES": '"nowhere_mod"'},
+                  cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == ("Error: cannot import session module 'nowhere_mod': "
+                                      "No module named 'nowhere_mod'")
