@@ -57,6 +57,7 @@ def _serve(app: Flask) -> None:
         engine,
         errors,
         history,
+        home,
         inputs,
         migrations,
         objects,
@@ -77,6 +78,7 @@ def _serve(app: Flask) -> None:
     engine.init_app(app)
     sockets.init_app(app)
     runs.init_app(app)
+    home.init_app(app)
     objects.init_app(app)
     history.init_app(app)
     audit.init_app(app)

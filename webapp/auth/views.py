@@ -36,7 +36,7 @@ def _throttle() -> LoginThrottle:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    target = local_target(request.args.get("next")) or url_for("objects.home")
+    target = local_target(request.args.get("next")) or url_for("home.home")
     if current_user.is_authenticated:
         return redirect(target)
     form = LoginForm()

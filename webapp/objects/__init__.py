@@ -1,4 +1,4 @@
-"""The dashboard's home and object lists: pick objects, a session, fill its form, confirm, run."""
+"""The object lists: pick objects, a session, fill its form, confirm, run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Home, object lists and starting a run on the objects picked in a list."""
+"""Object lists and starting a run on the objects picked in a list."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ from functools import partial
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..accounts import admin_names
 from ..engine.dispatch import DispatchError, PermissionDenied, form_data, start_run
 from ..engine.secrets import secrets_needed
 from ..errors import refuse
-from ..history.queries import recent_runs
 from ..models.auth import VIEW_HOSTS
 from ..permissions import can_list, statuses_of
 from .listing import (
     PAGE_SIZES,
     Filters,
     Order,
-    count_matching,
     host_groups,
     list_args,
     list_page,
@@ -46,16 +43,6 @@ def _spec(slug: str) -> ListSpec:
     if not can_list(current_user, spec.model):
         refuse(f"see the list of {spec.title.lower()}", VIEW_HOSTS)
     return spec
-
-
-@bp.get("/")
-@login_required
-def home():
-    specs = [spec for spec in list_specs().values() if can_list(current_user, spec.model)]
-    return render_template("objects/home.html",
-                           counts=[(spec, count_matching(spec, Filters())) for spec in specs],
-                           runs=recent_runs(current_user), view_hosts=VIEW_HOSTS,
-                           admins=[] if specs else admin_names())
 
 
 @bp.get("/objects/<slug>/")
