@@ -14,8 +14,8 @@ from sessions.messages import BaseMessage
 from sessions.registry import group_name
 
 from ..extensions import db
+from ..kit import Page
 from ..models import Host, MinkeSession, Run
-from ..objects.listing import Page
 from ..objects.specs import ListSpec
 from ..runs.feed import SessionView
 from ..status import badge_key, run_counts

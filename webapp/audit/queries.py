@@ -6,14 +6,13 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..kit import inert, parse_date
+from ..kit import Page, inert, page_of, parse_date
 from ..models import AuditEntry
 
 PAGE_SIZE = 50
@@ -66,25 +65,10 @@ def filtered(filters: AuditFilters) -> sa.Select:
     return query.order_by(AuditEntry.id.desc())
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditEntry]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-
-def audit_page(filters: AuditFilters, *, number: int = 1, size: int = PAGE_SIZE) -> AuditPage:
-    query = filtered(filters)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(
-        query.order_by(None).subquery())) or 0
-    number = min(max(1, number), max(1, math.ceil(total / size)))
-    entries = list(db.session.scalars(query.limit(size).offset((number - 1) * size)))
-    return AuditPage(entries, total, number, size)
+def audit_page(filters: AuditFilters, *, number: int = 1,
+               size: int = PAGE_SIZE) -> Page[AuditEntry]:
+    """A page of the matching entries, newest first."""
+    return page_of(filtered(filters), number, size)
 
 
 def actions() -> list[str]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,7 +14,7 @@ from sessions.registry import UnknownSession
 
 from ..extensions import db
 from ..inputs import int_param
-from ..kit import contains, parse_date
+from ..kit import Page, contains, page_of, parse_date
 from ..models import MinkeSession, Run, User
 from ..permissions import sees_all_runs
 from ..status import UNSUCCESSFUL, badge_key, unsuccessful_condition
@@ -127,31 +125,13 @@ class RunRow:
         return sum(self.counts.values())
 
 
-@dataclass(frozen=True)
-class HistoryPage:
-    """A page of runs (:class:`RunRow`) or of one object's sessions."""
-
-    rows: list[Any]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-
 def run_page(user: User | None, filters: RunFilters, *, number: int = 1,
-             size: int = PAGE_SIZE) -> HistoryPage:
+             size: int = PAGE_SIZE) -> Page[RunRow]:
     """A page of runs, newest first, with their sessions counted per status (3 queries)."""
-    query = filtered_runs(user, filters)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    number = min(max(1, number), max(1, math.ceil(total / size)))
-    runs = list(db.session.scalars(query.order_by(Run.id.desc())
-                                   .limit(size).offset((number - 1) * size)))
-    counts = status_counts([run.id for run in runs])
-    return HistoryPage([RunRow(run, counts.get(run.id, Counter())) for run in runs],
-                   total, number, size)
+    page = page_of(filtered_runs(user, filters).order_by(Run.id.desc()), number, size)
+    counts = status_counts([run.id for run in page.rows])
+    return Page([RunRow(run, counts.get(run.id, Counter())) for run in page.rows],
+                page.total, page.number, page.size)
 
 
 def status_counts(run_ids: list[int]) -> dict[int, Counter]:
@@ -173,15 +153,11 @@ def recent_runs(user: User, limit: int = 10) -> list[RunRow]:
 
 
 def object_sessions(user: User, object_type: str, object_id: int, *, number: int = 1,
-                    size: int = PAGE_SIZE) -> HistoryPage:
+                    size: int = PAGE_SIZE) -> Page[MinkeSession]:
     """A page of one object's sessions the user may see, newest first, and their count."""
     query = visible_sessions(user).where(MinkeSession.object_type == object_type,
                                          MinkeSession.object_id == object_id)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    number = min(max(1, number), max(1, math.ceil(total / size)))
-    sessions = list(db.session.scalars(query.order_by(MinkeSession.id.desc())
-                                       .limit(size).offset((number - 1) * size)))
-    return HistoryPage(sessions, total, number, size)
+    return page_of(query.order_by(MinkeSession.id.desc()), number, size)
 
 
 def users_with_runs() -> list[User]:

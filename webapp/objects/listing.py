@@ -12,7 +12,6 @@ counts are those of each object's latest session *of theirs*, read from
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..inputs import choice_param, int_param
-from ..kit import contains
+from ..kit import Page, contains, page_number
 from ..models import Host, HostGroup, LatestSession, MinkeSession
 from ..models.hosts import host_group_members
 from ..status import BADGES, badge_condition, badge_key
@@ -122,26 +121,6 @@ class Row:
             return self.extra[name]
         except KeyError:
             raise AttributeError(name) from None
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Row]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-    @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.size + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return min(self.total, self.number * self.size)
 
 
 def matching_ids(spec: ListSpec, filters: Filters) -> sa.Select:
@@ -312,7 +291,7 @@ def count_matching(spec: ListSpec, filters: Filters) -> int:
 
 
 def list_page(spec: ListSpec, filters: Filters, order: Order, *, number: int = 1,
-              size: int = DEFAULT_PAGE_SIZE) -> Page:
+              size: int = DEFAULT_PAGE_SIZE) -> Page[Row]:
     """One page of the list, each row with its latest session's statuses.
 
     Two queries whatever the filters: the count, and the page's rows with an
@@ -323,7 +302,7 @@ def list_page(spec: ListSpec, filters: Filters, order: Order, *, number: int = 1
     """
     size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
     total = count_matching(spec, filters)
-    number = min(max(1, number), max(1, math.ceil(total / size)))
+    number = page_number(number, total, size)
     return Page(_rows(spec, filters, order, number, size), total, number, size)
 
 
