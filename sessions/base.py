@@ -43,11 +43,12 @@ class SessionRegistration(type):
     through ``session_cls``, the same object as ``type[Session]`` for the type checker.
     """
 
-    def __new__(mcs, name: str, bases: tuple, attrs: dict[str, Any]):
+    def __new__(mcs, name: str, bases: tuple[type, ...],
+                attrs: dict[str, Any]) -> SessionRegistration:
         attrs["abstract"] = attrs.get("abstract", False)
         return super().__new__(mcs, name, bases, attrs)
 
-    def __init__(cls, name: str, bases: tuple, attrs: dict[str, Any]) -> None:
+    def __init__(cls, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> None:
         super().__init__(name, bases, attrs)
         session_cls = cast("type[Session]", cls)
         if not session_cls.abstract:
@@ -178,7 +179,7 @@ class Session(metaclass=SessionRegistration):
     """The :class:`SessionGroup` (or a plain name) the session is listed under as an
     ``<optgroup>``; set it with the group as a class decorator."""
 
-    work_on: ClassVar[tuple] = ()
+    work_on: ClassVar[tuple[Any, ...]] = ()
     """Models (classes, or their names as strings) the session can work on."""
 
     permissions: ClassVar[tuple[str, ...]] = ()
@@ -196,7 +197,7 @@ class Session(metaclass=SessionRegistration):
     confirm: ClassVar[bool] = False
     """Ask the user to confirm (listing the chosen objects) before the session runs."""
 
-    invoke_config: ClassVar[dict] = {}
+    invoke_config: ClassVar[dict[str, Any]] = {}
     """fabric/invoke configuration for this session's connection.
 
     Nested (``{"run": {"pty": True}}``), dotted (``{"run.pty": True}``) or

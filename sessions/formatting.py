@@ -28,7 +28,7 @@ import functools
 import re
 import shlex
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,7 +194,7 @@ class _ShellState:
         self.previous = char
         return i + 1
 
-    def _bare(self, text: str, i: int, data: list) -> int:
+    def _bare(self, text: str, i: int, data: list[Any]) -> int:
         char = text[i]
         step = 1
         if char == "\\":
@@ -259,7 +259,7 @@ def quote_for(context: str, text: str) -> str:
     return shlex.quote(text)
 
 
-class _Lookup(Mapping):
+class _Lookup(Mapping[str, Any]):
     """Form data first, then the public, non-callable attributes of the object."""
 
     def __init__(self, data: Mapping[str, Any], get_obj: Callable[[], Any]) -> None:
@@ -288,7 +288,7 @@ class _Lookup(Mapping):
                  and not callable(own.get(name))]
         return [*self._data, *attrs]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 
     def __len__(self) -> int:

@@ -44,7 +44,7 @@ class BaseMessage:
         self.level = MessageLevel.coerce(level, self.default_level)
 
     @property
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return {"text": str(self.data)}
 
     @property
@@ -65,14 +65,14 @@ class BaseMessage:
         return f"<{type(self).__name__} {self.level.value}: {self._text()[:40]!r}>"
 
     @classmethod
-    def render(cls, kind: str, payload: dict, *, as_html: bool = False) -> str:
+    def render(cls, kind: str, payload: dict[str, Any], *, as_html: bool = False) -> str:
         """Render a stored message (kind + payload) as text or escaped HTML."""
         message_cls = _KINDS.get(kind, TextMessage)
         message = message_cls.from_payload(payload)
         return str(message.html if as_html else message.text)
 
     @classmethod
-    def from_payload(cls, payload: dict) -> BaseMessage:
+    def from_payload(cls, payload: dict[str, Any]) -> BaseMessage:
         return cls(payload.get("text", ""))
 
 
@@ -110,11 +110,11 @@ class TableMessage(BaseMessage):
         super().__init__(rows, level)
 
     @property
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return {"rows": self.data}
 
     @classmethod
-    def from_payload(cls, payload: dict) -> BaseMessage:
+    def from_payload(cls, payload: dict[str, Any]) -> BaseMessage:
         return cls(payload.get("rows", []))
 
     def _text(self) -> str:
@@ -148,7 +148,7 @@ class ExecutionMessage(BaseMessage):
             self.level = default
 
     @property
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         result: CommandResult = self.data
         return {
             "command": result.command,
@@ -158,7 +158,7 @@ class ExecutionMessage(BaseMessage):
         }
 
     @classmethod
-    def from_payload(cls, payload: dict) -> BaseMessage:
+    def from_payload(cls, payload: dict[str, Any]) -> BaseMessage:
         return cls(
             CommandResult(
                 command=payload.get("command", ""),
@@ -223,7 +223,7 @@ def _prefixed(prefix: str, text: str) -> list[str]:
     return [(prefix if i == 0 else "").ljust(10) + line for i, line in enumerate(lines)]
 
 
-def _cells(row: Any) -> list:
+def _cells(row: Any) -> list[Any]:
     return list(row) if isinstance(row, list | tuple) else [row]
 
 

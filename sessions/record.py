@@ -17,7 +17,7 @@ class SessionRecord(Protocol):
     """What a :class:`~sessions.Session` needs from the place it is stored."""
 
     session_status: str | None
-    session_data: dict
+    session_data: dict[str, Any]
 
     @property
     def minkeobj(self) -> Any:
@@ -47,7 +47,7 @@ class MemoryRecord:
         assert record.session_status == "success"
     """
 
-    def __init__(self, minkeobj: Any = None, session_data: dict | None = None) -> None:
+    def __init__(self, minkeobj: Any = None, session_data: dict[str, Any] | None = None) -> None:
         self.minkeobj = minkeobj
         self.session_data = dict(session_data or {})
         self.session_status: str | None = None

@@ -23,6 +23,8 @@ class CommandResult(Result):
     the output; the full output is stored (``flask minke output``).
     """
 
+    exited: int | None  # set by invoke's Result.__init__ (an untyped base class)
+
     def __init__(self, command: str = "", stdout: str = "", stderr: str = "",
                  exited: int | None = 0, *, connection: Any = None, truncated: bool = False,
                  seq: int | None = None, **kwargs: Any) -> None:
@@ -69,7 +71,7 @@ class CommandResult(Result):
         self.match = re.match(regex, self.stdout) if self.ok else None
         return self.match is not None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "command": self.command,
             "stdout": self.stdout,

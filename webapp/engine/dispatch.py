@@ -78,7 +78,7 @@ class PlannedJob:
 def form_data(form: Form) -> dict[str, Any]:
     """The data of a validated form as a run stores it (JSON values; no CSRF token)."""
     data = {name: value for name, value in form.data.items() if name != "csrf_token"}
-    return json.loads(json.dumps(data, default=str))
+    return cast("dict[str, Any]", json.loads(json.dumps(data, default=str)))
 
 
 def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) -> dict[str, Any]:

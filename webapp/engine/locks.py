@@ -34,7 +34,7 @@ return 0
 
 
 def acquire(redis: Redis, keys: Keys, host_id: int, holder: dict[str, Any],
-            ttl: int) -> dict | None:
+            ttl: int) -> dict[str, Any] | None:
     """Take the lock of ``host_id`` for ``holder`` (which has a ``run`` id).
 
     :returns: ``None`` when taken (or already held by the same run), else the
@@ -53,7 +53,7 @@ def acquire(redis: Redis, keys: Keys, host_id: int, holder: dict[str, Any],
 
 def acquire_many(
     redis: Redis, keys: Keys, host_ids: list[int], holder: dict[str, Any], ttl: int
-) -> dict[int, dict]:
+) -> dict[int, dict[str, Any]]:
     """Take the locks of ``host_ids`` for ``holder`` in one round trip.
 
     :returns: host id → current holder, for the hosts another run holds.
@@ -71,7 +71,7 @@ def acquire_many(
     return busy
 
 
-def holder_of(redis: Redis, keys: Keys, host_id: int) -> dict | None:
+def holder_of(redis: Redis, keys: Keys, host_id: int) -> dict[str, Any] | None:
     raw = redis.get(keys.host_lock(host_id))
     return json.loads(raw) if raw else None
 
@@ -88,7 +88,8 @@ def release_many(redis: Redis, keys: Keys, host_ids: list[int], run_id: int) -> 
     _run_script(redis, keys, _RELEASE, host_ids, [run_id])
 
 
-def _run_script(redis: Redis, keys: Keys, source: str, host_ids: list[int], args: list) -> None:
+def _run_script(redis: Redis, keys: Keys, source: str, host_ids: list[int],
+                args: list[Any]) -> None:
     if not host_ids:
         return
     script = redis.register_script(source)
@@ -103,7 +104,7 @@ def release(redis: Redis, keys: Keys, host_id: int, run_id: int) -> bool:
     return bool(redis.register_script(_RELEASE)(keys=[keys.host_lock(host_id)], args=[run_id]))
 
 
-def all_locks(redis: Redis, keys: Keys) -> dict[int, dict]:
+def all_locks(redis: Redis, keys: Keys) -> dict[int, dict[str, Any]]:
     """Every host lock: host id → holder."""
     result = {}
     for key in redis.scan_iter(keys.host_lock_pattern()):
@@ -113,7 +114,7 @@ def all_locks(redis: Redis, keys: Keys) -> dict[int, dict]:
     return result
 
 
-def describe(holder: dict) -> str:
+def describe(holder: dict[str, Any]) -> str:
     return (f"run #{holder.get('run')} of {holder.get('user') or 'the command line'} "
             f"({holder.get('session')})")
 
@@ -137,7 +138,7 @@ class HostLocks:
         self._closing = False
         self._thread = threading.Thread(target=self._loop, name="minke-locks", daemon=True)
 
-    def take(self, host_ids: list[int], holder: dict[str, Any]) -> dict[int, dict]:
+    def take(self, host_ids: list[int], holder: dict[str, Any]) -> dict[int, dict[str, Any]]:
         """Take the hosts' locks; return host id → holder for those another run holds."""
         busy = acquire_many(self._redis, self._keys, host_ids, holder, self._ttl)
         with self._lock:
@@ -145,7 +146,7 @@ class HostLocks:
             self._held.update(set(host_ids) - set(busy))
         return busy
 
-    def take_one(self, host_id: int) -> dict | None:
+    def take_one(self, host_id: int) -> dict[str, Any] | None:
         """Try to take one host's lock (for a session waiting for it); ``None`` when taken
         (it is then kept alive and released like the others), else its current holder."""
         with self._lock:

@@ -30,7 +30,7 @@ import logging
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken
 from redis import Redis
@@ -129,7 +129,7 @@ def unseal(secret_key: str, token: str | None) -> dict[str, Any]:
     if not token:
         return {}
     try:
-        return json.loads(_fernet(secret_key).decrypt(token.encode()))
+        return cast("dict[str, Any]", json.loads(_fernet(secret_key).decrypt(token.encode())))
     except InvalidToken:
         raise SecretError("cannot read the run's secret values: the worker's SECRET_KEY "
                           "differs from the one of the process that started the run") from None

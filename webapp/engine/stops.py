@@ -34,6 +34,8 @@ from .progress import fail_sessions, finish_run_if_done
 from .secrets import forget_job_secrets
 
 if TYPE_CHECKING:
+    from redis.client import PubSub, PubSubWorkerThread
+
     from .state import MinkeState
 
 logger = logging.getLogger(__name__)
@@ -126,16 +128,18 @@ class StopListener:
     def __init__(self, redis: Redis, keys: Keys,
                  apply: Callable[[int, int | None, int], None]) -> None:
         self._apply = apply
-        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = redis.pubsub(  # type: ignore[no-untyped-call]  # redis-py: unannotated
+            ignore_subscribe_messages=True)
         self._pubsub.subscribe(**{keys.stop_channel: self._on_message})
         self._thread = self._pubsub.run_in_thread(sleep_time=0.5, daemon=True,
                                                   exception_handler=self._on_error)
 
-    def _on_message(self, message: dict) -> None:
+    def _on_message(self, message: dict[str, Any]) -> None:
         request = json.loads(message["data"])
         self._apply(request["run"], request["session"], request["level"])
 
-    def _on_error(self, exc: BaseException, pubsub, thread) -> None:
+    def _on_error(self, exc: BaseException, pubsub: PubSub,
+                  thread: PubSubWorkerThread) -> None:
         # a broken Redis connection is retried by the next get_message; log it
         logger.warning("stop listener: %s", exc)
 

@@ -92,7 +92,8 @@ def effective_config(
     return config
 
 
-def config_key(host_id: int, address: tuple, config: Mapping[str, Any]) -> str:
+def config_key(host_id: int, address: tuple[str, int | None, str | None],
+               config: Mapping[str, Any]) -> str:
     """Identifies connections that are interchangeable: same host, address and config."""
     text = json.dumps([host_id, list(address), config], sort_keys=True, default=str)
     return f"{host_id}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from sessions.errors import SessionStopped
 
@@ -28,8 +29,8 @@ GIVE_UP_SECONDS = 60.0
 
 
 def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> int:
-    return ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None)
+    return cast(int, ctypes.pythonapi.PyThreadState_SetAsyncExc(  # restype c_int: an int
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None))
 
 
 class CodeGuard:

@@ -52,7 +52,8 @@ class MinkeRemote(Remote):
 
     read_chunk_size = 64 * 1024
 
-    def start(self, command: str, shell: str, env: dict, timeout: int | None = None) -> None:
+    def start(self, command: str, shell: str, env: dict[str, Any],
+              timeout: int | None = None) -> None:
         self.minke_token = uuid.uuid4().hex
         self.minke_truncated = False
         if self._sink is not None and self._sink.stop_level:
@@ -99,7 +100,8 @@ class MinkeRemote(Remote):
     def _handle_output(self, buffer_: list[str], hide: bool, output: Any, reader: Any) -> None:
         sink = self._sink
         if sink is None:
-            return super()._handle_output(buffer_, hide, output, reader)
+            super()._handle_output(buffer_, hide, output, reader)
+            return
         stream = "stdout" if reader == self.read_proc_stdout else "stderr"
         decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")("replace")
         room = sink.memory_limit

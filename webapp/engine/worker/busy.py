@@ -9,7 +9,7 @@ starts the units of busy hosts last) and sleeps between tries of the lock.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sessions.messages import TextMessage
 
@@ -31,17 +31,17 @@ class HostNote(TextMessage):
         self.extra = {"host": host, "busy": busy}
 
     @property
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return {**super().payload, **self.extra}
 
 
-def run_of(holder: dict) -> int | None:
+def run_of(holder: dict[str, Any]) -> int | None:
     run = holder.get("run")
     return run if isinstance(run, int) else None
 
 
 def wait_for_host(job: _Job, sessions: list[_Planned], target: _Target,
-                  holder: dict) -> bool:
+                  holder: dict[str, Any]) -> bool:
     """Wait until this job holds ``target``'s lock; False when none of ``sessions`` is
     left to run (a stop canceled them meanwhile).
 

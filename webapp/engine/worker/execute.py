@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask
@@ -28,7 +29,14 @@ from .. import locks
 from ..progress import UNFINISHED, fail_sessions, finish_run_if_done
 from ..secrets import JobSecrets, SecretError
 from ..ssh import failures
-from ..ssh.connections import address_of, build_connection, config_key, effective_config, merge
+from ..ssh.connections import (
+    MinkeConnection,
+    address_of,
+    build_connection,
+    config_key,
+    effective_config,
+    merge,
+)
 from . import busy
 from .record import EngineRecord
 from .runtime import WorkerRuntime
@@ -44,7 +52,7 @@ class _Job:
     runtime: WorkerRuntime
     run_id: int
     session_cls: type[Session]
-    data: dict
+    data: dict[str, Any]
     writer: ResultWriter
     host_locks: locks.HostLocks
     waiting: dict[int, _Planned] = field(default_factory=dict)  # sessions not yet started
@@ -103,7 +111,7 @@ class _Target:
     hostname: str
     port: int | None
     username: str | None
-    config: dict = field(repr=False)  # the effective connection configuration (secrets too)
+    config: dict[str, Any] = field(repr=False)  # the effective connection config (secrets too)
     key: str  # the connection pool's key
     error: str | None = None  # why no connection can be built from the configuration
     secret: bool = False  # the config holds asked secrets: its connection is never pooled
@@ -160,7 +168,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
     failure: BaseException | None = None
     try:
         runtime.stops.watch(run_id, on_stop=job.cancel_waiting)
-        busy: dict[int, dict] = {}
+        busy: dict[int, dict[str, Any]] = {}
         if not session_cls.parrallel_per_host:
             # the job claims all its hosts at once: one round trip instead of one per host
             busy = host_locks.take(list(targets), holder)
@@ -168,7 +176,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         # other host whose unit would wait for a thread (no run waits on a run waiting on it)
         ordered = sorted(units, key=lambda unit: planned[unit[0]].host_id in busy)
         with ThreadPoolExecutor(threads, thread_name_prefix=f"minke-run-{run_id}") as pool:
-            futures = []
+            futures: list[Future[None]] = []
             for unit in ordered:
                 host_id = planned[unit[0]].host_id
                 target, busy_with = ((targets.get(host_id), busy.get(host_id))
@@ -196,7 +204,7 @@ def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
         raise RuntimeError(f"storing results failed: {writer.failure}") from writer.failure
 
 
-def _wait_for_units(job: _Job, futures: list) -> None:
+def _wait_for_units(job: _Job, futures: list[Future[None]]) -> None:
     """Wait for the units until the job's deadline (rq's timeout, :mod:`.slots`); past
     it, end the job: its waiting sessions fail, running commands are killed.
 
@@ -214,8 +222,10 @@ def _wait_for_units(job: _Job, futures: list) -> None:
             raise JobTimeoutException(reason) from None
 
 
-def _load_plan(config, session_cls: type[Session], data: dict, ids: list[int],
-               sealed: JobSecrets) -> tuple[dict[int, _Planned], dict[int, _Target]]:
+def _load_plan(
+    config: Mapping[str, Any], session_cls: type[Session], data: dict[str, Any], ids: list[int],
+    sealed: JobSecrets,
+) -> tuple[dict[int, _Planned], dict[int, _Target]]:
     rows = db.session.execute(
         sa.select(MinkeSession.id, MinkeSession.object_type, MinkeSession.object_id,
                   MinkeSession.host_id).where(MinkeSession.id.in_(ids))
@@ -245,7 +255,7 @@ def _load_plan(config, session_cls: type[Session], data: dict, ids: list[int],
 
 
 def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None,
-              busy_with: dict | None) -> None:
+              busy_with: dict[str, Any] | None) -> None:
     """Run a unit's sessions; ``busy_with`` is the holder of its host's lock, if another run."""
     with job.app.app_context():
         try:
@@ -310,18 +320,20 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
         job.host_locks.done_with(target.host_id)
 
 
-def _acquire(runtime: WorkerRuntime, target: _Target):
+def _acquire(runtime: WorkerRuntime, target: _Target) -> MinkeConnection:
     """A connection for ``target``: from the pool, or, when its configuration holds asked
     secrets, a new one of its own. Such a connection never enters the pool, so that no run
     without the secret gets a connection opened (or a sudo configured) with it, and the
     secret is dropped with the connection when the unit ends."""
     if target.secret:
         return build_connection(target, target.config)
-    return runtime.pool.acquire(target.host_id, target.key,
-                                lambda: build_connection(target, target.config))
+    return cast(MinkeConnection,  # the pool holds the connections its factories built
+                runtime.pool.acquire(target.host_id, target.key,
+                                     lambda: build_connection(target, target.config)))
 
 
-def _release(runtime: WorkerRuntime, target: _Target, connection, *, reuse: bool) -> None:
+def _release(runtime: WorkerRuntime, target: _Target, connection: MinkeConnection, *,
+             reuse: bool) -> None:
     if target.secret:
         try:
             connection.close()
@@ -331,7 +343,7 @@ def _release(runtime: WorkerRuntime, target: _Target, connection, *, reuse: bool
     runtime.pool.release(target.host_id, target.key, connection, reuse=reuse)
 
 
-def _run_session(cls: type[Session], connection, record: EngineRecord,
+def _run_session(cls: type[Session], connection: MinkeConnection, record: EngineRecord,
                  banner_timeout: float | None = None) -> bool:
     """Run one session to its end; return True when the connection broke."""
     broken = False

@@ -28,6 +28,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
 from flask import Flask
@@ -43,6 +45,11 @@ from .reaper import fail_lost_jobs, fail_worker_sessions, reap_dead_workers
 from .runtime import WorkerRuntime
 from .slots import SLOTS_FIELD, SlotDeadline
 
+if TYPE_CHECKING:
+    from rq.executions import Execution
+    from rq.job import Job
+    from rq.queue import Queue
+
 logger = logging.getLogger(__name__)
 
 POLL = 1  # seconds the main thread blocks at most (on Redis or for a slot): it notices a stop
@@ -54,7 +61,7 @@ class MinkeWorker(SimpleWorker):
 
     death_penalty_class = SlotDeadline  # SIGALRM works in the main thread only
 
-    def __init__(self, *args, app: Flask, slots: int, **kwargs) -> None:
+    def __init__(self, *args: Any, app: Flask, slots: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.app = app
         self.slots = max(1, slots)
@@ -68,7 +75,7 @@ class MinkeWorker(SimpleWorker):
     # -- registration -----------------------------------------------------------------------
 
     def register_birth(self) -> None:
-        super().register_birth()
+        super().register_birth()  # type: ignore[no-untyped-call]  # rq: unannotated
         self.connection.hset(self.key, SLOTS_FIELD, self.slots)
 
     @property
@@ -83,7 +90,9 @@ class MinkeWorker(SimpleWorker):
 
     # -- taking jobs --------------------------------------------------------------------------
 
-    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
         """Wait for a free slot, then for a job (``timeout`` None: burst, do not wait).
 
         A job is taken from the queue only when a slot can start it at once, so
@@ -103,16 +112,17 @@ class MinkeWorker(SimpleWorker):
             self._free.release()
         return result
 
-    def _dequeue(self, *, burst: bool, max_idle_time: int | None):
+    def _dequeue(self, *, burst: bool, max_idle_time: int | None) -> tuple[Job, Queue] | None:
         self.set_state(WorkerStatus.BUSY if self.busy_slots else WorkerStatus.IDLE)
-        self.procline(f"Listening on {','.join(self.queue_names())} "
-                      f"({self.busy_slots} of {self.slots} slots busy)")
+        self.procline(  # type: ignore[no-untyped-call]  # rq: unannotated
+            f"Listening on {','.join(self.queue_names())} "
+            f"({self.busy_slots} of {self.slots} slots busy)")
         wait, idle_since = 1.0, time.monotonic()
         while not self._stop_requested:
             try:
                 self._beat()
                 if self.should_run_maintenance_tasks:
-                    self.run_maintenance_tasks()
+                    self.run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq: unannotated
                 result = self.queue_class.dequeue_any(
                     self._ordered_queues, None if burst else POLL, connection=self.connection,
                     job_class=self.job_class, serializer=self.serializer,
@@ -133,7 +143,7 @@ class MinkeWorker(SimpleWorker):
 
     # -- running jobs -------------------------------------------------------------------------
 
-    def execute_job(self, job, queue) -> None:
+    def execute_job(self, job: Job, queue: Queue) -> None:
         """Start ``job`` in a slot thread (the slot was taken before it was dequeued)."""
         try:
             execution = self.prepare_execution(job)
@@ -149,7 +159,7 @@ class MinkeWorker(SimpleWorker):
             raise
         self._places.taken(job.id)
 
-    def _run_slot(self, job, queue, execution) -> None:
+    def _run_slot(self, job: Job, queue: Queue, execution: Execution) -> None:
         try:
             with self.app.app_context():
                 try:
@@ -174,7 +184,7 @@ class MinkeWorker(SimpleWorker):
 
     # -- shutdown -----------------------------------------------------------------------------
 
-    def request_stop(self, _signum, frame) -> None:
+    def request_stop(self, _signum: int, frame: FrameType | None) -> None:
         """First signal: take no new job; the running ones finish (warm shutdown)."""
         self._shutdown_requested_date = now()
         self._stop_requested = True
@@ -184,11 +194,11 @@ class MinkeWorker(SimpleWorker):
         logger.warning("worker %s: warm shutdown: waiting for %d running job(s); "
                        "signal again to end them", self.name, busy)
         try:
-            self.set_shutdown_requested_date()
+            self.set_shutdown_requested_date()  # type: ignore[no-untyped-call]  # rq: unannotated
         except redis.exceptions.RedisError:  # informative only
             logger.debug("recording the shutdown request failed", exc_info=True)
 
-    def request_force_stop(self, _signum, frame) -> None:
+    def request_force_stop(self, _signum: int, frame: FrameType | None) -> None:
         """Second signal: end the running jobs' sessions (failed, remote commands killed)
         and exit at once."""
         # a process group's Ctrl+C may deliver one signal twice
@@ -208,7 +218,7 @@ class MinkeWorker(SimpleWorker):
                                          "killed", alive=True)
                 finally:
                     db.session.remove()
-            self.register_death()
+            self.register_death()  # type: ignore[no-untyped-call]  # rq: unannotated
         finally:
             if self.on_ended is not None:
                 self.on_ended()
@@ -226,7 +236,7 @@ class MinkeWorker(SimpleWorker):
             threads[0].join(timeout=POLL)
             self._beat()
         self._places.close()
-        super().teardown()
+        super().teardown()  # type: ignore[no-untyped-call]  # rq: unannotated
 
 
 def start_worker(app: Flask, *, burst: bool = False, name: str | None = None,

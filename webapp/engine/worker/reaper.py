@@ -27,7 +27,7 @@ from ...extensions import db
 from ...models import CommandResult, Host, MinkeSession, Run, utcnow
 from ..progress import UNFINISHED, fail_sessions
 from ..secrets import forget_job_secrets
-from ..ssh.connections import build_connection, effective_config
+from ..ssh.connections import MinkeConnection, build_connection, effective_config
 from ..ssh.runner import kill_by_token
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def kill_left_behind(state: MinkeState, session_ids: list[int]) -> dict[int, str
                CommandResult.token.is_not(None), MinkeSession.host_id.is_not(None))).all()
     hosts = {host.id: host for host in db.session.scalars(
         sa.select(Host).where(Host.id.in_({row.host_id for row in running})))}
-    targets = []  # built here: the kill threads touch no database
+    targets: list[tuple[int, str, MinkeConnection]] = []  # the kill threads touch no database
     for row in running:
         try:
             session_cls = REGISTRY.get(row.session_name)
@@ -120,7 +120,7 @@ def kill_left_behind(state: MinkeState, session_ids: list[int]) -> dict[int, str
         targets.append((row.session_id, row.token, build_connection(host, config)))
     db.session.rollback()
 
-    def kill(target) -> tuple[int, str]:
+    def kill(target: tuple[int, str, MinkeConnection]) -> tuple[int, str]:
         session_id, token, connection = target
         try:
             connection.open()

@@ -25,7 +25,7 @@ class EngineRecord:
     """Implements :class:`sessions.SessionRecord` and the runner's output sink."""
 
     def __init__(
-        self, session_id: int, load_object: Callable[[], Any] | None, session_data: dict,
+        self, session_id: int, load_object: Callable[[], Any] | None, session_data: dict[str, Any],
         writer: ResultWriter, *, memory_limit: int, chunk_size: int, flush_interval: float,
     ) -> None:
         self.session_id = session_id
@@ -210,7 +210,7 @@ class EngineRecord:
         return command_seq
 
 
-def _object_changes(obj: Any) -> tuple[type[Any], int, dict] | None:
+def _object_changes(obj: Any) -> tuple[type[Any], int, dict[str, Any]] | None:
     """The changed column values of a mapped object, to store at the session's end."""
     if obj is None:
         return None

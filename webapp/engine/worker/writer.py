@@ -64,7 +64,7 @@ class MessageAdded:
     seq: int
     level: str
     kind: str
-    payload: dict
+    payload: dict[str, Any]
     about_run: int | None = None  # another run the message names (see Message.about_run)
 
 
@@ -91,7 +91,7 @@ class CommandFinished:
     session_id: int
     seq: int
     command_seq: int
-    values: dict
+    values: dict[str, Any]
 
 
 @dataclass
@@ -101,7 +101,7 @@ class SessionFinished:
     proc_status: str
     session_status: str | None
     end_time: Any
-    object_update: tuple[type[Any], int, dict] | None = None
+    object_update: tuple[type[Any], int, dict[str, Any]] | None = None
     note_seq: int | None = None  # for the message saying the object_update failed
 
 
@@ -138,7 +138,7 @@ class _LiveOutput:
             self.pieces.append(last)
         last.add(op.seq, op.data)
 
-    def event(self, session_id: int) -> dict:
+    def event(self, session_id: int) -> dict[str, Any]:
         return events.output_event(session_id, [vars(piece) for piece in self.pieces])
 
 
@@ -178,12 +178,12 @@ class ResultWriter:
         self._publisher = publisher
         self._run_id = run_id
         self._interval = flush_interval
-        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._budget = _OutputBudget(OUTPUT_IN_FLIGHT)
         self._command_ids: dict[tuple[int, int], int] = {}
         self._live: dict[int, _LiveOutput] = {}
         self._last_emit: dict[int, float] = {}
-        self._watched: set = set()
+        self._watched: set[Any] = set()
         self._watch_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=f"minke-writer-{run_id}",
                                         daemon=True)
@@ -257,8 +257,8 @@ class ResultWriter:
                     db.session.remove()
                     return
 
-    def _write(self, ops: list, *, final: bool) -> None:
-        out: list[dict] = []
+    def _write(self, ops: list[Any], *, final: bool) -> None:
+        out: list[dict[str, Any]] = []
         if ops:
             rows = _Rows()
             try:
@@ -282,13 +282,13 @@ class ResultWriter:
             except Exception:  # stored all the same: pages and the CLI catch up from storage
                 logger.exception("publishing events of run %s failed", self._run_id)
 
-    def _flush_live(self, session_id: int, out: list[dict]) -> None:
+    def _flush_live(self, session_id: int, out: list[dict[str, Any]]) -> None:
         live = self._live.pop(session_id, None)
         if live is not None:
             out.append(live.event(session_id))
             self._last_emit[session_id] = time.monotonic()
 
-    def _apply(self, op: Any, rows: _Rows, out: list[dict]) -> None:
+    def _apply(self, op: Any, rows: _Rows, out: list[dict[str, Any]]) -> None:
         """Collect the rows of ``op`` and append its events to ``out``, in order."""
         sid = op.session_id
         if isinstance(op, OutputAppended):
@@ -353,7 +353,8 @@ class ResultWriter:
             if session_rows:
                 _update_unfinished(session_rows)
 
-    def _update_object(self, op: SessionFinished, rows: _Rows, out: list[dict]) -> bool:
+    def _update_object(self, op: SessionFinished, rows: _Rows,
+                       out: list[dict[str, Any]]) -> bool:
         """Store the changes the session made to its object; on a database error (a
         ``None`` for a NOT NULL column, a value too long) add an error message instead."""
         assert op.object_update is not None  # the caller checked it
@@ -370,7 +371,8 @@ class ResultWriter:
             return False
         return True
 
-    def _collect_output(self, op: OutputAppended, rows: _Rows, out: list[dict]) -> None:
+    def _collect_output(self, op: OutputAppended, rows: _Rows,
+                        out: list[dict[str, Any]]) -> None:
         rows.chunks.append(((op.session_id, op.command_seq),
                             {"stream": op.stream, "seq": op.seq, "data": op.data}))
         self._live.setdefault(op.session_id, _LiveOutput()).add(op)
@@ -384,16 +386,16 @@ def _output_chars(op: Any) -> int:
 class _Rows:
     """What one batch writes, by kind; commands are keyed by (session id, command seq)."""
 
-    commands: list[tuple[tuple[int, int], dict]] = field(default_factory=list)
-    chunks: list[tuple[tuple[int, int], dict]] = field(default_factory=list)
-    messages: list[dict] = field(default_factory=list)
-    command_results: list[tuple[tuple[int, int], dict]] = field(default_factory=list)
-    started: list[dict] = field(default_factory=list)
-    status: list[dict] = field(default_factory=list)
-    finished: list[dict] = field(default_factory=list)
+    commands: list[tuple[tuple[int, int], dict[str, Any]]] = field(default_factory=list)
+    chunks: list[tuple[tuple[int, int], dict[str, Any]]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    command_results: list[tuple[tuple[int, int], dict[str, Any]]] = field(default_factory=list)
+    started: list[dict[str, Any]] = field(default_factory=list)
+    status: list[dict[str, Any]] = field(default_factory=list)
+    finished: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _update_unfinished(rows: list[dict]) -> None:
+def _update_unfinished(rows: list[dict[str, Any]]) -> None:
     """Update sessions by id, each only while unfinished: a final state, once stored (say by
     a reaper that failed the session), never changes."""
     columns = [name for name in rows[0] if name != "id"]
