@@ -32,7 +32,7 @@ from .latest import mark_latest
 from .progress import fail_sessions
 
 if TYPE_CHECKING:
-    from .state import MinkeState
+    from .clients import EngineClients
 
 JOB_FUNCTION = "webapp.engine.worker.jobs.run_job"
 """What a run's jobs call, by name: the run contract does not import the worker floor."""
@@ -106,7 +106,7 @@ def validate_data(session_cls: type[Session], data: Mapping[str, Any] | None) ->
 
 
 def start_run(
-    state: MinkeState, session_cls: type[Session], objects: Sequence[Any], *,
+    state: EngineClients, session_cls: type[Session], objects: Sequence[Any], *,
     user: User | None, data: Mapping[str, Any] | None = None, origin: str = "web",
     concurrency: int | None = None, secrets: Mapping[str, str] | None = None,
     skip_busy: bool = False,

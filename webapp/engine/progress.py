@@ -17,7 +17,7 @@ from . import events, locks
 from .events import Publisher
 
 if TYPE_CHECKING:
-    from .state import MinkeState
+    from .clients import EngineClients
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
     return bool(done)
 
 
-def fail_sessions(rows: Sequence[MinkeSession], reason: str, state: MinkeState, *,
+def fail_sessions(rows: Sequence[MinkeSession], reason: str, state: EngineClients, *,
                   status: ProcStatus = ProcStatus.FAILED) -> None:
     """End ``rows`` as ``status`` with ``reason``, release their runs' host locks. Commits."""
     if not rows:

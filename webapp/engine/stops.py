@@ -36,7 +36,7 @@ from .secrets import forget_job_secrets
 if TYPE_CHECKING:
     from redis.client import PubSub, PubSubWorkerThread
 
-    from .state import MinkeState
+    from .clients import EngineClients
 
 logger = logging.getLogger(__name__)
 RUN_FIELD = "run"
@@ -54,7 +54,7 @@ def _field(session_id: int | None) -> str:
     return RUN_FIELD if session_id is None else f"s{session_id}"
 
 
-def stop_run(state: MinkeState, run: Run, *, session_id: int | None = None,
+def stop_run(state: EngineClients, run: Run, *, session_id: int | None = None,
              kill: bool = False) -> int:
     """Ask the workers to stop ``run`` (or one session); cancel what no worker took. Commits.
 

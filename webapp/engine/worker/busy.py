@@ -9,14 +9,31 @@ starts the units of busy hosts last) and sleeps between tries of the lock.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sessions.messages import TextMessage
 
+from .plan import Planned, Target
 from .record import EngineRecord
 
 if TYPE_CHECKING:
-    from .execute import _Job, _Planned, _Target
+    from ..locks import HostLocks
+    from .writer import ResultWriter
+
+
+class WaitingJob(Protocol):
+    """What a wait needs of the job (``execute.WaitingJob``)."""
+
+    lock: threading.Lock
+    wake: threading.Condition
+    waiting: dict[int, Planned]
+    on_host: set[int]
+    data: dict[str, Any]
+    writer: ResultWriter
+    host_locks: HostLocks
+
+    def still_waiting(self, sessions: list[Planned]) -> bool: ...
 
 HOST_POLL = 0.25  # seconds between tries of a busy host's lock (one SET NX each)
 
@@ -40,7 +57,7 @@ def run_of(holder: dict[str, Any]) -> int | None:
     return run if isinstance(run, int) else None
 
 
-def wait_for_host(job: _Job, sessions: list[_Planned], target: _Target,
+def wait_for_host(job: WaitingJob, sessions: list[Planned], target: Target,
                   holder: dict[str, Any]) -> bool:
     """Wait until this job holds ``target``'s lock; False when none of ``sessions`` is
     left to run (a stop canceled them meanwhile).
@@ -69,7 +86,7 @@ def wait_for_host(job: _Job, sessions: list[_Planned], target: _Target,
         holder = current
 
 
-def note_waiting(job: _Job, sessions: list[_Planned], target: _Target,
+def note_waiting(job: WaitingJob, sessions: list[Planned], target: Target,
                  holder_run: int | None) -> None:
     with job.lock:
         waiting = [p for p in sessions if p.session_id in job.waiting]

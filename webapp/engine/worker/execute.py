@@ -38,6 +38,7 @@ from ..ssh.connections import (
     merge,
 )
 from . import busy
+from .plan import Planned, Target
 from .record import EngineRecord
 from .runtime import WorkerRuntime
 from .slots import job_deadline
@@ -55,7 +56,7 @@ class _Job:
     data: dict[str, Any]
     writer: ResultWriter
     host_locks: locks.HostLocks
-    waiting: dict[int, _Planned] = field(default_factory=dict)  # sessions not yet started
+    waiting: dict[int, Planned] = field(default_factory=dict)  # sessions not yet started
     lock: threading.Lock = field(default_factory=threading.Lock)
     skip_busy: bool = False  # cancel the sessions of busy hosts instead of waiting
     on_host: set[int] = field(default_factory=set)  # sessions waiting for a busy host
@@ -97,32 +98,9 @@ class _Job:
             record.add_message(TextMessage(reason, "error"))
             record.apply_stop(2)
 
-    def still_waiting(self, sessions: list[_Planned]) -> bool:
+    def still_waiting(self, sessions: list[Planned]) -> bool:
         with self.lock:
             return any(planned.session_id in self.waiting for planned in sessions)
-
-
-@dataclass(frozen=True)
-class _Target:
-    """Where a unit's sessions run: a host, as loaded once by the job thread."""
-
-    host_id: int
-    name: str
-    hostname: str
-    port: int | None
-    username: str | None
-    config: dict[str, Any] = field(repr=False)  # the effective connection config (secrets too)
-    key: str  # the connection pool's key
-    error: str | None = None  # why no connection can be built from the configuration
-    secret: bool = False  # the config holds asked secrets: its connection is never pooled
-
-
-@dataclass(frozen=True)
-class _Planned:
-    session_id: int
-    object_type: str
-    object_id: int
-    host_id: int | None
 
 
 def execute_job(app: Flask, run_id: int, units: list[list[int]], threads: int,
@@ -225,12 +203,12 @@ def _wait_for_units(job: _Job, futures: list[Future[None]]) -> None:
 def _load_plan(
     config: Mapping[str, Any], session_cls: type[Session], data: dict[str, Any], ids: list[int],
     sealed: JobSecrets,
-) -> tuple[dict[int, _Planned], dict[int, _Target]]:
+) -> tuple[dict[int, Planned], dict[int, Target]]:
     rows = db.session.execute(
         sa.select(MinkeSession.id, MinkeSession.object_type, MinkeSession.object_id,
                   MinkeSession.host_id).where(MinkeSession.id.in_(ids))
     ).all()
-    planned = {r.id: _Planned(r.id, r.object_type, r.object_id, r.host_id) for r in rows}
+    planned = {r.id: Planned(r.id, r.object_type, r.object_id, r.host_id) for r in rows}
     hosts = db.session.scalars(
         sa.select(Host).where(Host.id.in_({r.host_id for r in rows if r.host_id is not None}))
         .options(selectinload(Host.groups))
@@ -245,16 +223,16 @@ def _load_plan(
             if secret:  # the last layer; the key (of connections never pooled) stays as it was
                 fabric_config = merge(fabric_config, secret)
         except Exception as exc:  # a bad configuration fails its host's sessions, no other
-            targets[host.id] = _Target(host.id, host.name, host.hostname, None, None, {}, "",
+            targets[host.id] = Target(host.id, host.name, host.hostname, None, None, {}, "",
                                        f"the connection configuration of {host.name} is "
                                        f"invalid: {exc}")
             continue
-        targets[host.id] = _Target(host.id, host.name, hostname, port, username, fabric_config,
+        targets[host.id] = Target(host.id, host.name, hostname, port, username, fabric_config,
                                    key, secret=bool(secret))
     return planned, targets
 
 
-def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None,
+def _run_unit(job: _Job, sessions: list[Planned], target: Target | None,
               busy_with: dict[str, Any] | None) -> None:
     """Run a unit's sessions; ``busy_with`` is the holder of its host's lock, if another run."""
     with job.app.app_context():
@@ -275,7 +253,7 @@ def _run_unit(job: _Job, sessions: list[_Planned], target: _Target | None,
             db.session.remove()
 
 
-def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
+def _run_sessions(job: _Job, sessions: list[Planned], target: Target) -> None:
     runtime, config, cls = job.runtime, job.app.config, job.session_cls
     connection = None
     try:
@@ -320,7 +298,7 @@ def _run_sessions(job: _Job, sessions: list[_Planned], target: _Target) -> None:
         job.host_locks.done_with(target.host_id)
 
 
-def _acquire(runtime: WorkerRuntime, target: _Target) -> MinkeConnection:
+def _acquire(runtime: WorkerRuntime, target: Target) -> MinkeConnection:
     """A connection for ``target``: from the pool, or, when its configuration holds asked
     secrets, a new one of its own. Such a connection never enters the pool, so that no run
     without the secret gets a connection opened (or a sudo configured) with it, and the
@@ -332,7 +310,7 @@ def _acquire(runtime: WorkerRuntime, target: _Target) -> MinkeConnection:
                                      lambda: build_connection(target, target.config)))
 
 
-def _release(runtime: WorkerRuntime, target: _Target, connection: MinkeConnection, *,
+def _release(runtime: WorkerRuntime, target: Target, connection: MinkeConnection, *,
              reuse: bool) -> None:
     if target.secret:
         try:
@@ -385,7 +363,7 @@ def _error_message(arg: Any) -> BaseMessage:
         return TextMessage(str(arg), "error")
 
 
-def _cancel(job: _Job, sessions: list[_Planned], reason: str,
+def _cancel(job: _Job, sessions: list[Planned], reason: str,
             status: ProcStatus = ProcStatus.CANCELED, *, about_run: int | None = None,
             **payload: Any) -> None:
     """End sessions that never started (each claimed by the caller), with ``reason``
@@ -401,7 +379,7 @@ def _cancel(job: _Job, sessions: list[_Planned], reason: str,
         record.finish(status)
 
 
-def _load_object(planned: _Planned) -> Any:
+def _load_object(planned: Planned) -> Any:
     """The object a session works on, in the unit thread's database session."""
     model = MINKE_MODELS.get(planned.object_type)
     if model is None:

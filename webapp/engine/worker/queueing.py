@@ -27,7 +27,7 @@ from .. import events
 from .slots import worker_slots
 
 if TYPE_CHECKING:
-    from ..state import MinkeState
+    from ..clients import EngineClients
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class QueuePlace:
     """Slots busy now (jobs started)."""
 
 
-def run_of_job(state: MinkeState, job_id: str) -> int | None:
+def run_of_job(state: EngineClients, job_id: str) -> int | None:
     """The run of one of this installation's job ids (``Keys.job_id``), else None."""
     prefix, _sep, rest = job_id.rpartition("-run-")
     if prefix != f"minke-{state.keys.installation[:12]}":
@@ -57,7 +57,7 @@ def run_of_job(state: MinkeState, job_id: str) -> int | None:
     return int(run) if run.isdigit() else None
 
 
-def queued_runs(state: MinkeState) -> list[int]:
+def queued_runs(state: EngineClients) -> list[int]:
     """The runs with a job in the queue, in the order they will start (one read)."""
     runs: dict[int, None] = {}
     for job_id in state.queue.get_job_ids():
@@ -67,7 +67,7 @@ def queued_runs(state: MinkeState) -> list[int]:
     return list(runs)
 
 
-def queue_place(state: MinkeState, run_id: int) -> QueuePlace | None:
+def queue_place(state: EngineClients, run_id: int) -> QueuePlace | None:
     """Run ``run_id``'s place in the queue; ``None`` when none of its jobs is queued."""
     order = queued_runs(state)
     if run_id not in order:
@@ -81,7 +81,7 @@ def queue_place(state: MinkeState, run_id: int) -> QueuePlace | None:
     return QueuePlace(index + 1, order[:index], list(running), slots, len(started))
 
 
-def publish_queue_places(state: MinkeState, taken: Iterable[str] = ()) -> None:
+def publish_queue_places(state: EngineClients, taken: Iterable[str] = ()) -> None:
     """Workers took the jobs ``taken``: tell their runs they left the queue, and every run
     still queued its position (they moved up)."""
     queued = queued_runs(state)
@@ -99,7 +99,7 @@ class PlaceTeller:
     a worker's main thread only says which job it took (:meth:`taken`), so that taking the
     next job never waits for the telling; a burst of jobs taken is told once."""
 
-    def __init__(self, state: MinkeState, interval: float = 0.2) -> None:
+    def __init__(self, state: EngineClients, interval: float = 0.2) -> None:
         self._state = state
         self._interval = interval
         self._taken: list[str] = []

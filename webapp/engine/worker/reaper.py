@@ -31,7 +31,7 @@ from ..ssh.connections import MinkeConnection, build_connection, effective_confi
 from ..ssh.runner import kill_by_token
 
 if TYPE_CHECKING:
-    from ..state import MinkeState
+    from ..clients import EngineClients
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ LOST_JOB_GRACE = 60  # seconds a run's sessions may wait for jobs that are being
 KILL_THREADS = 20
 
 
-def reap_dead_workers(state: MinkeState, *, grace: float | None = None) -> int:
+def reap_dead_workers(state: EngineClients, *, grace: float | None = None) -> int:
     """Fail the unfinished sessions of dead workers, killing what they left running on the
     hosts; return how many sessions. ``grace``: seconds a heartbeat must have been missing
     (default ``MINKE_WORKER_GRACE``; 0 for at once).
@@ -70,7 +70,7 @@ def reap_dead_workers(state: MinkeState, *, grace: float | None = None) -> int:
     return failed
 
 
-def fail_worker_sessions(state: MinkeState, worker_id: str, reason: str, *,
+def fail_worker_sessions(state: EngineClients, worker_id: str, reason: str, *,
                          alive: bool = False) -> int:
     """Fail the unfinished sessions of worker ``worker_id`` with ``reason``, killing the
     remote commands they left running and failing their rq jobs; return how many.
@@ -95,7 +95,7 @@ def fail_worker_sessions(state: MinkeState, worker_id: str, reason: str, *,
     return len(rows)
 
 
-def kill_left_behind(state: MinkeState, session_ids: list[int]) -> dict[int, str]:
+def kill_left_behind(state: EngineClients, session_ids: list[int]) -> dict[int, str]:
     """Kill the remote processes of the commands these sessions left running; return
     session id → what became of them, as the end of a sentence."""
     if not session_ids:
@@ -137,7 +137,7 @@ def kill_left_behind(state: MinkeState, session_ids: list[int]) -> dict[int, str
         return dict(pool.map(kill, targets))
 
 
-def _fail_started_jobs(state: MinkeState, run_ids: set[int], reason: str) -> None:
+def _fail_started_jobs(state: EngineClients, run_ids: set[int], reason: str) -> None:
     """Move the jobs of these runs that rq still counts as started to its failed jobs."""
     started = StartedJobRegistry(queue=state.queue)
     failed = FailedJobRegistry(queue=state.queue)
@@ -156,7 +156,7 @@ def _fail_started_jobs(state: MinkeState, run_ids: set[int], reason: str) -> Non
                 forget_job_secrets(state.redis, [job.id])
 
 
-def fail_lost_jobs(state: MinkeState) -> int:
+def fail_lost_jobs(state: EngineClients) -> int:
     """Fail sessions still waiting for a job that no longer exists in Redis."""
     rows = db.session.scalars(sa.select(MinkeSession).where(
         MinkeSession.proc_status == ProcStatus.INITIALIZED.value,
