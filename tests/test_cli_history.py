@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -28,6 +29,9 @@ def test_runs_lists_recent_runs_newest_first_with_outcomes(runner, two_runs):
     assert [r["id"] for r in listed] == [bad, good]
     assert listed[1]["outcomes"] == {"success": 2} and listed[1]["user"] == "alice"
     assert listed[0]["outcomes"] == {"error": 1} and listed[0]["user"] == "(command line)"
+    # one timestamp format everywhere (webapp/kit.utc_iso): ISO 8601 in UTC, with its "Z"
+    created = dt.datetime.fromisoformat(listed[0]["created_at"])
+    assert listed[0]["created_at"].endswith("Z") and created.tzinfo == dt.UTC
     text = runner.invoke(args=["minke", "runs"]).output
     assert "UptimeSession" in text and "2 success" in text
 
@@ -59,6 +63,7 @@ def test_show_prints_the_document_run_json_prints(runner, make_hosts, worker):
 
     assert shown.exit_code == 0
     assert json.loads(shown.output) == [report]
+    assert report["start_time"].endswith("Z") and report["end_time"].endswith("Z")
     text = runner.invoke(args=["minke", "show", str(run_id)]).output
     assert "h00: error" in text and "about to fail" in text and "1 error" in text
 

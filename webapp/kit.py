@@ -1,5 +1,6 @@
 """The lists' and exports' kit: what every list, filter and export of the dashboard shares:
-a page of rows, a page number kept in range, LIKE search, date filters, safe CSV cells.
+a page of rows, a page number kept in range, LIKE search, date filters, safe CSV cells,
+one timestamp format.
 
 Features (objects, history, audit, the API) import these; none imports another's helpers.
 """
@@ -75,6 +76,11 @@ def contains(column: Any, text: str) -> Any:
     if db.session.get_bind().dialect.name == "sqlite":
         return column.like(pattern, escape="\\")
     return column.ilike(pattern, escape="\\")
+
+
+def utc_iso(value: dt.datetime | None) -> str | None:
+    """A stored time (naive, UTC) as every document and event gives it: ISO 8601 with "Z"."""
+    return value.isoformat() + "Z" if value is not None else None
 
 
 def parse_date(text: str) -> dt.date | None:

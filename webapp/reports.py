@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .kit import utc_iso
 from .models import MinkeSession, Run
 from .status import badge_key
 
@@ -17,8 +18,8 @@ def session_report(session: MinkeSession) -> dict[str, Any]:
         "session": session.session_name,
         "proc_status": session.proc_status,
         "status": session.session_status,
-        "start_time": session.start_time.isoformat() if session.start_time else None,
-        "end_time": session.end_time.isoformat() if session.end_time else None,
+        "start_time": utc_iso(session.start_time),
+        "end_time": utc_iso(session.end_time),
         "messages": [{"level": m.level, "kind": m.kind, "text": m.text} for m in session.messages],
         "commands": [
             {"command": c.command, "exit_code": c.exit_code, "status": c.status,

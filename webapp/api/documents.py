@@ -14,7 +14,7 @@ from sessions.messages import BaseMessage
 from sessions.registry import group_name
 
 from ..extensions import db
-from ..kit import Page
+from ..kit import Page, utc_iso
 from ..models import Host, MinkeSession, Run
 from ..objects.specs import ListSpec
 from ..runs.feed import SessionView
@@ -24,14 +24,12 @@ SESSIONS_PAGE = 1000
 """Sessions of a run per page of ``GET /runs/<id>``."""
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
-
-
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime):
+        return utc_iso(value)
+    if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
 
@@ -106,8 +104,8 @@ def run_doc(run: Run, *, page: int = 1) -> dict[str, Any]:
         "user": run.user_name,
         "origin": run.origin,
         "data": run.data,
-        "created_at": _iso(run.created_at),
-        "finished_at": _iso(run.finished_at),
+        "created_at": utc_iso(run.created_at),
+        "finished_at": utc_iso(run.finished_at),
         "finished": run.finished_at is not None,
         "counts": {key: n for key, n in counts.items() if n},
         "total": total,
@@ -116,7 +114,7 @@ def run_doc(run: Run, *, page: int = 1) -> dict[str, Any]:
         "sessions": [{
             "id": sid, "object_type": object_type, "object_id": object_id, "object": label,
             "host": host, "status": badge_key(proc, outcome), "proc_status": proc,
-            "session_status": outcome, "start_time": _iso(start), "end_time": _iso(end),
+            "session_status": outcome, "start_time": utc_iso(start), "end_time": utc_iso(end),
         } for sid, object_type, object_id, label, host, proc, outcome, start, end in rows],
     }
 
@@ -130,8 +128,8 @@ def changes_doc(view: SessionView) -> dict[str, Any]:
         "proc_status": view.proc_status,
         "session_status": view.session_status,
         "final": view.is_final,
-        "start_time": _iso(view.start_time),
-        "end_time": _iso(view.end_time),
+        "start_time": utc_iso(view.start_time),
+        "end_time": utc_iso(view.end_time),
         "seq": view.seq,
         "messages": [{"seq": m.seq, "level": m.level, "kind": m.kind,
                       "text": BaseMessage.render(m.kind, m.payload), "payload": m.payload}

@@ -14,6 +14,7 @@ from ..database import begin_read_only
 from ..extensions import db
 from ..history.queries import RUN_STATES, RunFilters, run_page
 from ..inputs import MAX_ID
+from ..kit import utc_iso
 from ..models import Run, User
 from ..reports import run_report
 from ..status import TERMINAL_COLOURS, badge_key
@@ -42,9 +43,8 @@ def runs_command(user_name, session, status, object_text, since, until, limit, a
     rows = run_page(None, filters, size=limit).rows
     runs = [{"id": row.run.id, "session": row.run.session_name, "user": row.run.user_name,
              "origin": row.run.origin, "objects": row.total,
-             "created_at": row.run.created_at.isoformat(timespec="seconds"),
-             "finished_at": (row.run.finished_at.isoformat(timespec="seconds")
-                             if row.run.finished_at else None),
+             "created_at": utc_iso(row.run.created_at),
+             "finished_at": utc_iso(row.run.finished_at),
              "outcomes": dict(sorted(row.counts.items()))} for row in rows]
     db.session.rollback()
     if as_json:

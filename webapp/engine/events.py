@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from redis import Redis
 
+from ..kit import utc_iso
 from ..status import badge_key
 from .emits import RoomEmitter
 from .keys import Keys
@@ -46,7 +47,7 @@ def status_event(session_id: int, seq: int, proc_status: str, session_status: st
              "status": badge_key(str(proc_status), outcome)}
     for name, value in (("start_time", start_time), ("end_time", end_time)):
         if value is not None:
-            event[name] = value.isoformat()
+            event[name] = utc_iso(value)
     return event
 
 

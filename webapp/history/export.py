@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..kit import inert
+from ..kit import inert, utc_iso
 from ..models import MinkeSession, Run
 from ..reports import run_report
 
@@ -62,7 +62,7 @@ def run_json(run: Run) -> dict[str, Any]:
     return {
         "run": {"id": run.id, "session": run.session_name, "object_type": run.object_type,
                 "user": run.user_name, "origin": run.origin, "data": run.data,
-                "created_at": run.created_at.isoformat(),
-                "finished_at": run.finished_at.isoformat() if run.finished_at else None},
+                "created_at": utc_iso(run.created_at),
+                "finished_at": utc_iso(run.finished_at)},
         "sessions": run_report(run),
     }

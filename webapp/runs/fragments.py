@@ -9,6 +9,7 @@ from typing import Any
 from flask import get_template_attribute, has_app_context
 from markupsafe import Markup
 
+from ..kit import utc_iso
 from ..models import Run
 from ..status import COUNTED, run_counts
 from .feed import MessageView, SessionView, load_changes, session_statuses
@@ -38,10 +39,6 @@ def message_html(event: Mapping[str, Any]) -> str | None:
                                    event["kind"], event["payload"])))
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
-
-
 def session_changes(view: SessionView, run_id: int) -> dict[str, Any]:
     """What changed in one session, as JSON: its state, then its new messages, commands
     and terminal blocks as HTML (the same macros as the page), its output as pieces."""
@@ -54,8 +51,8 @@ def session_changes(view: SessionView, run_id: int) -> dict[str, Any]:
         "status": view.status_key,
         "proc_status": view.proc_status,
         "final": view.is_final,
-        "start": _iso(view.start_time),
-        "end": _iso(view.end_time),
+        "start": utc_iso(view.start_time),
+        "end": utc_iso(view.end_time),
         "messages": [{"seq": m.seq, "html": str(message(m))} for m in view.messages],
         "commands": [{"seq": c.seq, "html": str(command_item(c, run_id)),
                       "term": str(term_block(c, with_output=False))} for c in view.commands],
