@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Flask
@@ -32,6 +34,27 @@ def begin_read_only() -> None:
     """
     if not db.session().in_transaction():
         db.session.connection(execution_options={"minke_read_only": True})
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Read in a read-only transaction (:func:`begin_read_only`) that ends with the block,
+    error or not: a reader cannot leave it open. Inside a transaction already open it
+    reads in that one and leaves it to its owner.
+
+    Example::
+
+        with read_only():
+            run = db.session.get(Run, run_id)
+            print(run.finished_at)
+    """
+    owned = not db.session().in_transaction()
+    begin_read_only()
+    try:
+        yield
+    finally:
+        if owned:
+            db.session.rollback()
 
 
 def _make_sqlite_concurrent(engine: sa.Engine) -> None:

@@ -17,7 +17,7 @@ from rq import Worker
 from sessions import REGISTRY, UnknownSession
 from sessions.messages import BaseMessage
 
-from ..database import begin_read_only
+from ..database import read_only
 from ..engine import events
 from ..engine.dispatch import (
     DispatchError,
@@ -143,13 +143,15 @@ def run_command(session, hosts, groups, object_refs, pairs, user_name, concurren
         click.echo(f"run #{run_id}: {session_cls.verbose_name} ({session_cls.__name__}) on "
                    f"{n} object{'' if n == 1 else 's'}")
     _follow(state, run_id, live=not as_json, viewer=user)
-    begin_read_only()
-    run = db.session.get(Run, run_id)
-    if as_json:
-        click.echo(json.dumps(run_report(run), indent=2))
-    else:
-        print_summary(run)
-    sys.exit(0 if run_succeeded(run) else 1)
+    with read_only():
+        run = db.session.get(Run, run_id)
+        assert run is not None  # stored above; runs are deleted only by a cleanup of old ones
+        if as_json:
+            click.echo(json.dumps(run_report(run), indent=2))
+        else:
+            print_summary(run)
+        succeeded = run_succeeded(run)
+    sys.exit(0 if succeeded else 1)
 
 
 def _follow(state, run_id: int, *, live: bool, viewer: User | None = None) -> None:
@@ -195,9 +197,9 @@ def _follow(state, run_id: int, *, live: bool, viewer: User | None = None) -> No
             return
         if time.monotonic() >= next_poll:
             next_poll = time.monotonic() + POLL_SECONDS
-            begin_read_only()
-            finished_at = db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id))
-            db.session.rollback()
+            with read_only():
+                finished_at = db.session.scalar(sa.select(Run.finished_at)
+                                                .where(Run.id == run_id))
             if finished_at:
                 return
             if outage:
@@ -210,7 +212,7 @@ def _follow(state, run_id: int, *, live: bool, viewer: User | None = None) -> No
             if idle:
                 warned = True
                 click.echo("waiting: no worker is running — start one with "
-                           "`flask --app wsgi minke worker`", err=True)
+                           "`minke worker`", err=True)
 
 def _show_queue(state, run_id: int, viewer: User | None) -> None:
     """Print the run's place in the queue (standard error), if it is queued."""
@@ -226,12 +228,10 @@ def _show_queue(state, run_id: int, viewer: User | None) -> None:
 
 def _labels(run_id: int) -> dict[int, str]:
     """The object label of every session of the run, by session id (one read)."""
-    begin_read_only()
-    rows = db.session.execute(sa.select(MinkeSession.id, MinkeSession.object_label)
-                              .where(MinkeSession.run_id == run_id))
-    labels = {session_id: label or "?" for session_id, label in rows}
-    db.session.rollback()
-    return labels
+    with read_only():
+        rows = db.session.execute(sa.select(MinkeSession.id, MinkeSession.object_label)
+                                  .where(MinkeSession.run_id == run_id))
+        return {session_id: label or "?" for session_id, label in rows}
 
 
 def _event_lines(event: dict, labels: Mapping[Any, str]) -> list[str]:
