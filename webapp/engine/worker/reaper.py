@@ -22,7 +22,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sessions import REGISTRY, UnknownSession
 from sessions.status import ProcStatus
 
-from ...database import begin_read_only
+from ...database import read_only
 from ...extensions import db
 from ...models import CommandResult, Host, MinkeSession, Run, utcnow
 from ..progress import UNFINISHED, fail_sessions
@@ -47,11 +47,11 @@ def reap_dead_workers(state: EngineClients, *, grace: float | None = None) -> in
     Looks in a read-only transaction: a writing one starts only when a worker is dead.
     """
     grace = state.config["MINKE_WORKER_GRACE"] if grace is None else grace
-    begin_read_only()
-    workers = cast("set[str]", set(db.session.scalars(  # worker_id IS NOT NULL
-        sa.select(MinkeSession.worker_id).distinct()
-        .where(MinkeSession.proc_status.in_(UNFINISHED), MinkeSession.worker_id.is_not(None)))))
-    db.session.rollback()
+    with read_only():
+        workers = cast("set[str]", set(db.session.scalars(  # worker_id IS NOT NULL
+            sa.select(MinkeSession.worker_id).distinct()
+            .where(MinkeSession.proc_status.in_(UNFINISHED),
+                   MinkeSession.worker_id.is_not(None)))))
     now = time.monotonic()
     missing = state.missing_workers
     dead = []
@@ -141,10 +141,9 @@ def _fail_started_jobs(state: EngineClients, run_ids: set[int], reason: str) -> 
     """Move the jobs of these runs that rq still counts as started to its failed jobs."""
     started = StartedJobRegistry(queue=state.queue)
     failed = FailedJobRegistry(queue=state.queue)
-    begin_read_only()
-    counts = {run_id: count for run_id, count in db.session.execute(
-        sa.select(Run.id, Run.job_count).where(Run.id.in_(run_ids))).all()}
-    db.session.rollback()
+    with read_only():
+        counts = {run_id: count for run_id, count in db.session.execute(
+            sa.select(Run.id, Run.job_count).where(Run.id.in_(run_ids))).all()}
     for run_id, count in counts.items():
         for index in range(count):
             [job] = Job.fetch_many([state.keys.job_id(run_id, index)],
