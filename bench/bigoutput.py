@@ -272,12 +272,12 @@ def memory_round(bench: Bench, out_lines: int, err_lines: int, steady_runs: int,
 def stored(bench: Bench, session_id: int) -> dict:
     """The session's command row and its chunks (``seq`` by stream, characters by stream)."""
     from webapp.extensions import db
-    from webapp.models import CommandResult, MinkeSession, OutputChunk
+    from webapp.models import MinkeSession, OutputChunk, StoredResult
 
     db.session.rollback()
     session = db.session.get(MinkeSession, session_id)
-    commands = db.session.scalars(sa.select(CommandResult)
-                                  .where(CommandResult.session_id == session_id)).all()
+    commands = db.session.scalars(sa.select(StoredResult)
+                                  .where(StoredResult.session_id == session_id)).all()
     if len(commands) != 1:
         raise BenchError(f"session {session_id}: {len(commands)} commands stored, expected 1 "
                          f"({session.proc_status}/{session.session_status})")

@@ -588,7 +588,7 @@ class Bench:
     def run_rows(self, run_id: int) -> dict[str, Any]:
         """What the run stored: sessions by status, commands, messages, times."""
         from webapp.extensions import db
-        from webapp.models import CommandResult, Message, MinkeSession
+        from webapp.models import Message, MinkeSession, StoredResult
 
         db.session.rollback()
         sessions = db.session.execute(
@@ -597,9 +597,9 @@ class Bench:
             .where(MinkeSession.run_id == run_id)).all()
         ids = [s.id for s in sessions]
         commands = db.session.execute(
-            sa.select(CommandResult.session_id, CommandResult.exit_code, CommandResult.stdout,
-                      CommandResult.created_at)
-            .where(CommandResult.session_id.in_(ids))).all() if ids else []
+            sa.select(StoredResult.session_id, StoredResult.exit_code, StoredResult.stdout,
+                      StoredResult.created_at)
+            .where(StoredResult.session_id.in_(ids))).all() if ids else []
         messages = db.session.scalar(
             sa.select(sa.func.count()).select_from(Message)
             .where(Message.session_id.in_(ids))) if ids else 0

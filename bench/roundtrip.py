@@ -3,7 +3,7 @@
 In-process: measured from before the host is loaded for ``start_run`` until this process
 reads the ``session.status`` event with ``proc_status`` completed from the run's Redis
 stream. The breakdown uses clocks of one machine: this process's, the worker's stored
-``start_time``/``end_time`` and ``CommandResult.created_at``, and the Redis stream ids (the
+``start_time``/``end_time`` and ``StoredResult.created_at``, and the Redis stream ids (the
 server's millisecond clock at XADD).
 
 Through the CLI, as a user runs it (issue 11 section 6): ``minke run
@@ -50,15 +50,15 @@ def completed(event: dict) -> bool:
 
 def one_round(bench: Bench) -> dict:
     from webapp.extensions import db
-    from webapp.models import CommandResult, MinkeSession
+    from webapp.models import MinkeSession, StoredResult
 
     d = bench.dispatch("FanoutSession", bench.host_ids[:1], concurrency=1, threads=1)
     done = bench.wait_finished(d.run_id, timeout=30, until=completed)
     total = done.t_finished - d.t_start
     finished_run = bench.wait_finished(d.run_id, timeout=30)  # re-reads from 0: run.finished
     session = db.session.get(MinkeSession, d.session_ids[0])
-    command = db.session.scalars(sa.select(CommandResult)
-                                 .where(CommandResult.session_id == session.id)).one()
+    command = db.session.scalars(sa.select(StoredResult)
+                                 .where(StoredResult.session_id == session.id)).one()
     if session.proc_status != "completed" or command.exit_code != 0:
         raise BenchError(f"run {d.run_id}: {session.proc_status}, exit {command.exit_code}")
     start, end = as_utc_timestamp(session.start_time), as_utc_timestamp(session.end_time)
@@ -200,7 +200,7 @@ def report(results: list[dict], reference: list[float], args) -> None:
         ("enqueue → session start_time (queue pick-up, job set-up, lock, pool, stop check)",
          "pickup"),
         ("session start_time → end_time (command on the pooled connection)", "session"),
-        ("  of which start_time → CommandResult row inserted (writer)", "command_row"),
+        ("  of which start_time → StoredResult row inserted (writer)", "command_row"),
         ("end_time → completed event in Redis (writer commit + XADD)", "store_publish"),
         ("XADD → read by this process", "read"),
         ("total: dispatch → completed event read", "total"),

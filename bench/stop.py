@@ -146,7 +146,7 @@ def stop(bench: Bench, run_id: int) -> float:
 def stored(bench: Bench, run_id: int) -> dict:
     """Statuses of the run's sessions, their commands' exit codes, and the run's end."""
     from webapp.extensions import db
-    from webapp.models import CommandResult, MinkeSession, Run
+    from webapp.models import MinkeSession, Run, StoredResult
 
     db.session.rollback()
     sessions = db.session.execute(
@@ -154,7 +154,7 @@ def stored(bench: Bench, run_id: int) -> dict:
         .where(MinkeSession.run_id == run_id)).all()
     commands: dict[int, list] = {}
     for sid, exit_code, status in db.session.execute(
-            sa.select(CommandResult.session_id, CommandResult.exit_code, CommandResult.status)
+            sa.select(StoredResult.session_id, StoredResult.exit_code, StoredResult.status)
             .join(MinkeSession).where(MinkeSession.run_id == run_id)):
         commands.setdefault(sid, []).append((exit_code, status))
     finished = db.session.scalar(sa.select(Run.finished_at).where(Run.id == run_id))

@@ -212,7 +212,7 @@ def big_run(bench: Bench, n: int, proc_status: str) -> int:
     import sqlalchemy as sa
 
     from webapp.extensions import db
-    from webapp.models import CommandResult, Message, MinkeSession, OutputChunk, Run, utcnow
+    from webapp.models import Message, MinkeSession, OutputChunk, Run, StoredResult, utcnow
 
     now = utcnow()
     final = proc_status == "completed"
@@ -231,8 +231,8 @@ def big_run(bench: Bench, n: int, proc_status: str) -> int:
         db.session.execute(sa.insert(Message), [
             {"session_id": sid, "seq": 4, "level": "info", "kind": "pre",
              "payload": {"text": f"load average: 0.{sid % 100:02d}"}} for sid in ids])
-        commands = db.session.scalars(sa.insert(CommandResult).returning(
-            CommandResult.id, sort_by_parameter_order=True), [
+        commands = db.session.scalars(sa.insert(StoredResult).returning(
+            StoredResult.id, sort_by_parameter_order=True), [
             {"session_id": sid, "seq": 1, "command": FANOUT_COMMAND, "stdout": "b\n",
              "exit_code": 0, "status": "success", "stdout_bytes": 2} for sid in ids]).all()
         db.session.execute(sa.insert(OutputChunk), [
@@ -318,7 +318,7 @@ def main() -> int:
 def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
             fan_rounds: int, rate: int, seconds: int, page_n: int, big_lines: int) -> dict:
     from webapp.extensions import db
-    from webapp.models import CommandResult, MinkeSession
+    from webapp.models import MinkeSession, StoredResult
 
     results: dict = {}
     worker = bench.start_worker()  # warm: connections pooled between runs
@@ -335,7 +335,7 @@ def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
         run = bench.dispatch("BigOutputSession", bench.host_ids[:1],
                              data={"out_lines": big_lines, "err_lines": 100})
         bench.wait_finished(run.run_id, timeout=600)
-        command_id = db.session.scalar(db.select(CommandResult.id).join(MinkeSession).where(
+        command_id = db.session.scalar(db.select(StoredResult.id).join(MinkeSession).where(
             MinkeSession.run_id == run.run_id))
         db.session.rollback()
         results["output"] = [open_page(page, f"/runs/{run.run_id}/output/{command_id}")

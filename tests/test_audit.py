@@ -16,7 +16,7 @@ from tests.test_web_objects import run_id_of, wait_finished
 from tests.web_client import login, post
 from webapp import accounts, inventory
 from webapp.api.tokens import create_token
-from webapp.audit import record
+from webapp.audit import log_action
 from webapp.extensions import db
 from webapp.models import AuditEntry
 
@@ -146,7 +146,7 @@ def test_a_change_that_is_rolled_back_leaves_no_entry(app):
 
 
 def test_entries_cannot_be_changed_or_deleted_through_the_app(app):
-    entry = record("login.success", "user x", user=None)
+    entry = log_action("login.success", "user x", user=None)
     db.session.commit()
     entry.target = "user y"
     with pytest.raises(PermissionError):
@@ -164,8 +164,8 @@ def logbook(app, make_user):
     """An admin, a user, and 60 entries: logins of both, host changes by the admin."""
     admin, user = make_user("admin", "minke.admin"), make_user("user", "minke.view_hosts")
     for i in range(30):
-        record("login.success", "user user", user=user)
-        record("host.create", f"host h{i}", {"n": i}, user=admin)
+        log_action("login.success", "user user", user=user)
+        log_action("host.create", f"host h{i}", {"n": i}, user=admin)
     db.session.commit()
     return admin, user
 

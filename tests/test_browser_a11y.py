@@ -219,11 +219,11 @@ def test_the_whole_flow_with_the_keyboard_only(worker, make_user, make_hosts, br
 def test_pagination_links_never_overlap(make_user, browser_page, web_login):
     """Issue 19: Pico gives links in a <nav> negative margins; the audit log's page links
     (more than 50 entries) overlapped by ~11 px."""
-    from webapp.audit import record
+    from webapp.audit import log_action
 
     make_user("ada", "minke.admin")
     for i in range(260):
-        record("test.entry", f"entry {i}", user=None)
+        log_action("test.entry", f"entry {i}", user=None)
     db.session.commit()
     page = browser_page
     web_login(page, "ada")

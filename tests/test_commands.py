@@ -15,7 +15,7 @@ from sessions import REGISTRY
 from tests.test_scale_out import WebUser, form_fields
 from tests.test_web_objects import run_count, run_id_of, wait_finished
 from tests.web_client import controls, csrf_token, isolated_client, login, post
-from webapp.commands.sessions import CONFIRMED_KEY
+from webapp.commands.classes import CONFIRMED_KEY
 from webapp.commands.sync import bump_revision
 from webapp.database import begin_read_only
 from webapp.extensions import db
@@ -23,12 +23,12 @@ from webapp.models import (
     AuditEntry,
     Command,
     CommandGroup,
-    CommandResult,
     CommandRevision,
     MinkeSession,
     Permission,
     Role,
     Run,
+    StoredResult,
 )
 
 pytestmark = pytest.mark.integration
@@ -166,7 +166,7 @@ def test_flask_minke_run_runs_a_command_defined_in_the_pages(app, worker, web, m
 
     assert result.exit_code == 0, result.output
     db.session.rollback()
-    stored = db.session.scalar(sa.select(CommandResult).order_by(CommandResult.id.desc()))
+    stored = db.session.scalar(sa.select(StoredResult).order_by(StoredResult.id.desc()))
     assert (stored.command, stored.stdout) == ("uname -s", "Linux\n")
 
 

@@ -30,11 +30,11 @@ from webapp.extensions import db
 from webapp.models import (
     Command,
     CommandGroup,
-    CommandResult,
     Host,
     HostGroup,
     MinkeSession,
     Role,
+    StoredResult,
 )
 
 pytestmark = pytest.mark.slow
@@ -118,7 +118,7 @@ def world(app, admin, make_user) -> World:
     run = start_run(app.extensions["minke"], REGISTRY.get("EchoSession"), [host],
                     user=admin, data={"message": "hi"})
     session = db.session.scalar(db.select(MinkeSession).filter_by(run_id=run.id))
-    result = CommandResult(session_id=session.id, seq=1, command="echo hi", status="success",
+    result = StoredResult(session_id=session.id, seq=1, command="echo hi", status="success",
                            exit_code=0, stdout="hi\n")
     db.session.add(result)
     victim_token, _secret = create_token(admin, "victim")

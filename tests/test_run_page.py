@@ -10,7 +10,7 @@ import pytest
 
 from tests.web_client import controls, csrf_token, isolated_client, login
 from webapp.extensions import db
-from webapp.models import CommandResult, MinkeSession
+from webapp.models import MinkeSession, StoredResult
 from webapp.runs.ansi import ansi_to_html, palette_css, strip_ansi
 from webapp.runs.groups import fold
 
@@ -148,7 +148,7 @@ def test_events_refuse_malformed_sequence_numbers(client, ada, make_hosts, execu
 def test_big_output_opens_on_its_tail_pages_back_and_downloads_whole(client, ada, make_hosts,
                                                                      execute_run):
     run = execute_run("BigOutputSession", make_hosts(1), data={"seconds": 300}, user=ada)
-    command = db.session.scalar(db.select(CommandResult).join(MinkeSession)
+    command = db.session.scalar(db.select(StoredResult).join(MinkeSession)
                                 .where(MinkeSession.run_id == run.id))
     lines = 300 * 1024 // 16
     logged_in(client, "ada")
@@ -319,7 +319,7 @@ def test_a_big_run_filters_its_rows_by_status_on_the_server(client, ada):
 def test_a_command_named_by_its_session_and_number_leads_to_its_output(client, ada, make_hosts,
                                                                        execute_run):
     run = execute_run("MessageKindsSession", make_hosts(1), user=ada)
-    command = db.session.scalars(db.select(CommandResult).order_by(CommandResult.seq)).first()
+    command = db.session.scalars(db.select(StoredResult).order_by(StoredResult.seq)).first()
     logged_in(client, "ada")
     url = f"/runs/{run.id}/sessions/{command.session_id}/commands/{command.seq}"
     response = client.get(url + "?stream=stderr")

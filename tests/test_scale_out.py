@@ -27,7 +27,7 @@ from scripts.loopback import stop_process
 from scripts.workers import subprocess_env
 from tests.web_services import start_server
 from webapp.extensions import db
-from webapp.models import CommandResult, Message, MinkeSession, OutputChunk, Run
+from webapp.models import Message, MinkeSession, OutputChunk, Run, StoredResult
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -115,9 +115,9 @@ def stored(run_id: int) -> dict[int, dict[str, Any]]:
                                             .where(MinkeSession.run_id == run_id))}
     for kind, query in (
             ("messages", sa.select(Message.session_id, Message.seq)),
-            ("commands", sa.select(CommandResult.session_id, CommandResult.seq)),
-            ("output", sa.select(CommandResult.session_id, OutputChunk.seq)
-             .join(CommandResult, CommandResult.id == OutputChunk.command_id))):
+            ("commands", sa.select(StoredResult.session_id, StoredResult.seq)),
+            ("output", sa.select(StoredResult.session_id, OutputChunk.seq)
+             .join(StoredResult, StoredResult.id == OutputChunk.command_id))):
         column = query.selected_columns[0]
         for session_id, seq in db.session.execute(query.where(column.in_(list(sessions)))):
             sessions[session_id][kind].add(seq)

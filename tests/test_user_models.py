@@ -22,7 +22,7 @@ from sessions import Session
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import MINKE_MODELS, Host, MinkeSession, Run
-from webapp.selection import SelectionError, select_objects
+from webapp.references import SelectionError, select_objects
 
 pytestmark = pytest.mark.integration
 

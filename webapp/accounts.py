@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sessions import REGISTRY
 from sessions.registry import group_name
 
-from .audit import record
+from .audit import log_action
 from .auth.logins import end_all_logins, recheck_sockets
 from .extensions import db
 from .models import ADMIN_PERMISSION, BUILTIN_PERMISSIONS, Permission, Role, User
@@ -110,7 +110,7 @@ def create_permissions() -> list[str]:
     created = sorted(name for name in wanted if name not in existing)
     db.session.add_all(Permission(name=name, description=wanted[name]) for name in created)
     if created:
-        record("permission.create", f"{len(created)} permissions", {"names": created})
+        log_action("permission.create", f"{len(created)} permissions", {"names": created})
     return created
 
 
@@ -176,7 +176,7 @@ def create_user(name: str, password: str, roles: Iterable[str | Role] = ()) -> U
     user = User(name=name, roles=[*rows, *(role for role in roles if isinstance(role, Role))])
     user.set_password(password)
     db.session.add(user)
-    record("user.create", f"user {name}", {"roles": [role.name for role in user.roles]})
+    log_action("user.create", f"user {name}", {"roles": [role.name for role in user.roles]})
     return user
 
 
@@ -184,7 +184,7 @@ def set_password(user: User, password: str) -> None:
     """Replace the password of ``user`` and end every login of theirs (each browser logs
     in again with the new one); :raises AccountError: when it is empty."""
     user.set_password(_check_password(password))
-    record("user.password", f"user {user.name}")
+    log_action("user.password", f"user {user.name}")
     end_all_logins(user, "password")
 
 
@@ -198,7 +198,7 @@ def add_role(user: User, role_name: str) -> bool:
     if role in user.roles:
         return False
     user.roles.append(role)
-    record("user.add_role", f"user {user.name}", {"role": role.name})
+    log_action("user.add_role", f"user {user.name}", {"role": role.name})
     return True
 
 
@@ -217,7 +217,8 @@ def create_role(name: str, permissions: Iterable[str], description: str = "") ->
         raise AccountError(f"a role named {name!r} already exists")
     role = Role(name=name, permissions=permissions, description=description)
     db.session.add(role)
-    record("role.create", f"role {name}", {"permissions": permissions, "description": description})
+    log_action("role.create", f"role {name}",
+               {"permissions": permissions, "description": description})
     return role
 
 
@@ -293,7 +294,7 @@ def set_roles(user: User, role_names: Iterable[str]) -> None:
     _refuse_last_admin_lockout(f"taking the admin role from {user.name}", user=user, roles=roles)
     before = [role.name for role in user.roles]
     user.roles = roles
-    record("user.roles", f"user {user.name}",
+    log_action("user.roles", f"user {user.name}",
            {"before": before, "after": [role.name for role in roles]})
     recheck_sockets(user.id)  # the runs their open pages watch may be hidden now
 
@@ -308,7 +309,7 @@ def set_active(user: User, active: bool) -> None:
         _refuse_last_admin_lockout(f"disabling {user.name}", user=user, active=False)
     if user.active != active:
         user.active = active
-        record("user.enable" if active else "user.disable", f"user {user.name}")
+        log_action("user.enable" if active else "user.disable", f"user {user.name}")
         if not active:
             end_all_logins(user, "disabled")
 
@@ -334,7 +335,7 @@ def update_role(role: Role, *, name: str | None = None, permissions: Iterable[st
                                    permissions=values["permissions"])
     if description is not None:
         values["description"] = _check_description(description)
-    record("role.update", f"role {role.name}", values)
+    log_action("role.update", f"role {role.name}", values)
     for key, value in values.items():
         setattr(role, key, value)
     if "permissions" in values:
@@ -352,5 +353,6 @@ def delete_role(role: Role) -> None:
     users = [user.name for user in db.session.scalars(
         sa.select(User).where(User.roles.contains(role)).order_by(User.name))]
     db.session.delete(role)
-    record("role.delete", f"role {role.name}", {"permissions": role.permissions, "users": users})
+    log_action("role.delete", f"role {role.name}",
+               {"permissions": role.permissions, "users": users})
     recheck_sockets(None)

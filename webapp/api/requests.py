@@ -21,7 +21,7 @@ from ..engine.dispatch import (
 from ..inputs import MAX_CONCURRENCY, id_list, parse_int
 from ..models import Run, User
 from ..permissions import run_refusal
-from ..selection import NoSuchObjects, SelectionError, select_objects
+from ..references import NoSuchObjects, SelectionError, select_objects
 from .errors import ApiError
 
 RUN_KEYS = frozenset({"session", "objects", "data", "secrets", "concurrency", "skip_busy"})

@@ -12,7 +12,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from ..audit import record
+from ..audit import log_action
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
 
@@ -44,7 +44,7 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
                    prefix=token[:len(TOKEN_PREFIX) + 4])
     db.session.add(row)
     db.session.flush()
-    record("api_token.create", f"API token #{row.id}", {"name": name}, user=user)
+    log_action("api_token.create", f"API token #{row.id}", {"name": name}, user=user)
     return row, token
 
 
@@ -64,7 +64,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
         raise TokenError("no such token")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        record("api_token.revoke", f"API token #{row.id}", {"name": row.name}, user=user)
+        log_action("api_token.revoke", f"API token #{row.id}", {"name": row.name}, user=user)
     return row
 
 

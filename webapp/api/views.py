@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from ..audit import record
+from ..audit import log_action
 from ..engine.stops import RunFinished, stop_run
 from ..extensions import db
 from ..history import export
@@ -171,7 +171,7 @@ def export_json(run_id: int):
     if found is None or not can_view_run(current_user, found):
         raise ApiError(404, f"no run {run_id}")
     document = export.run_json(found)
-    record("run.export", f"run #{run_id}", {"format": "json"}, commit=True)
+    log_action("run.export", f"run #{run_id}", {"format": "json"}, commit=True)
     return jsonify(document)
 
 
@@ -182,6 +182,6 @@ def export_csv(run_id: int):
     if found is None or not can_view_run(current_user, found):
         raise ApiError(404, f"no run {run_id}")
     body = export.run_csv(found)
-    record("run.export", f"run #{run_id}", {"format": "csv"}, commit=True)
+    log_action("run.export", f"run #{run_id}", {"format": "csv"}, commit=True)
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="minke-run-{run_id}.csv"'})

@@ -1,12 +1,12 @@
-"""The audit log: :func:`record` (webapp/audit/log.py) and the admins' page."""
+"""The audit log: :func:`log_action` (webapp/audit/log.py) and the admins' page."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from .log import record
+from .log import log_action
 
-__all__ = ["init_app", "record"]
+__all__ = ["init_app", "log_action"]
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Recording what people do: one function, :func:`record`, called by the domain functions
+"""Recording what people do: one function, :func:`log_action`, called by the domain functions
 (accounts, inventory, dispatch, stops, re-runs), the login view and the exports.
 
 An entry names who (the logged-in or token user; on the command line the
@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import AuditEntry, User
 
 CURRENT: Any = object()
-"""``record(user=CURRENT)``: the user of the request, if any (the default)."""
+"""``log_action(user=CURRENT)``: the user of the request, if any (the default)."""
 
 SECRET_WORDS = ("password", "passphrase", "secret", "token", "private_key", "pkey")
 """A details key containing one of these (at any depth) is left out: connection configs
@@ -31,7 +31,7 @@ may hold an SSH password or a key's passphrase."""
 HIDDEN = "(hidden)"
 
 
-def record(action: str, target: str = "", details: Mapping[str, Any] | None = None, *,
+def log_action(action: str, target: str = "", details: Mapping[str, Any] | None = None, *,
            user: User | None = CURRENT, form: type[Form] | None = None,
            commit: bool = False) -> AuditEntry:
     """Add an audit entry to the session; the caller's commit stores it with the change.

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from redis import RedisError
 
-from ..audit import record
+from ..audit import log_action
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import LoginSession, User, utcnow
@@ -169,7 +169,7 @@ def end_login(user: User, login_id: int, *, action: str = "login.revoke") -> Non
     if login is None or login.user_id != user.id:
         raise LoginError("no such login session")
     db.session.delete(login)
-    record(action, f"user {user.name}",
+    log_action(action, f"user {user.name}",
            {"session": login.id, "address": login.address, "started": str(login.created_at)})
     recheck_sockets(user.id, "logout" if action == "login.logout" else "revoked")
 
@@ -187,7 +187,7 @@ def end_all_logins(user: User, reason: Reason = "revoked") -> int:
     count = len(user_logins(user))
     db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
     if count or reason == "revoked":
-        record("login.end_all", f"user {user.name}", {"reason": reason, "sessions": count})
+        log_action("login.end_all", f"user {user.name}", {"reason": reason, "sessions": count})
     recheck_sockets(user.id, reason)
     return count
 

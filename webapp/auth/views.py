@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user, login_required, login_user, logout_user
 from redis import RedisError
 
-from ..audit import record
+from ..audit import log_action
 from ..extensions import db
 from .credentials import authenticate
 from .forms import LoginForm
@@ -62,11 +62,11 @@ def login():
         response = render_template("auth/login.html", form=form, error=error)
         return response, 429, {"Retry-After": str(refused.retry_after)}
     if user is None:
-        record("login.failed", f"user {form.name.data}", user=None, commit=True)
+        log_action("login.failed", f"user {form.name.data}", user=None, commit=True)
         return render_template("auth/login.html", form=form, error=BAD_CREDENTIALS), 401
     start_login(user, remember=form.remember.data, address=address,
                 user_agent=request.headers.get("User-Agent", ""))
-    record("login.success", f"user {user.name}", user=user, commit=True)
+    log_action("login.success", f"user {user.name}", user=user, commit=True)
     login_user(user, remember=form.remember.data)
     return redirect(target)
 

@@ -30,11 +30,11 @@ from ..engine.stops import RunFinished, stop_run
 from ..engine.worker.reaper import reap_dead_workers
 from ..extensions import db
 from ..inputs import MAX_CONCURRENCY, MAX_ID
-from ..models import CommandResult, MinkeSession, Run, User
+from ..models import MinkeSession, Run, StoredResult, User
 from ..output import iter_output, tail
+from ..references import SelectionError, select_objects
 from ..reports import run_report, run_succeeded
 from ..runs.queued import queue_note
-from ..selection import SelectionError, select_objects
 from ..status import TERMINAL_COLOURS, badge_key
 from .common import fail_usage
 from .history import print_summary
@@ -55,7 +55,7 @@ def _parse_data(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _objects(session_cls, host_names, group_names, object_refs, model_name, conditions) -> list:
-    """The objects the options name (webapp.selection); a usage error when there are none."""
+    """The objects the options name (webapp.references); a usage error when there are none."""
     if not (host_names or group_names or object_refs or model_name or conditions):
         fail_usage("name at least one --host, --group, --object or --objects")
     try:
@@ -287,9 +287,9 @@ def _command_number(_ctx, _param, value: int) -> int:
               help="Write to this file instead of standard output.")
 def output_command(session_id: int, index: int, stream: str, tail_size: int | None, target):
     """Print (or save) the full output of a session's command, streamed from storage."""
-    order = CommandResult.seq if index > 0 else CommandResult.seq.desc()
+    order = StoredResult.seq if index > 0 else StoredResult.seq.desc()
     command = db.session.scalars(
-        sa.select(CommandResult).where(CommandResult.session_id == session_id)
+        sa.select(StoredResult).where(StoredResult.session_id == session_id)
         .order_by(order).offset(abs(index) - 1).limit(1)).first()
     if command is None:
         fail_usage(f"session {session_id} has no command {index}")

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sessions import SessionRegistrationError
 from sessions.forms import normalise_newlines
 
-from ..audit import record
+from ..audit import log_action
 from ..extensions import db
 from ..models import MINKE_MODELS, Command, CommandGroup, CommandOrder, Permission, Role
-from .sessions import CommandDefinition, GroupDefinition, command_session, group_session
+from .classes import CommandDefinition, GroupDefinition, command_session, group_session
 from .sync import bump_revision
 
 
@@ -101,7 +101,7 @@ def save_command(command: Command | None, data: CommandInput) -> Command:
     db.session.flush()
     _keep_permission(f"Command_{command.id}", data.label)
     bump_revision()
-    record("command.create" if before is None else "command.update",
+    log_action("command.create" if before is None else "command.update",
            f"command #{command.id} {command.label}",
            _values(command) if before is None else {"before": before, "after": _values(command)})
     return command
@@ -142,7 +142,7 @@ def save_group(group: CommandGroup | None, data: GroupInput) -> CommandGroup:
     db.session.flush()
     _keep_permission(f"CommandGroup_{group.id}", label)
     bump_revision()
-    record("command_group.create" if before is None else "command_group.update",
+    log_action("command_group.create" if before is None else "command_group.update",
            f"command group #{group.id} {group.label}",
            _group_values(group) if before is None
            else {"before": before, "after": _group_values(group)})
@@ -158,7 +158,7 @@ def delete_command(command: Command) -> None:
     db.session.execute(sa.delete(CommandOrder).where(CommandOrder.command_id == command.id))
     db.session.delete(command)
     bump_revision()
-    record("command.delete", target, details)
+    log_action("command.delete", target, details)
 
 
 def delete_group(group: CommandGroup) -> None:
@@ -168,7 +168,7 @@ def delete_group(group: CommandGroup) -> None:
     _drop_permission(f"CommandGroup_{group.id}")
     db.session.delete(group)
     bump_revision()
-    record("command_group.delete", target, details)
+    log_action("command_group.delete", target, details)
 
 
 def _clean(data: CommandInput) -> CommandInput:
@@ -234,7 +234,7 @@ def _drop_permission(session_name: str) -> None:
     for role in db.session.scalars(sa.select(Role)):
         if name in role.permissions:
             role.permissions = [p for p in role.permissions if p != name]
-            record("role.update", f"role {role.name}", {"removed": [name]})
+            log_action("role.update", f"role {role.name}", {"removed": [name]})
 
 
 def _values(command: Command) -> dict:

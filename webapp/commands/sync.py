@@ -25,7 +25,7 @@ from sessions import REGISTRY, Session, SessionRegistrationError
 
 from ..extensions import db
 from ..models import MINKE_MODELS, Command, CommandGroup, CommandRevision, utcnow
-from .sessions import (
+from .classes import (
     CommandDefinition,
     GroupDefinition,
     command_session,

@@ -21,8 +21,8 @@ from sessions import Session
 from sessions.secrets import describe_kinds, split, unknown_secrets
 from sessions.status import ProcStatus
 
-from ..audit import record
-from ..commands.sessions import confirmed_data
+from ..audit import log_action
+from ..commands.classes import confirmed_data
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Message, MinkeSession, Run, User, utcnow
@@ -141,7 +141,7 @@ def start_run(
                             threads=threads)
     run.skip_busy = skip_busy
     run_id, description = run.id, f"run #{run.id} {run.session_name}"
-    record("run.start", f"run #{run_id}", run_details(run, objects), user=user)
+    log_action("run.start", f"run #{run_id}", run_details(run, objects), user=user)
     db.session.commit()
     jobs = [
         Queue.prepare_data(JOB_FUNCTION, args=(run_id, job.units, job.threads, sealing.seal(

@@ -69,7 +69,8 @@ def stop_run(state: EngineClients, run: Run, *, session_id: int | None = None,
     if run.finished_at is not None:
         raise RunFinished(run.id)
     level = request_stop(state.redis, state.keys, run.id, session_id, kill=kill)
-    audit.record("run.stop", f"run #{run.id}", {"session": session_id, "level": level}, commit=True)
+    audit.log_action("run.stop", f"run #{run.id}", {"session": session_id, "level": level},
+                     commit=True)
     if session_id is None:
         for index in range(run.job_count):
             try:

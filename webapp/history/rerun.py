@@ -9,7 +9,7 @@ from sessions import REGISTRY, Session
 from sessions.registry import UnknownSession
 from sessions.secrets import session_secret_fields
 
-from ..audit import record
+from ..audit import log_action
 from ..engine.dispatch import PermissionDenied, start_run
 from ..engine.secrets import secrets_needed
 from ..models import Run, User
@@ -79,6 +79,6 @@ def start_rerun(state: Any, rerun: Rerun, *, user: User) -> Run:
     objects = resolve(rerun.spec, rerun.selection)
     if not objects:
         raise RerunError("none of the run's objects exists any more")
-    record("run.rerun", f"run #{rerun.run.id}", {"objects": len(objects)}, user=user)
+    log_action("run.rerun", f"run #{rerun.run.id}", {"objects": len(objects)}, user=user)
     return start_run(state, rerun.session_cls, objects, user=user, data=rerun.run.data,
                      skip_busy=rerun.run.skip_busy)

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 
 from sessions import REGISTRY
 
-from ..audit import record
+from ..audit import log_action
 from ..engine.dispatch import DispatchError, PermissionDenied
 from ..errors import refuse
 from ..extensions import db
@@ -105,7 +105,7 @@ def rerun(run_id: int):
 def export_csv(run_id: int):
     run = _visible_run(run_id, export.load_run)
     body = export.run_csv(run)
-    record("run.export", f"run #{run_id}", {"format": "csv"}, commit=True)
+    log_action("run.export", f"run #{run_id}", {"format": "csv"}, commit=True)
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="minke-run-{run_id}.csv"'})
 
@@ -115,6 +115,6 @@ def export_csv(run_id: int):
 def export_json(run_id: int):
     run = _visible_run(run_id, export.load_run)
     response = jsonify(export.run_json(run))
-    record("run.export", f"run #{run_id}", {"format": "json"}, commit=True)
+    log_action("run.export", f"run #{run_id}", {"format": "json"}, commit=True)
     response.headers["Content-Disposition"] = f'attachment; filename="minke-run-{run_id}.json"'
     return response

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..audit import record
+from ..audit import log_action
 from ..extensions import db
 from ..models import HostGroup
 from .fields import InventoryError, parse_config, parse_secret_names, text_field, validate_name
@@ -30,7 +30,7 @@ def add_group(name: str, *, comment: str = "", config: Any = None) -> HostGroup:
     if by_name(HostGroup, group.name) is not None:
         raise InventoryError(f"a host group named {group.name!r} already exists")
     db.session.add(group)
-    record("group.create", f"group {group.name}",
+    log_action("group.create", f"group {group.name}",
            {"comment": group.comment, "config": group.config})
     return group
 
@@ -51,7 +51,7 @@ def update_group(group: HostGroup, *, name: str | None = None, comment: str | No
         values["comment"] = text_field("comment", comment)
     if config is not None:
         values["config"] = parse_config(config)
-    record("group.update", f"group {group.name}", values)
+    log_action("group.update", f"group {group.name}", values)
     for key, value in values.items():
         setattr(group, key, value)
     return group
@@ -65,7 +65,7 @@ def remove_group(name: str) -> None:
     group = get_group(name)
     hosts = [host.name for host in group.hosts]
     db.session.delete(group)
-    record("group.delete", f"group {name}", {"hosts": hosts})
+    log_action("group.delete", f"group {name}", {"hosts": hosts})
 
 
 def set_group_secrets(group: HostGroup, names: Any) -> HostGroup:
@@ -77,6 +77,6 @@ def set_group_secrets(group: HostGroup, names: Any) -> HostGroup:
     asked = parse_secret_names(names)
     if asked != list(group.ask_secrets or []):
         # "ask_secrets" would be hidden by the audit log's secret-name rule: these are names
-        record("group.update", f"group {group.name}", {"asks_for": asked})
+        log_action("group.update", f"group {group.name}", {"asks_for": asked})
         group.ask_secrets = asked
     return group

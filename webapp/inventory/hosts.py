@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..audit import record
+from ..audit import log_action
 from ..extensions import db
 from ..models import Host, HostGroup
 from .fields import InventoryError, host_values
@@ -41,7 +41,7 @@ def add_host(name: str, hostname: str, **fields: Any) -> Host:
     host = Host(verbose_name="", comment="", config={}, disabled=False, disabled_reason="")
     _apply(host, values)
     db.session.add(host)
-    record("host.create", f"host {host.name}", values)
+    log_action("host.create", f"host {host.name}", values)
     return host
 
 
@@ -53,7 +53,7 @@ def update_host(host: Host, **fields: Any) -> Host:
     values = host_values(fields)
     if values.get("name", host.name) != host.name and by_name(Host, values["name"]) is not None:
         raise InventoryError(f"a host named {values['name']!r} already exists")
-    record("host.update", f"host {host.name}", values)
+    log_action("host.update", f"host {host.name}", values)
     _apply(host, values)
     return host
 
@@ -90,4 +90,4 @@ def set_disabled(host: Host, disabled: bool, reason: str = "") -> Host:
 def remove_host(name: str) -> None:
     """Delete the host named ``name``; :raises InventoryError: when there is none."""
     db.session.delete(get_host(name))
-    record("host.delete", f"host {name}")
+    log_action("host.delete", f"host {name}")

@@ -6,7 +6,7 @@ from .base import Base, Installation, utcnow
 from .commands import Command, CommandGroup, CommandOrder, CommandRevision
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
 from .logins import LoginSession
-from .runs import CommandResult, LatestSession, Message, MinkeSession, OutputChunk, Run
+from .runs import LatestSession, Message, MinkeSession, OutputChunk, Run, StoredResult
 
 __all__ = [
     "ADMIN_PERMISSION",
@@ -19,7 +19,7 @@ __all__ = [
     "CommandGroup",
     "CommandOrder",
     "CommandRevision",
-    "CommandResult",
+    "StoredResult",
     "Host",
     "HostGroup",
     "Installation",

@@ -15,7 +15,7 @@ class AuditEntry(Base):
     """One thing somebody did: logged in (or failed to), started, stopped, re-ran or
     exported a run, changed a user, role, host or group, created or revoked a token.
 
-    Entries are only ever added (``webapp.audit.record``): the app has no path
+    Entries are only ever added (``webapp.audit.log_action``): the app has no path
     that changes or deletes one, and the ORM refuses to (see the listeners below).
     """
 

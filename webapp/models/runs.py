@@ -81,8 +81,8 @@ class MinkeSession(Base):
 
     run: Mapped[Run] = relationship(back_populates="sessions")
     host: Mapped[Host | None] = relationship(lazy="joined")
-    commands: Mapped[list[CommandResult]] = relationship(
-        order_by="CommandResult.seq", back_populates="session", **_CASCADE
+    commands: Mapped[list[StoredResult]] = relationship(
+        order_by="StoredResult.seq", back_populates="session", **_CASCADE
     )
     messages: Mapped[list[Message]] = relationship(order_by="Message.seq", **_CASCADE)
 
@@ -120,7 +120,7 @@ class LatestSession(Base):
         return f"<LatestSession {self.object_type}:{self.object_id} #{self.session_id}>"
 
 
-class CommandResult(Base):
+class StoredResult(Base):
     """A command a session ran, with its exit code and (the start of) its output.
 
     The full output of every command is kept in :class:`OutputChunk` rows;
@@ -150,7 +150,7 @@ class CommandResult(Base):
     session: Mapped[MinkeSession] = relationship(back_populates="commands")
 
     def __repr__(self) -> str:
-        return f"<CommandResult {self.id} {self.command[:30]!r} exit={self.exit_code}>"
+        return f"<StoredResult {self.id} {self.command[:30]!r} exit={self.exit_code}>"
 
 
 class OutputChunk(Base):

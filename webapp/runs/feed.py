@@ -21,7 +21,7 @@ from sessions.status import ProcStatus
 
 from ..extensions import db
 from ..inputs import parse_int
-from ..models import CommandResult, Host, Message, MinkeSession, OutputChunk
+from ..models import Host, Message, MinkeSession, OutputChunk, StoredResult
 from ..status import COUNTED, badge_key
 
 PREVIEW_CHARS = 4000  # output of one command shown on the run page when it opens
@@ -255,22 +255,22 @@ def _fill(views: dict[int, SessionView], sessions: sa.Select | list[int],
 
 def _commands(views: dict[int, SessionView], sessions: sa.Select | list[int],
               after: Mapping[int, int], low: int) -> dict[int, CommandView]:
-    columns = (CommandResult.id, CommandResult.session_id, CommandResult.seq,
-               CommandResult.command, CommandResult.exit_code, CommandResult.status,
-               CommandResult.truncated, CommandResult.stdout_bytes, CommandResult.stderr_bytes)
+    columns = (StoredResult.id, StoredResult.session_id, StoredResult.seq,
+               StoredResult.command, StoredResult.exit_code, StoredResult.status,
+               StoredResult.truncated, StoredResult.stdout_bytes, StoredResult.stderr_bytes)
     rows: list[sa.Row] = []
     latest: dict[int, tuple[int, int]] = {}  # session → (command id, seq)
-    for condition in _in_sessions(CommandResult.session_id, sessions):
-        rows += db.session.execute(sa.select(*columns).where(condition, CommandResult.seq > low))
+    for condition in _in_sessions(StoredResult.session_id, sessions):
+        rows += db.session.execute(sa.select(*columns).where(condition, StoredResult.seq > low))
         if after:  # each session's latest command at or below its number (it may have ended)
             for command_id, session_id, seq in db.session.execute(
-                    sa.select(CommandResult.id, CommandResult.session_id, CommandResult.seq)
-                    .where(condition, CommandResult.seq <= max(after.values()))):
+                    sa.select(StoredResult.id, StoredResult.session_id, StoredResult.seq)
+                    .where(condition, StoredResult.seq <= max(after.values()))):
                 if seq <= after[session_id] and seq > latest.get(session_id, (0, 0))[1]:
                     latest[session_id] = (command_id, seq)
     again = [command_id for command_id, seq in latest.values() if seq <= low]
     for batch in _batches(again):
-        rows += db.session.execute(sa.select(*columns).where(CommandResult.id.in_(batch)))
+        rows += db.session.execute(sa.select(*columns).where(StoredResult.id.in_(batch)))
     commands: dict[int, CommandView] = {}
     for row in sorted(rows, key=lambda r: r.seq):
         if row.seq <= after.get(row.session_id, 0) and latest.get(row.session_id,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sessions.messages import BaseMessage
 
 from ..extensions import db
-from ..models import CommandResult, Message, MinkeSession
+from ..models import Message, MinkeSession, StoredResult
 from ..status import badge_key
 from .ansi import strip_ansi
 
@@ -95,10 +95,10 @@ def group_output(run_id: int) -> Grouping:
     ids = sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
     commands: dict[int, list[str]] = {}
     for session_id, stdout, stderr in db.session.execute(
-            sa.select(CommandResult.session_id, sa.func.substr(CommandResult.stdout, 1,
+            sa.select(StoredResult.session_id, sa.func.substr(StoredResult.stdout, 1,
                                                                COMPARED_CHARS),
-                      sa.func.substr(CommandResult.stderr, 1, COMPARED_CHARS))
-            .where(CommandResult.session_id.in_(ids)).order_by(CommandResult.seq)):
+                      sa.func.substr(StoredResult.stderr, 1, COMPARED_CHARS))
+            .where(StoredResult.session_id.in_(ids)).order_by(StoredResult.seq)):
         commands.setdefault(session_id, []).extend([stdout, stderr])
     messages: dict[int, list[str]] = {}
     for session_id, kind, payload in db.session.execute(

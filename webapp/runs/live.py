@@ -18,7 +18,7 @@ from ..extensions import db
 from ..inputs import parse_int
 from ..models import Run
 from ..permissions import can_view_run
-from ..sockets import socketio
+from ..sockets import socket_server
 from .feed import after_map, begin_snapshot
 from .fragments import catch_up
 from .revocation import admit, unwatch, watch
@@ -78,9 +78,9 @@ def leave(data: Any = None) -> dict[str, Any]:
 def register() -> None:
     """Add the handlers to the Socket.IO server the app factory just created.
 
-    Called after ``socketio.init_app``: every app (the tests make many) gets
+    Called after ``socket_server.init_app``: every app (the tests make many) gets
     a new server, which starts without handlers.
     """
-    socketio.on_event("connect", connect)
-    socketio.on_event("join", join)
-    socketio.on_event("leave", leave)
+    socket_server.on_event("connect", connect)
+    socket_server.on_event("join", join)
+    socket_server.on_event("leave", leave)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import CommandResult, MinkeSession, OutputChunk
+from ..models import MinkeSession, OutputChunk, StoredResult
 
 PAGE_CHARS = 64 * 1024
 STREAMS = ("stdout", "stderr")
@@ -22,19 +22,19 @@ class OutputPage:
     more: bool  # earlier output exists
 
 
-def command_of_run(run_id: int, command_id: int) -> CommandResult | None:
+def command_of_run(run_id: int, command_id: int) -> StoredResult | None:
     """The command ``command_id`` if one of the run's sessions ran it."""
     return db.session.scalar(
-        sa.select(CommandResult).join(MinkeSession, MinkeSession.id == CommandResult.session_id)
-        .where(CommandResult.id == command_id, MinkeSession.run_id == run_id))
+        sa.select(StoredResult).join(MinkeSession, MinkeSession.id == StoredResult.session_id)
+        .where(StoredResult.id == command_id, MinkeSession.run_id == run_id))
 
 
 def command_id_of(run_id: int, session_id: int, seq: int) -> int | None:
     """The id of the command with sequence number ``seq`` of session ``session_id`` of the
     run."""
     return db.session.scalar(
-        sa.select(CommandResult.id).join(MinkeSession, MinkeSession.id == CommandResult.session_id)
-        .where(CommandResult.session_id == session_id, CommandResult.seq == seq,
+        sa.select(StoredResult.id).join(MinkeSession, MinkeSession.id == StoredResult.session_id)
+        .where(StoredResult.session_id == session_id, StoredResult.seq == seq,
                MinkeSession.run_id == run_id))
 
 

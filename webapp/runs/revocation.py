@@ -36,7 +36,7 @@ from ..auth.logins import live_logins
 from ..database import begin_read_only
 from ..extensions import db
 from ..models import Run, User
-from ..sockets import socketio
+from ..sockets import socket_server
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +73,14 @@ def admit(sid: str, user: User, may_view: MayView) -> None:
     :param may_view: whether a user may see a run: the check every join makes, made
         again on the runs each socket watches.
     """
-    socketio.server.save_session(sid, {"user": user.id, "login": user.login_id, "runs": []},
+    socket_server.server.save_session(sid, {"user": user.id, "login": user.login_id, "runs": []},
                                  namespace=NAMESPACE)
     _guard(may_view).start()
 
 
 def watch(sid: str, run_id: int) -> bool:
     """Note that socket ``sid`` joins run ``run_id``'s room; False when it watches too many."""
-    with socketio.server.session(sid, namespace=NAMESPACE) as state:
+    with socket_server.server.session(sid, namespace=NAMESPACE) as state:
         runs = state.setdefault("runs", [])
         if run_id in runs:
             return True
@@ -91,7 +91,7 @@ def watch(sid: str, run_id: int) -> bool:
 
 
 def unwatch(sid: str, run_id: int) -> None:
-    with socketio.server.session(sid, namespace=NAMESPACE) as state:
+    with socket_server.server.session(sid, namespace=NAMESPACE) as state:
         if run_id in state.get("runs", ()):
             state["runs"].remove(run_id)
 
@@ -118,7 +118,7 @@ class SocketGuard:
     def start(self) -> None:
         with self._lock:
             if not self._started:
-                socketio.start_background_task(self._run)
+                socket_server.start_background_task(self._run)
                 self._started = True
 
     def _run(self) -> None:
@@ -135,7 +135,7 @@ class SocketGuard:
                 log.warning("socket checks: no notices from Redis (%s); checking every %s s",
                             exc, CHECK_SECONDS)
                 pubsub = None
-                socketio.sleep(wait)
+                socket_server.sleep(wait)
             if message is not None and message.get("type") == "message":
                 self._check_safely(_users(message["data"]))
             if time.monotonic() >= due:
@@ -162,9 +162,9 @@ class SocketGuard:
         socket of this process): end those whose login ended, take them out of the rooms
         of runs their user may no longer see."""
         sockets = []
-        for sid, _eio_sid in socketio.server.manager.get_participants(NAMESPACE, None):
+        for sid, _eio_sid in socket_server.server.manager.get_participants(NAMESPACE, None):
             try:
-                state = socketio.server.get_session(sid, namespace=NAMESPACE)
+                state = socket_server.server.get_session(sid, namespace=NAMESPACE)
             except KeyError:  # disconnected meanwhile
                 continue
             if "login" in state and (users is None or state["user"] in users):
@@ -191,7 +191,7 @@ class SocketGuard:
             db.session.rollback()
 
     def _end(self, sid: str, reason: str) -> None:
-        server = socketio.server
+        server = socket_server.server
         log.info("socket %s: login ended (%s): disconnecting", sid, reason)
         # both through this process only: the event must leave before the disconnect
         server.emit(ACCESS_EVENT, {"reason": reason, "message": MESSAGES[reason]}, to=sid,
@@ -199,7 +199,7 @@ class SocketGuard:
         server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 
     def _leave(self, sid: str, run_id: int, room: str) -> None:
-        server = socketio.server
+        server = socket_server.server
         log.info("socket %s: may no longer see run #%s: leaving its room", sid, run_id)
         server.leave_room(sid, room, namespace=NAMESPACE)
         try:

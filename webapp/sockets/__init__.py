@@ -20,7 +20,7 @@ from ..greenlets import gevent_patched
 PING_INTERVAL = 25
 PING_TIMEOUT = 20
 
-socketio = SocketIO()
+socket_server = SocketIO()
 
 
 def async_mode() -> str:
@@ -34,6 +34,6 @@ def init_app(app: Flask) -> None:
     (:mod:`.gate`) in front of its endpoint."""
     from . import gate
 
-    socketio.init_app(app, async_mode=async_mode(), message_queue=app.config["REDIS_URL"],
-                      ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT)
-    gate.install(app, socketio)
+    socket_server.init_app(app, async_mode=async_mode(), message_queue=app.config["REDIS_URL"],
+                           ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT)
+    gate.install(app, socket_server)

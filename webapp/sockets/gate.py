@@ -125,11 +125,11 @@ class SocketGate:
     """WSGI middleware: requests to the Socket.IO path pass only with a login, new
     connections only under the limits; other requests go straight to ``wsgi_app``."""
 
-    def __init__(self, app: Flask, socketio: SocketIO, wsgi_app: Any) -> None:
+    def __init__(self, app: Flask, socket_server: SocketIO, wsgi_app: Any) -> None:
         self._app = app
-        self._socketio = socketio
+        self._server = socket_server
         self._next = wsgi_app
-        path = socketio.server_options.get("socketio_path", "socket.io").strip("/")
+        path = socket_server.server_options.get("socketio_path", "socket.io").strip("/")
         self._prefix = f"/{path}/"
         config = app.config
         self.counts = ConnectionCounts(per_user=int(config["MINKE_SOCKET_USER_LIMIT"] or 0),
@@ -195,11 +195,11 @@ class SocketGate:
         with self._sweeper_lock:
             if not self._sweeper_started:
                 self._sweeper_started = True
-                self._socketio.start_background_task(self._sweep_forever)
+                self._server.start_background_task(self._sweep_forever)
 
     def _sweep_forever(self) -> None:
         while True:
-            self._socketio.sleep(SWEEP_INTERVAL)
+            self._server.sleep(SWEEP_INTERVAL)
             try:
                 self.sweep()
             except Exception:  # the next sweep tries again; a dead sweeper would leave them
@@ -208,7 +208,7 @@ class SocketGate:
     def sweep(self) -> int:
         """Close connections older than the connect timeout whose client never sent
         Socket.IO's ``connect``; how many were closed."""
-        server = self._socketio.server
+        server = self._server.server
         now = time.monotonic()
         closed = 0
         for ticket in self.counts.unconnected():
@@ -230,13 +230,13 @@ def _refuse(start_response: StartResponse, status: str, reason: str) -> list[byt
     return [body]
 
 
-def install(app: Flask, socketio: SocketIO) -> SocketGate:
-    """Put a :class:`SocketGate` in front of the app (after ``socketio.init_app``, which
+def install(app: Flask, socket_server: SocketIO) -> SocketGate:
+    """Put a :class:`SocketGate` in front of the app (after ``socket_server.init_app``, which
     created the server and wrapped the app) and have Engine.IO tell it of every connection
     that opens and closes."""
-    gate = SocketGate(app, socketio, app.wsgi_app)
+    gate = SocketGate(app, socket_server, app.wsgi_app)
     app.wsgi_app = gate  # type: ignore[method-assign]
-    eio = socketio.server.eio
+    eio = socket_server.server.eio
     open_handler, close_handler = eio.handlers["connect"], eio.handlers["disconnect"]
 
     def on_open(eio_sid: str, environ: dict[str, Any]) -> Any:

@@ -30,7 +30,7 @@ import paramiko
 import sqlalchemy as sa
 from flask import current_app
 
-from ...audit import record
+from ...audit import log_action
 from ...extensions import db
 from ...models import Host
 
@@ -129,7 +129,8 @@ def set_key(host: Host, text: str | None) -> None:
     """Store ``text`` (or forget the key with ``None``) for ``host`` in the caller's session;
     the caller commits."""
     host.host_key = text
-    record("host.key", f"host {host.name}", {"fingerprint": fingerprint(text) if text else None})
+    log_action("host.key", f"host {host.name}",
+               {"fingerprint": fingerprint(text) if text else None})
 
 
 class CheckedKeyPolicy(paramiko.MissingHostKeyPolicy):

@@ -24,7 +24,7 @@ from sessions.status import ProcStatus
 
 from ...database import read_only
 from ...extensions import db
-from ...models import CommandResult, Host, MinkeSession, Run, utcnow
+from ...models import Host, MinkeSession, Run, StoredResult, utcnow
 from ..progress import UNFINISHED, fail_sessions
 from ..secrets import forget_job_secrets
 from ..ssh.connections import MinkeConnection, build_connection, effective_config
@@ -101,12 +101,12 @@ def kill_left_behind(state: EngineClients, session_ids: list[int]) -> dict[int, 
     if not session_ids:
         return {}
     running = db.session.execute(
-        sa.select(CommandResult.session_id, CommandResult.token, MinkeSession.host_id,
+        sa.select(StoredResult.session_id, StoredResult.token, MinkeSession.host_id,
                   MinkeSession.session_name, Run.data)
-        .join(MinkeSession, CommandResult.session_id == MinkeSession.id)
+        .join(MinkeSession, StoredResult.session_id == MinkeSession.id)
         .join(Run, MinkeSession.run_id == Run.id)
-        .where(CommandResult.session_id.in_(session_ids), CommandResult.status == "running",
-               CommandResult.token.is_not(None), MinkeSession.host_id.is_not(None))).all()
+        .where(StoredResult.session_id.in_(session_ids), StoredResult.status == "running",
+               StoredResult.token.is_not(None), MinkeSession.host_id.is_not(None))).all()
     hosts = {host.id: host for host in db.session.scalars(
         sa.select(Host).where(Host.id.in_({row.host_id for row in running})))}
     targets: list[tuple[int, str, MinkeConnection]] = []  # the kill threads touch no database

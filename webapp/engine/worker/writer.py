@@ -29,7 +29,7 @@ from flask import Flask
 from sessions.status import ProcStatus
 
 from ...extensions import db
-from ...models import CommandResult, Message, MinkeSession, OutputChunk
+from ...models import Message, MinkeSession, OutputChunk, StoredResult
 from .. import events
 from ..events import Publisher
 from ..progress import UNFINISHED
@@ -337,7 +337,7 @@ class ResultWriter:
         """Write the collected rows, each kind with one statement, in dependency order."""
         if rows.commands:
             ids = db.session.scalars(
-                sa.insert(CommandResult).returning(CommandResult.id, sort_by_parameter_order=True),
+                sa.insert(StoredResult).returning(StoredResult.id, sort_by_parameter_order=True),
                 [row for _key, row in rows.commands]).all()
             self._command_ids.update(zip((key for key, _row in rows.commands), ids, strict=True))
         if rows.chunks:
@@ -346,7 +346,7 @@ class ResultWriter:
         if rows.messages:
             db.session.execute(sa.insert(Message), rows.messages)
         if rows.command_results:
-            db.session.execute(sa.update(CommandResult), [
+            db.session.execute(sa.update(StoredResult), [
                 {**values, "id": self._command_ids.pop(key)}
                 for key, values in rows.command_results])
         for session_rows in (rows.started, rows.status, rows.finished):
