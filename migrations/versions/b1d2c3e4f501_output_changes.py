@@ -1,12 +1,18 @@
 """what changed since the previous run: a hash of each command's output (issue 21)
 
+``command_result.stdout_sha256``: SHA-256 (hex) of a command's whole stdout, computed
+by the worker as the output streams (its size is ``stdout_bytes``). Rows stored before
+this revision have none: a session whose previous run has no hashes counts as ``new``.
+``minke_session.change``: ``changed`` / ``unchanged`` / ``new`` against the same
+session's previous completed run on the same object, set when the session completes.
+
 Revision ID: b1d2c3e4f501
 Revises: f3a8d2c6b417
 Create Date: 2026-12-06 07:30:00
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b1d2c3e4f501"
@@ -16,8 +22,14 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("command_result") as batch:
+        batch.add_column(sa.Column("stdout_sha256", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("minke_session") as batch:
+        batch.add_column(sa.Column("change", sa.String(length=10), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("minke_session") as batch:
+        batch.drop_column("change")
+    with op.batch_alter_table("command_result") as batch:
+        batch.drop_column("stdout_sha256")

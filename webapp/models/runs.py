@@ -14,6 +14,7 @@ from sessions.status import FINAL_PROC_STATES, ProcStatus
 from .auth import User
 from .base import Base, utcnow
 from .hosts import Host
+from .schedules import Schedule
 
 _CASCADE: dict[str, Any] = {"cascade": "all, delete-orphan", "passive_deletes": True}
 
@@ -35,8 +36,12 @@ class Run(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     skip_busy: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     """Cancel the sessions of hosts another run holds instead of waiting for them."""
+    schedule_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("schedule.id", ondelete="SET NULL"), index=True)
+    """The schedule that started the run (``origin == "schedule"``)."""
 
     user: Mapped[User | None] = relationship(lazy="joined")
+    schedule: Mapped[Schedule | None] = relationship(lazy="joined")
     sessions: Mapped[list[MinkeSession]] = relationship(
         back_populates="run", order_by="MinkeSession.id", **_CASCADE
     )
@@ -47,6 +52,13 @@ class Run(Base):
     @property
     def user_name(self) -> str:
         return self.user.name if self.user else "(command line)"
+
+    @property
+    def origin_label(self) -> str:
+        """Where the run was started: ``web``, ``cli``, ``api``… or ``schedule NAME``."""
+        if self.origin != "schedule":
+            return self.origin
+        return f"schedule {self.schedule.name if self.schedule else '(deleted)'}"
 
 
 class MinkeSession(Base):
@@ -78,6 +90,9 @@ class MinkeSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     start_time: Mapped[dt.datetime | None] = mapped_column()
     end_time: Mapped[dt.datetime | None] = mapped_column()
+    change: Mapped[str | None] = mapped_column(sa.String(10))
+    """Its output against the same session's previous run on the object: ``changed``,
+    ``unchanged`` or ``new``, set when it completes (:mod:`webapp.changes`)."""
 
     run: Mapped[Run] = relationship(back_populates="sessions")
     host: Mapped[Host | None] = relationship(lazy="joined")
@@ -145,6 +160,8 @@ class StoredResult(Base):
     """Carried by the command's processes on the host, so that any process can kill them."""
     stdout_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     stderr_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    stdout_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    """SHA-256 (hex) of the whole stdout, hashed as it streamed; none before version 21."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     session: Mapped[MinkeSession] = relationship(back_populates="commands")

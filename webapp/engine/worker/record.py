@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,8 @@ class EngineRecord:
         self._buffers: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._buffered = {"stdout": 0, "stderr": 0}
         self._bytes = {"stdout": 0, "stderr": 0}
+        # the whole stdout hashed as it streams (webapp/changes.py): memory stays bounded
+        self._stdout_hash = hashlib.sha256()
         self._last_flush = time.monotonic()
         self.killed = False
         self.code = CodeGuard()
@@ -152,6 +155,7 @@ class EngineRecord:
         with self._lock:
             self._runner = runner
         self._bytes = {"stdout": 0, "stderr": 0}
+        self._stdout_hash = hashlib.sha256()
         self._command_seq = self._emit(
             lambda seq: ops.CommandStarted(self.session_id, seq, command, runner.using_pty,
                                            runner.minke_token))
@@ -166,7 +170,10 @@ class EngineRecord:
         with self._lock:
             self._buffers[stream].append(text)
             self._buffered[stream] += len(text)
-            self._bytes[stream] += len(text.encode("utf-8", "replace"))
+            data = text.encode("utf-8", "replace")
+            self._bytes[stream] += len(data)
+            if stream == "stdout":
+                self._stdout_hash.update(data)
             full = self._buffered[stream] >= self._chunk_size
         if full:
             self.flush_output(force=True)
@@ -206,6 +213,7 @@ class EngineRecord:
         values.pop("command", None)  # stored when the command started
         values["stdout_bytes"] = self._bytes["stdout"]
         values["stderr_bytes"] = self._bytes["stderr"]
+        values["stdout_sha256"] = self._stdout_hash.hexdigest()
         self._emit(lambda seq: ops.CommandFinished(self.session_id, seq, command_seq, values))
         return command_seq
 

@@ -28,6 +28,7 @@ from flask import Flask
 
 from sessions.status import ProcStatus
 
+from ...changes import mark_changes
 from ...extensions import db
 from ...models import Message, MinkeSession, OutputChunk, StoredResult
 from .. import events
@@ -328,8 +329,10 @@ class ResultWriter:
                 session_status = "error"
             rows.finished.append({"id": sid, "proc_status": op.proc_status,
                                   "session_status": session_status, "end_time": op.end_time})
-            out.append(events.status_event(sid, op.seq, op.proc_status, session_status,
-                                           end_time=op.end_time))
+            event = events.status_event(sid, op.seq, op.proc_status, session_status,
+                                        end_time=op.end_time)
+            rows.finished_events[sid] = event  # its change mark is added once stored
+            out.append(event)
         else:
             raise TypeError(f"unknown operation {op!r}")
 
@@ -352,6 +355,21 @@ class ResultWriter:
         for session_rows in (rows.started, rows.status, rows.finished):
             if session_rows:
                 _update_unfinished(session_rows)
+        if rows.finished:
+            self._mark_changes(rows)
+
+    def _mark_changes(self, rows: _Rows) -> None:
+        """Mark the completed sessions changed / unchanged / new (webapp/changes.py); their
+        status events carry the mark. A failure costs the marks, not the batch's results."""
+        try:
+            with db.session.begin_nested():
+                marks = mark_changes(row["id"] for row in rows.finished)
+        except sa.exc.SQLAlchemyError:
+            logger.exception("comparing the output of run %s with its previous run failed",
+                             self._run_id)
+            return
+        for sid, mark in marks.items():
+            rows.finished_events[sid]["change"] = mark
 
     def _update_object(self, op: SessionFinished, rows: _Rows,
                        out: list[dict[str, Any]]) -> bool:
@@ -393,6 +411,7 @@ class _Rows:
     started: list[dict[str, Any]] = field(default_factory=list)
     status: list[dict[str, Any]] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
+    finished_events: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _update_unfinished(rows: list[dict[str, Any]]) -> None:
