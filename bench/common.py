@@ -189,12 +189,15 @@ def ssh_connections(pid: int, port: int) -> int:
 
 
 def proc_memory(pid: int) -> dict[str, int]:
-    """VmRSS / VmHWM of ``pid`` in bytes."""
+    """VmRSS / VmHWM of ``pid`` in bytes, its threads and open file descriptors."""
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0]) * 1024
+        elif key == "Threads":
+            values[key] = int(rest)
+    values["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     return values
 
 

@@ -27,6 +27,7 @@ from .common import (
     fabric_connection,
     median,
     parser,
+    proc_memory,
     ssh_connections,
     table,
     verdict,
@@ -74,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                                         concurrency=args.concurrency)
             # warm-up on a host outside the measured set: first-job costs, not the pool
             run_minke(bench, 1, args.concurrency, spare)
+            before = proc_memory(worker.pid)
             cold = run_minke_on(bench, hosts, args.concurrency)
             held = ssh_connections(worker.pid, bench.sshd.port)
+            between = proc_memory(worker.pid)
             warm = run_minke_on(bench, hosts, args.concurrency)
             held_after = ssh_connections(worker.pid, bench.sshd.port)
             profiled = None
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.stop_worker(worker)
             f_cold, f_warm = fabric_cold_warm(bench, n, args.concurrency)
             minke.append({"cold": cold, "warm": warm, "held": held, "held_after": held_after,
-                          "profiled": profiled})
+                          "profiled": profiled, "before": before, "between": between})
             fabric.append((f_cold, f_warm))
             print(f"   round {r + 1}: minke cold {cold['seconds']:.3f} s, warm "
                   f"{warm['seconds']:.3f} s (worker held {held} connections between runs, "
@@ -134,6 +137,13 @@ def report(minke: list[dict], fabric: list[tuple[float, float]], n: int, rounds:
         f"target N={n}: minke warm ≤ {TARGET_WARM_VS_COLD}x minke cold: {m_ratio:.2f}x → "
         f"{verdict(m_ratio <= TARGET_WARM_VS_COLD, args.smoke or n < 200)}",
     ]
+    costs = [((r["between"]["VmRSS"] - r["before"]["VmRSS"]) / 1024,
+              r["between"]["Threads"] - r["before"]["Threads"],
+              r["between"]["fds"] - r["before"]["fds"], r["held"]) for r in minke]
+    notes.append("worker after the warm-up run → holding the cold run's connections: "
+                 + "; ".join(f"+{kib / 1024:.1f} MiB, +{t} threads, +{f} fds for {h} connections "
+                             f"({kib / max(h, 1):.0f} KiB, {t / max(h, 1):.2f} threads, "
+                             f"{f / max(h, 1):.2f} fds each)" for kib, t, f, h in costs))
     table("warm re-run of `hostname; uptime` (seconds)",
           ["client", "N", "cold min", "cold med", "warm min", "warm med", "warm hosts/s",
            "warm/cold (of medians)", "warm/cold (median of rounds)"], rows, notes)

@@ -38,7 +38,7 @@ def connect(app, host, session_name="UptimeSession"):
 
 
 def test_an_idle_connection_is_reused_for_the_same_host_and_config(app, host):
-    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    pool = ConnectionPool(idle_ttl=60, capacity=10)
     key, factory = connect(app, host)
     first = pool.acquire(host.id, key, factory)
     assert first.run("echo one").stdout == "one\n"
@@ -53,7 +53,7 @@ def test_an_idle_connection_is_reused_for_the_same_host_and_config(app, host):
 
 
 def test_no_two_sessions_share_a_connection(app, host):
-    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    pool = ConnectionPool(idle_ttl=60, capacity=10)
     key, factory = connect(app, host)
     one = pool.acquire(host.id, key, factory)
     one.run("true")
@@ -68,7 +68,7 @@ def test_no_two_sessions_share_a_connection(app, host):
 
 def test_an_idle_connection_expires_after_the_ttl(app, host):
     clock = Clock()
-    pool = ConnectionPool(idle_ttl=60, max_idle=10, clock=clock)
+    pool = ConnectionPool(idle_ttl=60, capacity=10, clock=clock)
     key, factory = connect(app, host)
     old = pool.acquire(host.id, key, factory)
     old.run("true")
@@ -84,7 +84,7 @@ def test_an_idle_connection_expires_after_the_ttl(app, host):
 
 
 def test_a_zero_ttl_disables_the_pool(app, host):
-    pool = ConnectionPool(idle_ttl=0, max_idle=10)
+    pool = ConnectionPool(idle_ttl=0, capacity=10)
     key, factory = connect(app, host)
     conn = pool.acquire(host.id, key, factory)
     conn.run("true")
@@ -93,7 +93,7 @@ def test_a_zero_ttl_disables_the_pool(app, host):
 
 
 def test_changing_the_hosts_config_closes_its_idle_connections(app, host):
-    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    pool = ConnectionPool(idle_ttl=60, capacity=10)
     key, factory = connect(app, host)
     old = pool.acquire(host.id, key, factory)
     old.run("true")
@@ -108,9 +108,12 @@ def test_changing_the_hosts_config_closes_its_idle_connections(app, host):
     pool.release(host.id, new_key, new, reuse=False)
 
 
-def test_beyond_its_size_the_pool_closes_the_longest_idle_connections(app, make_hosts):
+def test_a_full_pool_keeps_its_connections_and_closes_the_newcomer(app, make_hosts):
+    """A fleet re-run in the same order finds the connections the pool kept: a full pool
+    turns away the connection given back rather than evicting the ones the next run
+    needs first; expiry makes room again."""
     clock = Clock()
-    pool = ConnectionPool(idle_ttl=60, max_idle=2, clock=clock)
+    pool = ConnectionPool(idle_ttl=60, capacity=2, clock=clock)
     hosts = make_hosts(3)
     held = []
     for host in hosts:
@@ -122,15 +125,50 @@ def test_beyond_its_size_the_pool_closes_the_longest_idle_connections(app, make_
         clock.now += 1
         pool.release(host.id, key, conn, reuse=True)
 
-    assert pool.idle_count() == 2
-    assert [conn.is_connected for _host, _key, conn in held] == [False, True, True]
-    host, key, _conn = held[0]
-    assert pool.acquire(host.id, key, connect(app, host)[1]) is not held[0][2]
+    assert pool.idle_count() == 2 and pool.stats.turned_away == 1
+    assert [conn.is_connected for _host, _key, conn in held] == [True, True, False]
+    # the same run again: the first two hosts are warm, and a served connection always
+    # has its place when it comes back
+    for host, key, conn in held[:2]:
+        again = pool.acquire(host.id, key, connect(app, host)[1])
+        assert again is conn
+        pool.release(host.id, key, again, reuse=True)
+    assert pool.idle_count() == 2 and pool.stats.reused == 2
+    # once the kept ones expire, the newcomer gets in
+    clock.now += 61
+    assert pool.sweep() == 2
+    host, key, _conn = held[2]
+    conn = pool.acquire(host.id, key, connect(app, host)[1])
+    conn.run("true")
+    pool.release(host.id, key, conn, reuse=True)
+    assert pool.idle_count() == 1
+    pool.close()
+
+
+def test_capacity_follows_the_memory_budget_and_the_descriptor_limit():
+    import resource
+
+    from webapp.engine.ssh.pool import FD_RESERVE, IDLE_CONNECTION_KIB, capacity_for
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert capacity_for(IDLE_CONNECTION_KIB * 10 / 1024) == 10
+    assert capacity_for(0) == 0
+    assert capacity_for(10**9) == resource.getrlimit(resource.RLIMIT_NOFILE)[0] - FD_RESERVE
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= soft  # raised, never lowered
+
+
+def test_pooled_connections_send_keepalives(app, host):
+    pool = ConnectionPool(idle_ttl=60, capacity=10, keepalive=7)
+    key, factory = connect(app, host)
+    conn = pool.acquire(host.id, key, factory)
+    conn.run("true")
+    pool.release(host.id, key, conn, reuse=True)
+    assert conn.transport.packetizer._Packetizer__keepalive_interval == 7
     pool.close()
 
 
 def test_a_dead_connection_is_not_handed_out(app, host):
-    pool = ConnectionPool(idle_ttl=60, max_idle=10)
+    pool = ConnectionPool(idle_ttl=60, capacity=10)
     key, factory = connect(app, host)
     conn = pool.acquire(host.id, key, factory)
     conn.run("true")

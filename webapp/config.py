@@ -41,12 +41,17 @@ class Config:
     # seconds a worker's heartbeat must stay missing before its sessions are failed: longer
     # than a Redis restart takes, after which live workers beat again
     MINKE_WORKER_GRACE = 30
+    # schedules (webapp/schedules): seconds between a scheduler's looks at the due ones, and
+    # how late a firing may be before it counts as missed (the schedule's policy then)
+    MINKE_SCHEDULER_TICK = 1.0
+    MINKE_SCHEDULE_GRACE = 60
     # connections: layered under host groups, hosts and the session's invoke_config
     MINKE_FABRIC_CONFIG: dict[str, Any] = {}
     MINKE_CONNECT_TIMEOUT = 10  # seconds for TCP, the SSH banner and authentication each
     MINKE_COMMAND_TIMEOUT = None  # seconds any command may run (off); its processes are killed
-    MINKE_POOL_IDLE_TTL = 60  # seconds an idle connection is kept; 0 disables the pool
-    MINKE_POOL_SIZE = 256  # idle connections kept per worker at most
+    MINKE_POOL_IDLE_TTL = 900  # seconds an idle connection is kept; 0 disables the pool
+    MINKE_POOL_MEMORY = 512  # MiB of idle connections a worker keeps at most (~80 KiB each)
+    MINKE_POOL_KEEPALIVE = 30  # seconds between SSH keep-alives on idle connections; 0: none
     # output
     MINKE_OUTPUT_MEMORY_LIMIT = 1024 * 1024  # bytes of stdout/stderr a result keeps in memory
     MINKE_OUTPUT_CHUNK_SIZE = 64 * 1024  # bytes per stored output chunk

@@ -1,33 +1,72 @@
-"""A per-worker pool of open SSH connections, reused across runs.
+"""A per-worker pool of open SSH connections, reused across runs and shared by the
+worker's slots.
 
 Rules: a connection is keyed by host and effective configuration; it is
 used by one session at a time (checked out, then given back); an idle one
-is closed after ``idle_ttl`` seconds (0 disables the pool) and the oldest
-idle ones beyond ``max_idle``; it is checked for liveness before reuse;
-idle connections of a host whose configuration changed are closed when
-the new configuration is first asked for; a connection whose session was
-killed or failed in the SSH layer is discarded, never given back.
+is closed after ``idle_ttl`` seconds (0 disables the pool); a full pool
+(``capacity``) keeps the connections it has and closes the one given back
+instead of one it holds: a fleet re-run in the same order would otherwise
+evict, host by host, exactly the connections it is about to need (a cyclic
+scan larger than the pool makes a least-recently-used pool miss every time),
+while a connection the pool served was taken out of it and always has its
+place when it comes back; expired connections make room. It is checked
+for liveness before reuse; idle connections of a host whose configuration
+changed are closed when the new configuration is first asked for; a
+connection whose session was killed or failed in the SSH layer is
+discarded, never given back. Kept connections send an SSH keep-alive every
+``keepalive`` seconds, so that firewalls and servers do not drop them while
+they wait for the next run.
+
+Every operation is O(1) in the number of idle connections (an insertion-ordered
+dict is the expiry order): a fleet's re-run gives back thousands.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import count
 
 import fabric
 
 logger = logging.getLogger(__name__)
 
+# what one idle pooled connection costs the worker, measured with bench/warm.py (which
+# prints it): ~74 KiB of memory, one thread (paramiko's transport) and one file descriptor
+IDLE_CONNECTION_KIB = 80
+# descriptors left for everything else: connections in use, the database, Redis, logs
+FD_RESERVE = 512
 
-@dataclass
+
+def capacity_for(memory_mib: float) -> int:
+    """How many idle connections fit in ``memory_mib`` and the process's file descriptors.
+
+    Raises the soft descriptor limit to the hard one first (many systems start processes
+    at 1,024, far below what a fleet's pool needs)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):  # not allowed here: live with the soft limit
+            logger.info("file descriptor limit stays at %s", soft)
+    by_memory = int(memory_mib * 1024 // IDLE_CONNECTION_KIB)
+    if soft == resource.RLIM_INFINITY:
+        return max(0, by_memory)
+    return max(0, min(by_memory, soft - FD_RESERVE))
+
+
+@dataclass(eq=False)
 class _Idle:
     key: str
     host_id: int
     connection: fabric.Connection
     since: float
+    serial: int = field(default=0)
 
 
 @dataclass
@@ -35,31 +74,35 @@ class PoolStats:
     created: int = 0
     reused: int = 0
     expired: int = 0
+    turned_away: int = 0  # given back to a full pool and closed
     discarded: int = 0
     invalidated: int = 0
     dead: int = 0
     in_use: int = 0
-    idle: int = 0
 
 
 class ConnectionPool:
     """Idle connections by key; thread-safe.
 
-    Idle connections are kept per key, newest last; ``_host_keys`` remembers
-    the key a host's idle connections were made with, so that asking for a
-    host with another key (its configuration changed) finds and closes them
-    without looking at any other host's.
+    ``_by_key`` holds each key's idle connections (newest last), ``_order`` all of them
+    from the one idle the longest (the next to expire); ``_host_keys``
+    remembers the keys a host's idle connections were made with, so that asking for a
+    host with another key (its configuration changed) finds and closes them without
+    looking at any other host's.
     """
 
     def __init__(
-        self, *, idle_ttl: float, max_idle: int, clock: Callable[[], float] = time.monotonic
+        self, *, idle_ttl: float, capacity: int, keepalive: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.idle_ttl = idle_ttl
-        self.max_idle = max_idle
+        self.capacity = capacity
+        self.keepalive = keepalive
         self._clock = clock
-        self._idle: dict[str, list[_Idle]] = {}
+        self._by_key: dict[str, list[_Idle]] = {}
+        self._order: dict[int, _Idle] = {}
         self._host_keys: dict[int, set[str]] = {}
-        self._count = 0
+        self._serials = count(1)
         self._lock = threading.Lock()
         self.stats = PoolStats()
 
@@ -90,29 +133,37 @@ class ConnectionPool:
     def _take(self, key: str) -> _Idle | None:
         """The newest idle connection of ``key``, removed from the pool."""
         with self._lock:
-            idle = self._idle.get(key)
+            idle = self._by_key.get(key)
             if not idle:
                 return None
             found = idle.pop()
-            self._count -= 1
+            del self._order[found.serial]
             if not idle:
                 self._forget_key(key, found.host_id)
             return found
 
     def _pop_key(self, key: str) -> list[_Idle]:
-        idle = self._idle.pop(key, [])
-        self._count -= len(idle)
+        idle = self._by_key.pop(key, [])
+        for entry in idle:
+            del self._order[entry.serial]
         if idle:
             self._host_keys.get(idle[0].host_id, set()).discard(key)
         return idle
 
     def _forget_key(self, key: str, host_id: int) -> None:
-        self._idle.pop(key, None)
+        self._by_key.pop(key, None)
         keys = self._host_keys.get(host_id)
         if keys is not None:
             keys.discard(key)
             if not keys:
                 del self._host_keys[host_id]
+
+    def _remove(self, entry: _Idle) -> None:
+        del self._order[entry.serial]
+        bucket = self._by_key[entry.key]
+        bucket.remove(entry)  # a key has one idle connection or a few: short
+        if not bucket:
+            self._forget_key(entry.key, entry.host_id)
 
     def release(
         self, host_id: int, key: str, connection: fabric.Connection, *, reuse: bool
@@ -120,49 +171,48 @@ class ConnectionPool:
         """Give ``connection`` back; it is kept only when ``reuse`` and the pool is on."""
         with self._lock:
             self.stats.in_use -= 1
-        if not reuse or self.idle_ttl <= 0 or not connection.is_connected:
+        if not reuse or self.idle_ttl <= 0 or self.capacity <= 0 or not connection.is_connected:
             if not reuse:
                 self.stats.discarded += 1
             _close_all([connection])
             return
+        if self.keepalive > 0 and connection.transport is not None:
+            connection.transport.set_keepalive(self.keepalive)
         with self._lock:
-            self._idle.setdefault(key, []).append(_Idle(key, host_id, connection, self._clock()))
-            self._host_keys.setdefault(host_id, set()).add(key)
-            self._count += 1
-            to_close = self._evict(lambda idle: False) if self._count > self.max_idle else []
-        _close_all(to_close)
-
-    def _evict(self, expired: Callable[[_Idle], bool]) -> list[fabric.Connection]:
-        """Remove the idle connections ``expired`` says, and the oldest beyond ``max_idle``."""
-        everything = sorted((i for idle in self._idle.values() for i in idle),
-                            key=lambda i: i.since)
-        excess = max(0, len(everything) - self.max_idle)
-        gone = [i for n, i in enumerate(everything) if n < excess or expired(i)]
-        for idle in gone:
-            bucket = self._idle[idle.key]
-            bucket.remove(idle)
-            self._count -= 1
-            if not bucket:
-                self._forget_key(idle.key, idle.host_id)
-        return [i.connection for i in gone]
+            full = len(self._order) >= self.capacity
+            if not full:
+                entry = _Idle(key, host_id, connection, self._clock(), next(self._serials))
+                self._by_key.setdefault(key, []).append(entry)
+                self._order[entry.serial] = entry
+                self._host_keys.setdefault(host_id, set()).add(key)
+            else:
+                self.stats.turned_away += 1
+        if full:
+            _close_all([connection])
 
     def sweep(self) -> int:
         """Close idle connections older than the TTL; return how many."""
+        old: list[fabric.Connection] = []
         with self._lock:
-            now = self._clock()
-            old = self._evict(lambda idle: now - idle.since > self.idle_ttl)
+            deadline = self._clock() - self.idle_ttl
+            while self._order:
+                oldest = next(iter(self._order.values()))
+                if oldest.since >= deadline:
+                    break
+                self._remove(oldest)
+                old.append(oldest.connection)
             self.stats.expired += len(old)
         _close_all(old)
         return len(old)
 
     def idle_count(self, key: str | None = None) -> int:
         with self._lock:
-            return self._count if key is None else len(self._idle.get(key, ()))
+            return len(self._order) if key is None else len(self._by_key.get(key, ()))
 
     def close(self) -> None:
         with self._lock:
-            idle = [i for bucket in self._idle.values() for i in bucket]
-            self._idle, self._host_keys, self._count = {}, {}, 0
+            idle = list(self._order.values())
+            self._by_key, self._order, self._host_keys = {}, {}, {}
         _close_all([i.connection for i in idle])
 
 

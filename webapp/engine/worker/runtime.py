@@ -10,7 +10,7 @@ from typing import Any
 from redis import Redis
 
 from ..keys import Keys
-from ..ssh.pool import ConnectionPool
+from ..ssh.pool import ConnectionPool, capacity_for
 from ..stops import StopBoard, StopListener
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,9 @@ class WorkerRuntime:
         self.keys = keys
         self.worker_id = worker_id
         self.pool = ConnectionPool(
-            idle_ttl=config["MINKE_POOL_IDLE_TTL"], max_idle=config["MINKE_POOL_SIZE"])
+            idle_ttl=config["MINKE_POOL_IDLE_TTL"],
+            capacity=capacity_for(config["MINKE_POOL_MEMORY"]),
+            keepalive=config["MINKE_POOL_KEEPALIVE"])
         self.stops = StopBoard(redis, keys)
         self._stop_listener: StopListener | None = None
         self._heartbeat: threading.Thread | None = None
