@@ -16,6 +16,9 @@ which may do everything.
   nothing of the others': the statuses object lists show are of their own sessions
   (:func:`statuses_of`), and what names another run (a lock holder) is hidden from them
   (:func:`can_view_run`, :func:`viewable_run_ids`).
+- Schedules: :data:`SCHEDULE` makes them; a user sees and changes their own, admins
+  everyone's (:func:`can_manage_schedule`). A firing runs with its owner's rights at
+  that moment (:func:`schedule_refusal`).
 - Admin pages: :data:`ADMIN` opens all of them; :data:`EDIT_HOSTS` opens the host and
   host group pages only (:func:`admin_sections`).
 """
@@ -34,6 +37,7 @@ from .models import Run
 from .models.auth import (
     ADMIN_PERMISSION,
     EDIT_HOSTS,
+    SCHEDULE,
     STOP_ALL_RUNS,
     VIEW_ALL_RUNS,
     VIEW_HOSTS,
@@ -173,3 +177,30 @@ def can_open_admin(user: User | Any, permission: str = ADMIN) -> bool:
     """True when ``user`` may open an admin page that ``permission`` guards (``minke.admin``
     unless the page says otherwise; admins hold every permission)."""
     return _holds(user, permission)
+
+
+def can_schedule(user: User | Any) -> bool:
+    """True when ``user`` may make schedules (:data:`SCHEDULE`) and open the Schedules page."""
+    return _holds(user, SCHEDULE)
+
+
+def can_manage_schedule(user: User | Any, owner_id: int | None) -> bool:
+    """True when ``user`` may see, change, pause or delete a schedule of ``owner_id``:
+    their own with :data:`SCHEDULE`, everyone's as an admin."""
+    if _holds(user, ADMIN):
+        return True
+    return can_schedule(user) and owner_id == user.id
+
+
+def schedule_refusal(owner: User | None, session_cls: type[Session],
+                     models: Iterable[Any]) -> str | None:
+    """Why a schedule of ``owner`` may not fire ``session_cls`` on objects of ``models``
+    now, or ``None``: the owner is gone or disabled, lost :data:`SCHEDULE`, or may not
+    run the session on them (:func:`run_refusal`)."""
+    if owner is None:
+        return "its owner was deleted"
+    if not owner.active:
+        return f"its owner {owner.name} is disabled"
+    if not owner.has_permissions([SCHEDULE]):
+        return f"its owner {owner.name} lost the permission {SCHEDULE}"
+    return run_refusal(owner, session_cls, models)

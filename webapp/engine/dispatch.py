@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -109,7 +109,7 @@ def start_run(
     state: EngineClients, session_cls: type[Session], objects: Sequence[Any], *,
     user: User | None, data: Mapping[str, Any] | None = None, origin: str = "web",
     concurrency: int | None = None, secrets: Mapping[str, str] | None = None,
-    skip_busy: bool = False,
+    skip_busy: bool = False, with_run: Callable[[Run], None] | None = None,
 ) -> Run:
     """Start a run: check, store the run and its sessions, plan and queue its jobs. Commits.
 
@@ -120,6 +120,8 @@ def start_run(
     carries, sealed, those its own hosts need, and nothing of them is stored.
     ``skip_busy``: cancel the sessions of hosts another run holds instead of
     waiting for them (stored on the run: a re-run keeps it).
+    ``with_run``: called with the stored run before the commit, to store what belongs
+    with it in the same transaction (a schedule's firing: both or neither).
     The session's next transaction is a read-only one holding the returned
     run, so a caller that goes on to wait (the CLI) blocks no writer.
 
@@ -142,6 +144,8 @@ def start_run(
     run.skip_busy = skip_busy
     run_id, description = run.id, f"run #{run.id} {run.session_name}"
     log_action("run.start", f"run #{run_id}", run_details(run, objects), user=user)
+    if with_run is not None:
+        with_run(run)
     db.session.commit()
     jobs = [
         Queue.prepare_data(JOB_FUNCTION, args=(run_id, job.units, job.threads, sealing.seal(

@@ -7,6 +7,7 @@ from .commands import Command, CommandGroup, CommandOrder, CommandRevision
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
 from .logins import LoginSession
 from .runs import LatestSession, Message, MinkeSession, OutputChunk, Run, StoredResult
+from .schedules import Schedule, ScheduleFiring
 
 __all__ = [
     "ADMIN_PERMISSION",
@@ -32,6 +33,8 @@ __all__ = [
     "Permission",
     "Role",
     "Run",
+    "Schedule",
+    "ScheduleFiring",
     "User",
     "utcnow",
 ]

@@ -19,6 +19,7 @@ VIEW_HOSTS = "minke.view_hosts"
 EDIT_HOSTS = "minke.edit_hosts"
 VIEW_ALL_RUNS = "minke.view_all_runs"
 STOP_ALL_RUNS = "minke.stop_all_runs"
+SCHEDULE = "minke.schedule"
 
 BUILTIN_PERMISSIONS = {
     ADMIN_PERMISSION: "Everything, including user and role administration",
@@ -27,6 +28,8 @@ BUILTIN_PERMISSIONS = {
                 "host keys, disable, delete), without the rest of the admin",
     VIEW_ALL_RUNS: "See the runs of other users, and their statuses in the object lists",
     STOP_ALL_RUNS: "Stop the runs of other users",
+    SCHEDULE: "Make schedules that run sessions at set times, as their owner "
+              "(admins see and pause everyone's)",
 }
 """The permissions Minke itself checks (webapp/permissions.py says where), and what each
 grants, as the role page shows them."""

@@ -1,0 +1,256 @@
+"""Schedules (issue 21): their times, exactly one run per firing, missed firings and
+overlaps by the schedule's policy, the owner's rights at the moment of firing, sessions
+that ask for secrets refused, and the origin of scheduled runs wherever runs are shown.
+
+Unit level on the app and its database (runs are stored and queued in Redis; no worker
+is needed to see what a firing started). tests/test_schedules_processes.py fires with
+real scheduler processes and workers; tests/test_browser_schedules.py drives the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import AuditEntry, Host, HostGroup, Run, Schedule, ScheduleFiring, utcnow
+from webapp.schedules.calendar import Timing, TimingError
+from webapp.schedules.firing import fire_due
+from webapp.schedules.operations import (
+    ScheduleError,
+    ScheduleRefused,
+    ScheduleSpec,
+    create_schedule,
+)
+
+OWNER_PERMISSIONS = ("minke.schedule", "minke.view_hosts", "minke.run_echosession")
+
+
+@pytest.fixture
+def hosts(app):
+    group = HostGroup(name="web")
+    made = [Host(name=f"web{i}", hostname="127.0.0.1", groups=[group]) for i in (1, 2)]
+    db.session.add_all(made)
+    db.session.commit()
+    return made
+
+
+@pytest.fixture
+def owner(make_user, hosts):
+    return make_user("olga", *OWNER_PERMISSIONS)
+
+
+def make_schedule(owner, *, name="nightly", interval=60, **fields) -> Schedule:
+    spec = ScheduleSpec(name=name, session="EchoSession", target={"groups": ["web"]},
+                        data={"message": "hi"}, interval=interval, **fields)
+    schedule = create_schedule(spec, owner)
+    db.session.commit()
+    return schedule
+
+
+def due_now(schedule: Schedule, *, ago: float = 0.0) -> dt.datetime:
+    """Make ``schedule`` due ``ago`` seconds ago; return now."""
+    now = utcnow()
+    schedule.next_due_at = now - dt.timedelta(seconds=ago)
+    db.session.commit()
+    return now
+
+
+def firings(schedule_id: int) -> list[ScheduleFiring]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(ScheduleFiring).where(
+        ScheduleFiring.schedule_id == schedule_id).order_by(ScheduleFiring.id)))
+
+
+def runs_of(schedule_id: int) -> list[Run]:
+    return list(db.session.scalars(sa.select(Run).where(Run.schedule_id == schedule_id)))
+
+
+# times --------------------------------------------------------------------------------------
+
+def test_a_cron_expression_keeps_its_wall_clock_time_across_daylight_saving():
+    timing = Timing.parse(cron="0 3 * * *", interval=None, timezone="Europe/Berlin")
+
+    # Berlin leaves summer time on 25 October 2026: 03:00 is 01:00 UTC before, 02:00 after
+    times = timing.following(dt.datetime(2026, 10, 24, 12), 2)
+
+    assert times == [dt.datetime(2026, 10, 25, 2), dt.datetime(2026, 10, 26, 2)]
+
+
+@pytest.mark.parametrize(("cron", "interval", "timezone", "complaint"), [
+    ("* * *", None, "UTC", "is no cron expression"),
+    (None, None, "UTC", "either a cron expression or an interval"),
+    ("* * * * *", 60, "UTC", "either a cron expression or an interval"),
+    (None, 0, "UTC", "between 1 and"),
+    (None, "soon", "UTC", "a whole number of seconds"),
+    ("* * * * *", None, "Mars/Olympus", "unknown time zone"),
+])
+def test_bad_timings_are_refused_with_the_reason(cron, interval, timezone, complaint):
+    with pytest.raises(TimingError, match=complaint):
+        Timing.parse(cron=cron, interval=interval, timezone=timezone)
+
+
+# exactly once -------------------------------------------------------------------------------
+
+def test_a_due_firing_starts_one_run_as_the_owner_and_moves_on(app, owner):
+    schedule = make_schedule(owner)
+    now = due_now(schedule)
+
+    fired = fire_due(app.extensions["minke"], now=now)
+    again = fire_due(app.extensions["minke"], now=now)  # a second scheduler, same moment
+
+    assert [f.outcome for f in fired] == ["started"] and again == []
+    [run] = runs_of(schedule.id)
+    assert (run.origin, run.origin_label, run.user_id) == ("schedule", "schedule nightly",
+                                                           owner.id)
+    assert sorted(s.object_label for s in run.sessions) == ["web1", "web2"]
+    [firing] = firings(schedule.id)
+    assert (firing.outcome, firing.run_id, firing.due_at) == ("started", run.id, now)
+    assert db.session.get(Schedule, schedule.id).next_due_at == now + dt.timedelta(seconds=60)
+    audit = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "schedule.fire"))
+    assert audit.target == "schedule nightly" and audit.details["run"] == run.id
+
+
+def test_a_new_host_of_the_group_is_included_at_the_next_firing(app, owner):
+    schedule = make_schedule(owner)
+    group = db.session.scalar(sa.select(HostGroup).where(HostGroup.name == "web"))
+    db.session.add(Host(name="web3", hostname="127.0.0.1", groups=[group]))
+    db.session.commit()
+
+    fire_due(app.extensions["minke"], now=due_now(schedule))
+
+    [run] = runs_of(schedule.id)
+    assert sorted(s.object_label for s in run.sessions) == ["web1", "web2", "web3"]
+
+
+def test_a_kill_between_the_commit_and_the_queueing_leaves_a_run_failed_visibly(app, owner):
+    """The process dies after the run and its firing were stored, before Redis got its
+    jobs: the workers' reaper fails the sessions with the reason, nothing waits forever."""
+    from webapp.engine.worker.reaper import LOST_JOB_GRACE, fail_lost_jobs
+
+    state = app.extensions["minke"]
+    schedule = make_schedule(owner)
+
+    class Killed(BaseException):
+        """What a SIGKILL does to the enqueue: nothing after it runs."""
+
+    def killed(*_args, **_kwargs):
+        raise Killed
+
+    queue_enqueue = state.queue.enqueue_many
+    state.queue.enqueue_many = killed
+    try:
+        with pytest.raises(Killed):
+            fire_due(state, now=due_now(schedule))
+    finally:
+        state.queue.enqueue_many = queue_enqueue
+    db.session.rollback()
+    [run] = runs_of(schedule.id)  # the firing and its run were committed together
+    assert firings(schedule.id)[0].run_id == run.id
+    later = utcnow() - dt.timedelta(seconds=LOST_JOB_GRACE + 1)
+    db.session.execute(sa.update(type(run.sessions[0])).where(
+        type(run.sessions[0]).run_id == run.id).values(created_at=later))
+    db.session.commit()
+
+    assert fail_lost_jobs(state) == 2
+    db.session.expire_all()
+    assert {s.proc_status for s in run.sessions} == {"failed"}
+    assert db.session.get(Run, run.id).finished_at is not None
+
+
+# missed firings and overlaps ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("policy", "runs", "outcome", "note"), [
+    ("run_once", 1, "started", "missed 10 firings from"),
+    ("skip", 0, "missed", "skipped, as the schedule says"),
+])
+def test_missed_firings_after_downtime_follow_the_schedules_policy(app, owner, policy, runs,
+                                                                   outcome, note):
+    schedule = make_schedule(owner, missed=policy)
+    now = due_now(schedule, ago=9 * 60 + 30)  # ten due times passed, the last 30 s ago
+
+    fire_due(app.extensions["minke"], now=now)
+
+    assert len(runs_of(schedule.id)) == runs
+    [firing] = firings(schedule.id)
+    assert firing.outcome == outcome and note in firing.note
+    schedule = db.session.get(Schedule, schedule.id)
+    assert note in schedule.note  # shown on the schedule
+    assert schedule.next_due_at == now + dt.timedelta(seconds=30)  # the next one, on time
+
+
+@pytest.mark.parametrize(("policy", "runs", "outcome"), [
+    ("skip", 1, "skipped"), ("queue", 2, "started")])
+def test_a_firing_while_the_previous_run_goes_on_follows_the_overlap_policy(
+        app, owner, policy, runs, outcome):
+    schedule = make_schedule(owner, overlap=policy)
+    state = app.extensions["minke"]
+    fire_due(state, now=due_now(schedule))  # no worker: the run stays queued
+
+    [fired] = fire_due(state, now=due_now(schedule))
+
+    assert len(runs_of(schedule.id)) == runs
+    assert fired.outcome == outcome
+    if policy == "skip":
+        first = runs_of(schedule.id)[0]
+        assert firings(schedule.id)[-1].note == f"run #{first.id} of this schedule was still going"
+
+
+# whose rights -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lost", "reason"), [
+    ("active", "its owner olga is disabled"),
+    ("minke.run_echosession", "olga may not run EchoSession"),
+    ("minke.view_hosts", "olga may not list Host"),
+    ("minke.schedule", "its owner olga lost the permission minke.schedule"),
+], ids=["disabled", "lost-session-permission", "lost-view-permission", "lost-schedule"])
+def test_a_firing_runs_with_the_owners_rights_of_the_moment(app, owner, lost, reason):
+    schedule = make_schedule(owner)
+    if lost == "active":
+        owner.active = False
+    else:
+        owner.roles[0].permissions = [p for p in OWNER_PERMISSIONS if p != lost]
+    db.session.commit()
+
+    [fired] = fire_due(app.extensions["minke"], now=due_now(schedule))
+
+    assert fired.outcome == "refused" and runs_of(schedule.id) == []
+    schedule = db.session.get(Schedule, schedule.id)
+    assert not schedule.enabled and reason in schedule.paused_reason
+    pause = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "schedule.pause"))
+    assert reason in pause.details["reason"]
+    assert fire_due(app.extensions["minke"], now=utcnow() + dt.timedelta(hours=1)) == []
+
+
+@pytest.mark.parametrize(("session", "complaint"), [
+    ("SudoSession", "asks for secrets (sudo_password)"),
+    ("SecretFieldSession", "asks for secrets (api_key)"),
+])
+def test_sessions_that_ask_for_secrets_cannot_be_scheduled(app, owner, session, complaint):
+    spec = ScheduleSpec(name="s", session=session, target={"hosts": ["web1"]},
+                        data={"api_key": "x"} if session == "SecretFieldSession" else {},
+                        interval=60)
+    with pytest.raises(ScheduleError, match=re.escape(complaint)):
+        create_schedule(spec, owner)
+
+
+def test_a_host_group_asking_for_a_secret_later_pauses_the_schedule(app, owner):
+    schedule = make_schedule(owner)
+    group = db.session.scalar(sa.select(HostGroup).where(HostGroup.name == "web"))
+    group.ask_secrets = ["sudo_password"]
+    db.session.commit()
+
+    [fired] = fire_due(app.extensions["minke"], now=due_now(schedule))
+
+    assert fired.outcome == "refused"
+    assert "nobody is there to give secrets" in db.session.get(Schedule, schedule.id).paused_reason
+
+
+def test_only_users_who_may_run_the_session_can_schedule_it(app, make_user, hosts):
+    viewer = make_user("vic", "minke.schedule", "minke.view_hosts")
+
+    with pytest.raises(ScheduleRefused, match="vic may not run EchoSession"):
+        make_schedule(viewer)
