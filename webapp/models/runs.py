@@ -15,7 +15,6 @@ from .auth import User
 from .base import Base, utcnow
 from .hosts import Host
 from .schedules import Schedule
-from .schedules import Schedule
 
 _CASCADE: dict[str, Any] = {"cascade": "all, delete-orphan", "passive_deletes": True}
 
@@ -53,13 +52,6 @@ class Run(Base):
     @property
     def user_name(self) -> str:
         return self.user.name if self.user else "(command line)"
-
-    @property
-    def origin_label(self) -> str:
-        """Where the run was started: ``web``, ``cli``, ``api``… or ``schedule NAME``."""
-        if self.origin != "schedule":
-            return self.origin
-        return f"schedule {self.schedule.name if self.schedule else '(deleted)'}"
 
     @property
     def origin_label(self) -> str:
