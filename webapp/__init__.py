@@ -60,6 +60,7 @@ def _serve(app: Flask) -> None:
         home,
         inputs,
         migrations,
+        notifications,
         objects,
         profile,
         runs,
@@ -85,4 +86,5 @@ def _serve(app: Flask) -> None:
     admin.init_app(app)
     commands.init_app(app)
     profile.init_app(app)
+    notifications.init_app(app)
     api.init_app(app)

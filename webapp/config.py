@@ -70,6 +70,19 @@ class Config:
     MINKE_SOCKET_CONNECT_TIMEOUT = 10
     # demo / development
     MINKE_EVENT_STREAM_MAXLEN = 20000
+    # notifications (docs/notifications.md): the address users open Minke at (links in
+    # messages), the SMTP server of email channels, retries and "took much longer"
+    MINKE_BASE_URL = "http://127.0.0.1:5000"
+    MINKE_SMTP_HOST = ""  # empty: email channels fail with "SMTP is not configured"
+    MINKE_SMTP_PORT = 25
+    MINKE_SMTP_USER = ""
+    MINKE_SMTP_PASSWORD = ""
+    MINKE_SMTP_FROM = "minke@localhost"
+    MINKE_SMTP_STARTTLS = False
+    MINKE_NOTIFY_TIMEOUT = 10  # seconds one delivery attempt may take
+    MINKE_NOTIFY_RETRY_DELAYS: list[float] = [10, 60, 300]  # seconds before each retry
+    MINKE_NOTIFY_SLOW_RUNS = 10  # previous runs a run's duration is compared with
+    MINKE_NOTIFY_SLOW_FACTOR = 2.0  # "slow": longer than their mean + this many deviations
 
 
 def env_overrides(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

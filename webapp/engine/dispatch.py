@@ -29,6 +29,7 @@ from ..models import Message, MinkeSession, Run, User, utcnow
 from ..permissions import missing_permissions, run_refusal
 from . import secrets as sealing
 from .latest import mark_latest
+from .notify import STARTED, announce
 from .progress import fail_sessions
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ def start_run(
             MinkeSession.proc_status == ProcStatus.INITIALIZED.value)).all()
         fail_sessions(rows, f"could not queue the run: {exc}", state)
         raise EnqueueError(f"run #{run_id} could not be queued: {exc}") from exc
+    announce(run_id, STARTED, state)  # notifications: a job of their own
     begin_read_only()
     return cast(Run, db.session.get(Run, run_id))  # stored and committed above
 

@@ -15,6 +15,7 @@ from ..models import Message, MinkeSession, Run, utcnow
 from ..status import run_counts
 from . import events, locks
 from .events import Publisher
+from .notify import FINISHED, announce
 
 if TYPE_CHECKING:
     from .clients import EngineClients
@@ -41,6 +42,7 @@ def finish_run_if_done(run_id: int, publisher: Publisher) -> bool:
     if done:
         summary = {key: n for key, n in run_counts(run_id).items() if n}  # badges: status.py
         publisher.publish(run_id, events.RUN_FINISHED, {"summary": summary})
+        announce(run_id, FINISHED)  # notifications: a job of their own
     return bool(done)
 
 

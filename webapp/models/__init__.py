@@ -6,6 +6,7 @@ from .base import Base, Installation, utcnow
 from .commands import Command, CommandGroup, CommandOrder, CommandRevision
 from .hosts import MINKE_MODELS, Host, HostGroup, MinkeModel
 from .logins import LoginSession
+from .notifications import Delivery, NotificationChannel, Subscription
 from .runs import LatestSession, Message, MinkeSession, OutputChunk, Run, StoredResult
 from .schedules import Schedule, ScheduleFiring
 
@@ -20,6 +21,7 @@ __all__ = [
     "CommandGroup",
     "CommandOrder",
     "CommandRevision",
+    "Delivery",
     "StoredResult",
     "Host",
     "HostGroup",
@@ -27,12 +29,14 @@ __all__ = [
     "LatestSession",
     "LoginSession",
     "Message",
+    "NotificationChannel",
     "MinkeModel",
     "MinkeSession",
     "OutputChunk",
     "Permission",
     "Role",
     "Run",
+    "Subscription",
     "Schedule",
     "ScheduleFiring",
     "User",

@@ -39,6 +39,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from ...extensions import db
+from ..notify import notify_queue, release_due_retries
 from ..secrets import scrub_job
 from .queueing import PlaceTeller
 from .reaper import fail_lost_jobs, fail_worker_sessions, reap_dead_workers
@@ -248,8 +249,9 @@ def start_worker(app: Flask, *, burst: bool = False, name: str | None = None,
     called with the worker once it is set up, before it takes a job.
     """
     state = app.extensions["minke"]
-    worker = MinkeWorker([state.queue], connection=state.redis, app=app, name=name,
-                         slots=slots or app.config["MINKE_WORKER_SLOTS"])
+    # the notification queue's jobs are short (one message each): the same slots take them
+    worker = MinkeWorker([state.queue, notify_queue(state)], connection=state.redis, app=app,
+                         name=name, slots=slots or app.config["MINKE_WORKER_SLOTS"])
     runtime = WorkerRuntime(app.config, state.redis, state.keys, worker.name)
     state.runtime = runtime
     worker.on_ended = lambda: state.redis.delete(state.keys.worker_alive(worker.name))
@@ -265,6 +267,7 @@ def start_worker(app: Flask, *, burst: bool = False, name: str | None = None,
             try:
                 reap_dead_workers(state)
                 fail_lost_jobs(state)
+                release_due_retries(state)
             finally:
                 db.session.remove()
 
