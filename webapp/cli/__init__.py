@@ -29,6 +29,8 @@ COMMANDS = {
     "show": "history:show_command",
     "cleanup": "maintenance:cleanup_command",
     "worker": "worker:worker_command",
+    "schedule": "schedules:schedule_cli",
+    "scheduler": "schedules:scheduler_command",
 }
 
 
