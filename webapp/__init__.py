@@ -64,6 +64,7 @@ def _serve(app: Flask) -> None:
         objects,
         profile,
         runs,
+        schedules,
         security,
         sockets,
     )
@@ -82,6 +83,7 @@ def _serve(app: Flask) -> None:
     home.init_app(app)
     objects.init_app(app)
     history.init_app(app)
+    schedules.init_app(app)
     audit.init_app(app)
     admin.init_app(app)
     commands.init_app(app)
