@@ -13,6 +13,9 @@ MINKE_OUTPUT_MEMORY_LIMIT, MINKE_OUTPUT_CHUNK_SIZE, MINKE_OUTPUT_FLUSH_INTERVAL
 MINKE_LIVE_EVENT_INTERVAL
 MINKE_SOCKET_USER_LIMIT, MINKE_SOCKET_ADDRESS_LIMIT, MINKE_SOCKET_CONNECT_TIMEOUT
 MINKE_EVENT_STREAM_MAXLEN
+MINKE_BASE_URL, MINKE_SMTP_HOST, MINKE_SMTP_PORT, MINKE_SMTP_USER, MINKE_SMTP_PASSWORD
+MINKE_SMTP_FROM, MINKE_SMTP_STARTTLS, MINKE_NOTIFY_TIMEOUT, MINKE_NOTIFY_RETRY_DELAYS
+MINKE_NOTIFY_SLOW_RUNS, MINKE_NOTIFY_SLOW_FACTOR
 
 # Flask-Login reads these of the login manager and the user; werkzeug a response's status
 _.login_view, _.login_message, _.login_message_category, _.get_id, _._login_user
@@ -42,3 +45,6 @@ reused, discarded, in_use, _.reused, _.discarded, _.in_use, _.idle_count
 palette_css
 # the final badges, read by bench/team.py
 FINAL
+# rq calls the notification jobs by name (webapp/engine/notify.py); Flask the API's
+# DELETE routes (@bp.delete, not among scripts/test's decorators)
+run_event, deliver, remove_channel, remove_subscription

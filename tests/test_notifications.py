@@ -239,3 +239,31 @@ def test_nothing_is_queued_for_runs_when_nobody_subscribed(app, make_user, make_
                 user=make_user("ada", "minke.admin"))
     assert notify_queue(app.extensions["minke"]).count == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Subscription)) == 0
+
+
+def test_a_run_on_a_worker_notifies_started_and_succeeded_and_retries_on_its_own(
+        app, make_user, make_hosts, start_worker, hook):
+    """End to end: the run's worker queues the notifications, a worker delivers them, and
+    its heartbeat retries the failed attempt after the pause."""
+    from sessions import REGISTRY
+    from webapp.engine.dispatch import start_run
+
+    ada = make_user("ada", "minke.admin")
+    channel, _secret = subs.create_channel(ada, "webhook", "ci", hook.url)
+    row = subs.subscribe(ada, channel_id=channel.id, scope="mine",
+                         events=["started", "succeeded"])
+    db.session.commit()
+    hook.statuses = [503]
+    start_worker(MINKE_NOTIFY_RETRY_DELAYS="[0.2]", MINKE_WORKER_HEARTBEAT="1")
+    run = start_run(app.extensions["minke"], REGISTRY.get("EchoSession"), make_hosts(2),
+                    user=ada, data={"message": "hi"})
+    run_id = run.id
+    db.session.rollback()
+    requests = hook.wait_for(3, timeout=30)
+    seen = sorted((r["headers"]["X-Minke-Event"], r["headers"]["X-Minke-Delivery"])
+                  for r in requests)
+    assert [event for event, _ in seen] == ["started", "started", "succeeded"]
+    assert seen[0][1] == seen[1][1] == f"{run_id}-started-{row.id}-{channel.id}"
+    [ended] = [json.loads(r["body"]) for r in requests
+               if r["headers"]["X-Minke-Event"] == "succeeded"]
+    assert ended["counts"] == {"success": 2} and ended["run"]["id"] == run_id

@@ -29,6 +29,7 @@ COMMANDS = {
     "show": "history:show_command",
     "cleanup": "maintenance:cleanup_command",
     "worker": "worker:worker_command",
+    "notify": "notify:notify_cli",
     "schedule": "schedules:schedule_cli",
     "scheduler": "schedules:scheduler_command",
 }
