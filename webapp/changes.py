@@ -42,6 +42,9 @@ CHANGE_TEXTS = {CHANGED: "output changed", UNCHANGED: "output unchanged",
                 NEW: "new: nothing to compare with"}
 """Mark -> what it means, for titles and help texts."""
 
+CHANGED_VALUES = ("1", "true", "0", "false")
+"""What the filter parameter ``changed`` takes (pages, API): 1/true only changed objects."""
+
 _COMPLETED = ProcStatus.COMPLETED.value
 _ID_BATCH = 500  # sessions per statement when marking
 

@@ -20,6 +20,7 @@ def session_report(session: MinkeSession) -> dict[str, Any]:
         "status": session.session_status,
         "start_time": utc_iso(session.start_time),
         "end_time": utc_iso(session.end_time),
+        "change": session.change,  # against the previous run (webapp/changes.py)
         "messages": [{"level": m.level, "kind": m.kind, "text": m.text} for m in session.messages],
         "commands": [
             {"command": c.command, "exit_code": c.exit_code, "status": c.status,

@@ -44,4 +44,6 @@ const socket = finished ? null : connectRun(Number(root.dataset.run), {
   onState: (state, text) => showState(liveState, finished && state === "live" ? "finished" : state, text),
 });
 if (finished) showState(liveState, "finished");
+const changedOnly = document.getElementById("changed-filter"); // the server filters
+changedOnly?.addEventListener("change", () => changedOnly.form.submit());
 window.minkeRunPage = { socket };

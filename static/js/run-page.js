@@ -14,6 +14,7 @@
 // Joining the run's room asks the same question for every unfinished row (the answer
 // comes with the join's acknowledgement). So nothing is lost and nothing shown twice.
 
+import { setUpChanges, showChange } from "./changes.js";
 import { connectRun, showState } from "./live.js";
 import { watchQueue } from "./run-queue.js";
 import { RunStatus, formatDuration } from "./run-status.js";
@@ -118,10 +119,13 @@ function badge(key) {
   return template ? template.cloneNode(true) : document.createTextNode(key);
 }
 
-function setStatus(id, { status, proc, start, end }) {
+function setStatus(id, { status, proc, start, end, change }) {
   if (status) run.set(id, status);
   const s = session(id);
-  if (s === null) return; // a row of another page: counted only
+  if (s === null) { // a row of another page: counted only
+    showChange(id, change);
+    return;
+  }
   const row = s.row;
   if (status && status !== s.status) {
     s.status = status;
@@ -133,6 +137,7 @@ function setStatus(id, { status, proc, start, end }) {
     row.dataset.proc = proc;
     row.cells[CELL.proc].textContent = proc;
   }
+  showChange(id, change); // output changed / unchanged / new, once completed (after the badge)
   if (start) row.dataset.start = start;
   if (end) row.dataset.end = end;
   if (FINAL.has(s.proc)) {
@@ -148,7 +153,7 @@ function statusEvent(e) {
   if (!run.accept(e.session, e.seq, e._recv)) return;
   // the badge comes from the server (webapp/status.py), as in the join's catch-up
   setStatus(e.session, { status: e.status, proc: e.proc_status, start: e.start_time,
-                         end: e.end_time });
+                         end: e.end_time, change: e.change });
 }
 
 function fragment(html) {
@@ -238,7 +243,8 @@ function applyAnswer(request, data) {
     const s = session(change.id);
     if (s === null) continue;
     if ((run.received.get(s.id) ?? -1) < request) { // no newer status arrived live since
-      setStatus(s.id, { status: change.status, proc: change.proc_status, start: change.start, end: change.end });
+      setStatus(s.id, { status: change.status, proc: change.proc_status, start: change.start, end: change.end,
+                        change: change.change });
     }
     for (const m of change.messages) placeMessage(s, m.html);
     const commands = cell(s).querySelector("ul.cmds");
@@ -318,7 +324,7 @@ const queue = watchQueue(document.getElementById("run-queue"));
 
 function handle(e) {
   if (e.event === "run.finished") {
-    finishRun();
+    finishRun(e.summary);
     return;
   }
   if (e.event === "run.queue") { // what the viewer may see of it: asked over HTTP
@@ -332,8 +338,10 @@ function handle(e) {
   else consider(s, e);
 }
 
-function finishRun() {
+function finishRun(summary = null) {
   if (run.finished) return;
+  // desktop-notify.js (loaded for the run's own user) tells a tab in the background
+  document.dispatchEvent(new CustomEvent("minke:run-finished", { detail: summary }));
   run.finished = true;
   run.dirty = true;
   root.dataset.finished = "1";
@@ -468,6 +476,7 @@ setUpTerminals(table, document.getElementById("tpl-term-controls").content,
   (row) => session(Number(row.id.slice(2))));
 fillTails(table, (row) => session(Number(row.id.slice(2))));
 setUpStopButtons(root, csrfToken);
+setUpChanges(root, table);
 
 // -- connect -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from sessions import Session
 from sessions.messages import BaseMessage
 from sessions.registry import group_name
 
+from ..changes import CHANGED, change_condition, run_change_counts
 from ..extensions import db
 from ..kit import Page, utc_iso
 from ..models import Host, MinkeSession, Run
@@ -87,27 +88,35 @@ def objects_doc(spec: ListSpec, page: Page) -> dict[str, Any]:
     }
 
 
-def run_doc(run: Run, *, page: int = 1) -> dict[str, Any]:
-    """A run, its counts per status and (a page of) its sessions' states."""
+def run_doc(run: Run, *, page: int = 1, changed: bool = False) -> dict[str, Any]:
+    """A run, its counts per status and per change mark, and (a page of) its sessions'
+    states; with ``changed`` only the sessions whose output changed since the previous run
+    (``total`` and ``pages`` count those)."""
     ms = MinkeSession
-    rows = db.session.execute(
-        sa.select(ms.id, ms.object_type, ms.object_id, ms.object_label, Host.name,
-                  ms.proc_status, ms.session_status, ms.start_time, ms.end_time)
-        .outerjoin(Host, Host.id == ms.host_id).where(ms.run_id == run.id).order_by(ms.id)
-        .limit(SESSIONS_PAGE).offset((max(1, page) - 1) * SESSIONS_PAGE))
+    query = (sa.select(ms.id, ms.object_type, ms.object_id, ms.object_label, Host.name,
+                       ms.proc_status, ms.session_status, ms.start_time, ms.end_time, ms.change)
+             .outerjoin(Host, Host.id == ms.host_id).where(ms.run_id == run.id))
+    if changed:
+        query = query.where(change_condition(CHANGED))
+    rows = db.session.execute(query.order_by(ms.id).limit(SESSIONS_PAGE)
+                              .offset((max(1, page) - 1) * SESSIONS_PAGE))
     counts = run_counts(run.id)
-    total = sum(counts.values())
+    changes = run_change_counts(run.id)
+    total = changes[CHANGED] if changed else sum(counts.values())
     return {
         "id": run.id,
         "session": run.session_name,
         "object_type": run.object_type,
         "user": run.user_name,
         "origin": run.origin,
+        "schedule": run.schedule.name if run.schedule else None,
         "data": run.data,
         "created_at": utc_iso(run.created_at),
         "finished_at": utc_iso(run.finished_at),
         "finished": run.finished_at is not None,
         "counts": {key: n for key, n in counts.items() if n},
+        "changes": changes,
+        "changed_only": changed,
         "total": total,
         "page": max(1, page),
         "pages": max(1, -(-total // SESSIONS_PAGE)),
@@ -115,7 +124,9 @@ def run_doc(run: Run, *, page: int = 1) -> dict[str, Any]:
             "id": sid, "object_type": object_type, "object_id": object_id, "object": label,
             "host": host, "status": badge_key(proc, outcome), "proc_status": proc,
             "session_status": outcome, "start_time": utc_iso(start), "end_time": utc_iso(end),
-        } for sid, object_type, object_id, label, host, proc, outcome, start, end in rows],
+            "change": change,
+        } for sid, object_type, object_id, label, host, proc, outcome, start, end, change
+            in rows],
     }
 
 

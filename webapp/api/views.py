@@ -11,13 +11,15 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from ..audit import log_action
+from ..changes import CHANGED_VALUES
 from ..engine.stops import RunFinished, stop_run
 from ..extensions import db
 from ..history import export
-from ..inputs import int_param, parse_int
+from ..inputs import choice_param, int_param, parse_int
 from ..models import MINKE_MODELS, MinkeSession, Run
 from ..objects.listing import Filters, Order, list_page, page_args
 from ..objects.specs import list_specs
+from ..output_diff import session_diff
 from ..permissions import (
     VIEW_HOSTS,
     can_list,
@@ -110,12 +112,30 @@ def run(run_id: int):
     """The run and (a page of) its sessions' states."""
     begin_snapshot()
     found = _run(run_id)
-    doc = run_doc(found, page=int_param(request.args, "page", 1))
+    changed = choice_param(request.args, "changed", CHANGED_VALUES) in ("true", "1")
+    doc = run_doc(found, page=int_param(request.args, "page", 1), changed=changed)
     db.session.rollback()  # no transaction held while Redis answers
     # queued: its place and the runs ahead that this user may see (others counted)
     doc["queue"] = (queue_note(current_app.extensions["minke"], run_id, _user())
                     if doc["counts"].get("queued") and not doc["finished"] else None)
     return jsonify({**doc, "urls": run_links(run_id)})
+
+
+@bp.get("/runs/<int:run_id>/sessions/<int:session_id>/changes")
+def session_changes(run_id: int, session_id: int):
+    """The session's stdout against the same session's previous run on the same object,
+    command by command, as unified diffs (the previous run's output only for a caller who
+    may see that run)."""
+    begin_snapshot()
+    found = _run(run_id)
+    session = db.session.get(MinkeSession, session_id)
+    if session is None or session.run_id != found.id:
+        raise ApiError(404, f"run #{found.id} has no session #{session_id}")
+    diff = session_diff(session)
+    previous = db.session.get(Run, diff.previous_run_id) if diff.previous_run_id else None
+    if previous is not None and not can_view_run(_user(), previous):
+        diff.hide()
+    return jsonify(diff.as_document())
 
 
 @bp.get("/runs/<int:run_id>/events")

@@ -10,13 +10,15 @@ import sqlalchemy as sa
 
 from sessions.messages import BaseMessage
 
+from ..changes import CHANGED, run_change_counts
 from ..database import read_only
 from ..extensions import db
 from ..history.queries import RUN_STATES, RunFilters, run_page
 from ..inputs import MAX_ID
 from ..kit import utc_iso
 from ..models import Run, User
-from ..reports import run_report
+from ..output_diff import SessionDiff, session_diff
+from ..reports import session_report
 from ..status import TERMINAL_COLOURS, badge_key
 from .common import echo_table, fail_usage
 
@@ -67,32 +69,65 @@ def _date(value: dt.datetime | None) -> dt.date | None:
 @click.command("show")
 @click.argument("run_id", type=click.IntRange(0, MAX_ID))
 @click.option("--json", "as_json", is_flag=True, help="The same document as `run --json`.")
-def show_command(run_id: int, as_json: bool) -> None:
-    """Show run RUN_ID: each session's outcome and messages (stored output: `minke output`)."""
+@click.option("--changed", is_flag=True,
+              help="Only the objects whose output changed since the previous run.")
+@click.option("--diff", "with_diff", is_flag=True,
+              help="With each object its stdout's unified diff against the previous run.")
+def show_command(run_id: int, as_json: bool, changed: bool, with_diff: bool) -> None:
+    """Show run RUN_ID: each session's outcome, change mark and messages (stored output:
+    `minke output`)."""
     with read_only():
         run = db.session.get(Run, run_id)
         if run is None:
             fail_usage(f"no run {run_id}")
+        sessions = [s for s in run.sessions if not changed or s.change == CHANGED]
         if as_json:
-            click.echo(json.dumps(run_report(run), indent=2))
-        else:
-            click.echo(f"run #{run.id}: {run.session_name} by {run.user_name}, "
-                       f"started {run.created_at:%Y-%m-%d %H:%M:%S}")
-            for session in run.sessions:
-                shown = badge_key(session.proc_status, session.session_status)
-                click.echo(click.style(f"{session.object_label}: {shown}",
-                                       fg=TERMINAL_COLOURS.get(shown), bold=True)
-                           + f"  (session {session.id})")
-                for message in session.messages:
-                    text = BaseMessage.render(message.kind, message.payload)
-                    colour = {"warning": "yellow", "error": "red"}.get(message.level)
-                    for line in text.splitlines() or [""]:
-                        click.echo(click.style(f"  {line}", fg=colour))
-            print_summary(run)
+            reports = [session_report(session) for session in sessions]
+            if with_diff:
+                for report, session in zip(reports, sessions, strict=True):
+                    report["diff"] = session_diff(session).as_document()
+            click.echo(json.dumps(reports, indent=2))
+            return
+        click.echo(f"run #{run.id}: {run.session_name} by {run.user_name}, "
+                   f"started {run.created_at:%Y-%m-%d %H:%M:%S}")
+        for session in sessions:
+            shown = badge_key(session.proc_status, session.session_status)
+            mark = f" [{session.change}]" if session.change else ""
+            click.echo(click.style(f"{session.object_label}: {shown}",
+                                   fg=TERMINAL_COLOURS.get(shown), bold=True)
+                       + mark + f"  (session {session.id})")
+            for message in session.messages:
+                text = BaseMessage.render(message.kind, message.payload)
+                colour = {"warning": "yellow", "error": "red"}.get(message.level)
+                for line in text.splitlines() or [""]:
+                    click.echo(click.style(f"  {line}", fg=colour))
+            if with_diff:
+                print_diff(session_diff(session))
+        if changed and not sessions:
+            click.echo("No object's output changed since the previous run.")
+        print_summary(run)
+
+
+def print_diff(diff: SessionDiff) -> None:
+    """A session's commands against its previous run's, with the diffs, indented."""
+    if diff.previous_run_id is None:
+        click.echo("  nothing to compare with: no earlier completed run here")
+        return
+    click.echo(f"  compared with run #{diff.previous_run_id}:")
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for command in diff.commands:
+        line = command.command if command.command is not None else command.previous_command
+        click.echo(f"  $ {line} — {command.mark}")
+        for text in command.lines:
+            colour = None if text.startswith(("+++", "---")) else colours.get(text[:1])
+            click.echo(click.style(f"    {text}", fg=colour))
+        if command.cut:
+            click.echo("    (cut: only the start of a long output is compared)")
 
 
 def print_summary(run: Run) -> None:
-    """``run #N finished: 3 success, 1 failed`` (or ``… running:`` while it runs)."""
+    """``run #N finished: 3 success, 1 failed`` (or ``… running:`` while it runs), then
+    ``since the previous run: 1 changed, 2 unchanged`` once sessions have marks."""
     counts: dict[str, int] = {}
     for session in run.sessions:
         key = badge_key(session.proc_status, session.session_status)
@@ -100,3 +135,7 @@ def print_summary(run: Run) -> None:
     parts = [click.style(f"{n} {k}", fg=TERMINAL_COLOURS.get(k)) for k, n in sorted(counts.items())]
     state = "finished" if run.finished_at else "running"
     click.echo(f"run #{run.id} {state}: " + ", ".join(parts))
+    changes = run_change_counts(run.id)
+    if any(changes.values()):
+        click.echo("since the previous run: "
+                   + ", ".join(f"{n} {key}" for key, n in changes.items() if n))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from sessions.status import ProcStatus
 
+from ..changes import CHANGED, change_condition, run_change_counts
 from ..extensions import db
 from ..inputs import parse_int
 from ..models import Host, Message, MinkeSession, OutputChunk, StoredResult
@@ -85,6 +86,7 @@ class SessionView:
     session_status: str | None
     start_time: dt.datetime | None
     end_time: dt.datetime | None
+    change: str | None = None  # changed / unchanged / new (webapp/changes.py), once completed
     seq: int = 0  # the watermark: the highest sequence number of what is shown
     messages: list[MessageView] = field(default_factory=list)
     commands: list[CommandView] = field(default_factory=list)
@@ -134,6 +136,8 @@ class RunPage:
     number: int  # this page, from 1
     pages: int
     status: str | None  # the filter: one of COUNTED, or every row
+    changed: bool = False  # the filter: only sessions whose output changed
+    changes: dict[str, int] = field(default_factory=dict)  # sessions of the run per mark
 
     @property
     def first_row(self) -> int:
@@ -144,10 +148,12 @@ class RunPage:
         return min(self.matching, self.number * PAGE_ROWS)
 
 
-def load_run_page(run_id: int, *, status: str | None = None, number: int = 1) -> RunPage:
+def load_run_page(run_id: int, *, status: str | None = None, number: int = 1,
+                  changed: bool = False) -> RunPage:
     """Page ``number`` of the run's rows in id order (``PAGE_ROWS`` a page), only those
-    showing badge ``status`` when given, each with its messages, commands and output tail;
-    the counts and every session's badge over the whole run.
+    showing badge ``status`` when given (and, with ``changed``, whose output changed since
+    the previous run), each with its messages, commands and output tail; the counts and
+    every session's badge over the whole run.
 
     Big runs are paged so that a browser lays out a few hundred rows, not 10,000.
     """
@@ -156,6 +162,10 @@ def load_run_page(run_id: int, *, status: str | None = None, number: int = 1) ->
     for _session_id, key in badges:
         counts[key] += 1
     matching = [sid for sid, key in badges if status is None or key == status]
+    if changed:
+        changed_ids = set(db.session.scalars(sa.select(MinkeSession.id).where(
+            MinkeSession.run_id == run_id, change_condition(CHANGED))))
+        matching = [sid for sid in matching if sid in changed_ids]
     pages = max(1, -(-len(matching) // PAGE_ROWS))
     number = min(max(1, number), pages)
     shown = matching[(number - 1) * PAGE_ROWS:number * PAGE_ROWS]
@@ -166,7 +176,7 @@ def load_run_page(run_id: int, *, status: str | None = None, number: int = 1) ->
         _fill(views, sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
               if in_run else shown, {}, PREVIEW_CHARS)
     return RunPage(list(views.values()), counts, _compact(badges), len(badges), len(matching),
-                   number, pages, status)
+                   number, pages, status, changed, run_change_counts(run_id))
 
 
 def session_statuses(run_id: int) -> dict[str, list]:
@@ -214,7 +224,8 @@ def load_changes(run_id: int, after: Mapping[int, int]) -> list[SessionView]:
 
 _SESSION_COLUMNS = (MinkeSession.id, MinkeSession.object_label, MinkeSession.object_type,
                     Host.name.label("host_name"), MinkeSession.proc_status,
-                    MinkeSession.session_status, MinkeSession.start_time, MinkeSession.end_time)
+                    MinkeSession.session_status, MinkeSession.start_time, MinkeSession.end_time,
+                    MinkeSession.change)
 
 
 def _sessions(query: sa.Select) -> dict[int, SessionView]:

@@ -51,6 +51,7 @@ def session_changes(view: SessionView, run_id: int) -> dict[str, Any]:
         "status": view.status_key,
         "proc_status": view.proc_status,
         "final": view.is_final,
+        "change": view.change,
         "start": utc_iso(view.start_time),
         "end": utc_iso(view.end_time),
         "messages": [{"seq": m.seq, "html": str(message(m))} for m in view.messages],

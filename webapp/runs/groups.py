@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from sessions.messages import BaseMessage
 
+from ..changes import CHANGED, change_condition
 from ..extensions import db
 from ..models import Message, MinkeSession, StoredResult
 from ..status import badge_key
@@ -68,6 +69,7 @@ class OutputGroup:
     truncated: bool = False
     labels: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)  # sessions per change mark
 
     @property
     def names(self) -> str:
@@ -81,17 +83,20 @@ class Grouping:
     pending_statuses: dict[str, int]
 
 
-def group_output(run_id: int) -> Grouping:
-    """The finished sessions of a run grouped by their output.
+def group_output(run_id: int, *, changed_only: bool = False) -> Grouping:
+    """The finished sessions of a run grouped by their output (with ``changed_only``,
+    those whose output changed since the previous run: webapp/changes.py).
 
     A session's output is its commands' stdout and stderr in order (their
     first :data:`COMPARED_CHARS` characters, colours aside), or the text of
     its messages when it ran no command.
     """
-    sessions = db.session.execute(
-        sa.select(MinkeSession.id, MinkeSession.object_label, MinkeSession.proc_status,
-                  MinkeSession.session_status)
-        .where(MinkeSession.run_id == run_id).order_by(MinkeSession.id)).all()
+    query = (sa.select(MinkeSession.id, MinkeSession.object_label, MinkeSession.proc_status,
+                       MinkeSession.session_status, MinkeSession.change)
+             .where(MinkeSession.run_id == run_id).order_by(MinkeSession.id))
+    if changed_only:
+        query = query.where(change_condition(CHANGED))
+    sessions = db.session.execute(query).all()
     ids = sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
     commands: dict[int, list[str]] = {}
     for session_id, stdout, stderr in db.session.execute(
@@ -121,5 +126,7 @@ def group_output(run_id: int) -> Grouping:
         group = groups.setdefault(digest, OutputGroup(text, truncated))
         group.labels.append(row.object_label)
         group.statuses[key] = group.statuses.get(key, 0) + 1
+        if row.change:
+            group.changes[row.change] = group.changes.get(row.change, 0) + 1
     ordered = sorted(groups.values(), key=lambda g: (-len(g.labels), g.labels[0]))
     return Grouping(ordered, pending, pending_statuses)

@@ -17,13 +17,15 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from ..changes import CHANGE_TEXTS, CHANGED_VALUES, CHANGES
 from ..engine.stops import RunFinished, stop_run
 from ..errors import refuse
 from ..extensions import db
-from ..inputs import int_param
+from ..inputs import choice_param, int_param
 from ..models import MinkeSession, Run
 from ..models.auth import STOP_ALL_RUNS, VIEW_ALL_RUNS
 from ..output import iter_output
+from ..output_diff import session_diff
 from ..permissions import can_stop_run, can_view_run
 from ..status import COUNTED, run_counts
 from .ansi import ansi_to_html
@@ -44,6 +46,12 @@ def _visible_run(run_id: int) -> Run:
     return run
 
 
+def _changed_only() -> bool:
+    """The filter "only objects whose output changed": ``changed=1`` (``0`` or none:
+    every object; anything else is a 400)."""
+    return choice_param(request.args, "changed", CHANGED_VALUES) in ("1", "true")
+
+
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -52,16 +60,19 @@ def _wants_json() -> bool:
 @bp.get("/<int:run_id>")
 @login_required
 def detail(run_id: int):
-    """The run's rows, a page at a time (``page``), optionally of one badge (``status``)."""
+    """The run's rows, a page at a time (``page``), optionally of one badge (``status``)
+    and only those whose output changed since the previous run (``changed=1``)."""
     status = request.args.get("status") or None
     if status not in COUNTED:
         status = None
     begin_snapshot()
     run = _visible_run(run_id)
-    page = load_run_page(run.id, status=status, number=int_param(request.args, "page", 1))
+    page = load_run_page(run.id, status=status, number=int_param(request.args, "page", 1),
+                         changed=_changed_only())
     queue = (queue_note(current_app.extensions["minke"], run.id, current_user)
              if page.counts["queued"] and not run.finished_at else None)
     return render_template("runs/detail.html", run=run, page=page, status_keys=COUNTED,
+                           change_keys=CHANGES,
                            can_stop=can_stop_run(current_user, run), badges=badges(),
                            placeholder_command=PLACEHOLDER_COMMAND, queue=queue)
 
@@ -112,8 +123,30 @@ def grouped(run_id: int):
     begin_snapshot()
     run = _visible_run(run_id)
     template = "runs/_groups.html" if request.args.get("fragment") else "runs/grouped.html"
-    return render_template(template, run=run, grouping=group_output(run.id),
-                           counts=run_counts(run.id), status_keys=COUNTED)
+    changed = _changed_only()
+    return render_template(template, run=run, grouping=group_output(run.id, changed_only=changed),
+                           counts=run_counts(run.id), status_keys=COUNTED, changed=changed)
+
+
+@bp.get("/<int:run_id>/sessions/<int:session_id>/changes")
+@login_required
+def changes(run_id: int, session_id: int):
+    """The session's stdout against its previous run's on the same object, command by
+    command, as unified diffs (JSON for the run page's click, else a page). The previous
+    run's output is shown only to who may see that run."""
+    begin_snapshot()
+    run = _visible_run(run_id)
+    session = db.session.get(MinkeSession, session_id)
+    if session is None or session.run_id != run.id:
+        abort(404)
+    diff = session_diff(session)
+    previous_run = db.session.get(Run, diff.previous_run_id) if diff.previous_run_id else None
+    if previous_run is not None and not can_view_run(current_user, previous_run):
+        diff.hide()
+    if _wants_json():
+        return jsonify(diff.as_document())
+    return render_template("runs/changes.html", run=run, session=session, diff=diff,
+                           change_texts=CHANGE_TEXTS)
 
 
 @bp.get("/<int:run_id>/output/<int:command_id>")
