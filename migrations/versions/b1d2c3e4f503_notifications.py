@@ -80,7 +80,7 @@ def upgrade():
                                 name="fk_notification_delivery_channel_id_notification_channel",
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["subscription_id"], ["notification_subscription.id"],
-                                name="fk_notification_delivery_subscription_id_notification_subscription",
+                                name="fk_notification_delivery_subscription",
                                 ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["run_id"], ["run.id"], name="fk_notification_delivery_run_id_run",
                                 ondelete="SET NULL"),

@@ -74,7 +74,9 @@ class Delivery(Base):
     channel_id: Mapped[int] = mapped_column(
         sa.ForeignKey("notification_channel.id", ondelete="CASCADE"), index=True)
     subscription_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("notification_subscription.id", ondelete="SET NULL"))
+        # named: the convention's name is longer than PostgreSQL's 63 characters
+        sa.ForeignKey("notification_subscription.id", ondelete="SET NULL",
+                      name="fk_notification_delivery_subscription"))
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("run.id", ondelete="SET NULL"))
     event: Mapped[str] = mapped_column(sa.String(20))
     attempt: Mapped[int] = mapped_column(default=1)
