@@ -267,3 +267,22 @@ def test_a_run_on_a_worker_notifies_started_and_succeeded_and_retries_on_its_own
     [ended] = [json.loads(r["body"]) for r in requests
                if r["headers"]["X-Minke-Event"] == "succeeded"]
     assert ended["counts"] == {"success": 2} and ended["run"]["id"] == run_id
+
+
+def test_a_stopped_run_is_told_as_stopped_not_failed(app, make_user, hook):
+    from webapp.engine.stops import request_stop
+    from webapp.notifications.jobs import run_event
+
+    ada = make_user("ada")
+    channel, _ = subs.create_channel(ada, "slack", "chat", hook.url)
+    subs.subscribe(ada, channel_id=channel.id, scope="mine",
+                   events=["succeeded", "failed", "stopped"])
+    run = _run("EchoSession", 3, end=dt.datetime(2026, 12, 1), user=ada)
+    db.session.commit()
+    state = app.extensions["minke"]
+    request_stop(state.redis, state.keys, run.id)
+    assert run_event(run.id, "finished") == 1
+    drain(app)
+    assert [r["headers"].get("X-Minke-Event") for r in hook.requests] == [None]  # chat: no
+    assert ": stopped*" in json.loads(hook.requests[0]["body"])["text"].splitlines()[0]
+    assert [(d.event, d.status) for d in deliveries()] == [("stopped", "sent")]

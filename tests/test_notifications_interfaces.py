@@ -132,6 +132,8 @@ def test_the_api_manages_channels_and_subscriptions(client, ada, bearer):
     ("channels", [], 400, None),
     ("channels", {"kind": "email", "name": "x", "target": "x@y.zz", "extra": 1}, 400, None),
     ("channels", {"kind": "email", "name": 5, "target": "x@y.zz"}, 400, "name"),
+    ("channels", {"kind": {}, "name": "x", "target": ""}, 400, "kind"),
+    ("subscriptions", {"channel": 1, "scope": {}, "events": ["failed"]}, 404, None),
     ("channels", {"kind": "slack", "name": "x", "target": None}, 400, "target"),
     ("subscriptions", {"channel": 1, "scope": "mine", "events": ["failed"]}, 404, None),
     ("subscriptions", {"channel": "1", "scope": "mine", "events": ["failed"]}, 404, None),
@@ -188,3 +190,28 @@ def test_the_command_line_manages_channels_and_subscriptions(runner, ada):
     assert runner.invoke(args=["minke", "notify", "remove-channel", "ada",
                                str(channel_id)]).exit_code == 0
     assert count(Subscription) == count(NotificationChannel) == 0
+
+
+def test_the_page_offers_the_users_schedules_and_subscribes_to_one(client, ada, make_user):
+    from webapp.models import Schedule
+    from webapp.notifications.subscriptions import create_channel
+
+    mine = Schedule(name="nightly", session_name="EchoSession", interval=3600, owner_id=ada.id)
+    theirs = Schedule(name="theirs", session_name="EchoSession", interval=60,
+                      owner_id=make_user("eve").id)
+    channel, _ = create_channel(ada, "email", "me", "ada@example.org")
+    db.session.add_all([mine, theirs])
+    db.session.commit()
+    login(client, "ada")
+    page = client.get(PAGE).get_data(as_text=True)
+    assert f"nightly (#{mine.id})" in page and "theirs" not in page
+    answer = post(client, PAGE + "subscriptions", {"channel": channel.id, "scope": "schedule",
+                                                   "schedule": "x1", "events": ["failed"]},
+                  token_from=PAGE)
+    assert answer.status_code == 400 and "choose one of the schedules" in answer.get_data(
+        as_text=True)
+    answer = post(client, PAGE + "subscriptions", {"channel": channel.id, "scope": "schedule",
+                                                   "schedule": str(mine.id),
+                                                   "events": ["failed"]}, token_from=PAGE)
+    assert answer.status_code == 302
+    assert "runs of schedule #" in client.get(PAGE).get_data(as_text=True)

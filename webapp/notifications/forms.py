@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .channels import KINDS
@@ -32,8 +31,7 @@ class SubscriptionForm(FlaskForm):
     channel = SelectField("Channel", coerce=int, validate_choice=False)
     scope = SelectField("Runs", choices=[SelectChoice(k, text) for k, text in SCOPES.items()])
     session = SelectField("Session (for runs of a session)", validate_choice=False)
-    schedule = IntegerField("Schedule number (for runs of a schedule)",
-                            validators=[Optional()])
+    schedule = SelectField("Schedule (for runs of a schedule)", validate_choice=False)
     events = MultipleCheckboxField("When", choices=[SelectChoice(e, EVENT_TEXT[e]) for e in EVENTS],
                                    default=["failed"])
     only_changed = BooleanField("Only when some output changed since the object's previous "

@@ -80,7 +80,7 @@ def create_channel(user: User, kind: Any, name: Any, target: Any
     :returns: the channel and the webhook's signing key (to show once; else ``None``).
     :raises NotificationError: for a bad kind, name or address.
     """
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise NotificationError(f"kind must be one of {', '.join(KINDS)}", "kind")
     name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 80:
@@ -140,7 +140,7 @@ def subscribe(user: User, *, channel_id: Any, scope: Any, events: Iterable[Any] 
     :raises NotFound: when the channel is not ``user``'s.
     """
     channel = channel_of(user, channel_id)
-    if scope not in SCOPES:
+    if not isinstance(scope, str) or scope not in SCOPES:
         raise NotificationError(f"scope must be one of {', '.join(SCOPES)}", "scope")
     if isinstance(events, str) or not isinstance(events, Iterable):
         raise NotificationError(f"events: a list among {', '.join(EVENTS)}", "events")
@@ -184,6 +184,15 @@ def unsubscribe(user: User, subscription_id: Any) -> Subscription:
     db.session.delete(row)
     log_action("subscription.delete", f"subscription #{row.id}", user=user)
     return row
+
+
+def visible_schedules(user: User) -> list[Schedule]:
+    """The schedules the page offers: the user's own, every one for an administrator
+    (the schedules page's rule; the API and the command line take any schedule's id)."""
+    query = sa.select(Schedule).order_by(Schedule.name)
+    if not user.is_admin:
+        query = query.where(Schedule.owner_id == user.id)
+    return list(db.session.scalars(query))
 
 
 def describe(row: Subscription) -> str:

@@ -31,6 +31,7 @@ from .subscriptions import (
     unsubscribe,
     user_channels,
     user_subscriptions,
+    visible_schedules,
 )
 
 bp = Blueprint("notifications", __name__, url_prefix="/profile/notifications")
@@ -51,6 +52,8 @@ def _render(channel_form: ChannelForm | None = None,
                                          for c in channels]
     subscription_form.session.choices = [SelectChoice("", "—")] + [
         SelectChoice(c.__name__, c.__name__) for c in REGISTRY]
+    subscription_form.schedule.choices = [SelectChoice("", "—")] + [
+        SelectChoice(str(s.id), f"{s.name} (#{s.id})") for s in visible_schedules(user)]
     return render_template(
         "notifications/index.html", channels=channels, kinds=KINDS,
         health=channel_health(c.id for c in channels), subscriptions=user_subscriptions(user),
@@ -58,6 +61,19 @@ def _render(channel_form: ChannelForm | None = None,
         channel_form=channel_form or ChannelForm(formdata=None),
         subscription_form=subscription_form, action_form=ActionForm(), secret=secret,
         signature_header=SIGNATURE_HEADER), status
+
+
+def _number(text: str | None) -> int | None:
+    """A schedule's id from the form (``None`` for none).
+
+    :raises NotificationError: for anything but a number.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 10:
+        raise NotificationError("choose one of the schedules", "schedule_id")
+    return int(text)
 
 
 @bp.get("/")
@@ -137,7 +153,8 @@ def add_subscription():
     try:
         subscribe(_user(), channel_id=form.channel.data, scope=form.scope.data,
                   events=form.events.data or [], session=form.session.data or None,
-                  schedule_id=form.schedule.data, only_changed=bool(form.only_changed.data))
+                  schedule_id=_number(form.schedule.data),
+                  only_changed=bool(form.only_changed.data))
     except NotificationError as exc:
         field = {"schedule_id": "schedule"}.get(exc.field, exc.field)
         getattr(form, field, form.scope).errors = [str(exc)]
