@@ -70,7 +70,7 @@ def test_the_run_page_marks_filters_and_diffs(client, three_runs):
     assert html.count('data-change="unchanged"') >= 2
     assert 'id="changed-filter"' in html
     only = client.get(f"/runs/{second.id}?changed=1").get_data(as_text=True)
-    assert 'id="s-' not in only and "with output changed since the previous run" in only
+    assert 'id="s-' not in only and "output changed since the previous run." in only
 
     session = third.sessions[0]
     page = client.get(f"/runs/{third.id}?changed=1").get_data(as_text=True)
