@@ -52,3 +52,31 @@ def test_a_finished_run_notifies_its_users_tab_in_the_background(
     [note] = page.evaluate("window.__notes")
     assert note["title"].startswith(f"Run #{run.id}: ") and note["title"].endswith("finished")
     assert note["body"] == "2 success"
+
+
+COUNT_ASKS = """
+(() => {
+  window.__asks = 0;
+  Notification.requestPermission = () => { window.__asks += 1; return Promise.resolve("default"); };
+})();
+"""
+
+
+def test_the_permission_is_asked_once_at_the_first_click_never_again(
+        app, make_hosts, make_user, browser_page, web_login):
+    page = browser_page
+    page.context.add_init_script(COUNT_ASKS)
+    ada = make_user("ada", "minke.view_hosts", "minke.run_sleepsession")
+    web_login(page, "ada")
+    # no worker: the run stays queued, its page keeps loading the notifier
+    run = start_run(app.extensions["minke"], REGISTRY.get("SleepSession"), make_hosts(1),
+                    user=ada, data={"seconds": 1})
+    page.goto(f"/runs/{run.id}")
+    assert page.evaluate("Notification.permission") == "default"
+    assert page.evaluate("window.__asks") == 0  # not without a click
+    page.locator("h1").click()
+    page.locator("h1").click()
+    assert page.evaluate("window.__asks") == 1
+    page.reload()
+    page.locator("h1").click()
+    assert page.evaluate("window.__asks") == 0  # this page load did not ask again
