@@ -254,7 +254,7 @@ def test_a_run_on_a_worker_notifies_started_and_succeeded_and_retries_on_its_own
                          events=["started", "succeeded"])
     db.session.commit()
     hook.statuses = [503]
-    start_worker(MINKE_NOTIFY_RETRY_DELAYS="[0.2]", MINKE_WORKER_HEARTBEAT="1")
+    start_worker(MINKE_NOTIFY_RETRY_DELAYS="[0.2]", MINKE_WORKER_HEARTBEAT="2")
     run = start_run(app.extensions["minke"], REGISTRY.get("EchoSession"), make_hosts(2),
                     user=ada, data={"message": "hi"})
     run_id = run.id
