@@ -286,3 +286,44 @@ def test_a_stopped_run_is_told_as_stopped_not_failed(app, make_user, hook):
     assert [r["headers"].get("X-Minke-Event") for r in hook.requests] == [None]  # chat: no
     assert ": stopped*" in json.loads(hook.requests[0]["body"])["text"].splitlines()[0]
     assert [(d.event, d.status) for d in deliveries()] == [("stopped", "sent")]
+
+
+def test_a_redirect_is_not_followed_and_an_unsubscribed_retry_is_dropped(app, make_user, hook):
+    from webapp.notifications.jobs import deliver
+    from webapp.notifications.messages import lines
+
+    ada = make_user("ada")
+    channel, _ = subs.create_channel(ada, "webhook", "ci", hook.url)
+    row = subs.subscribe(ada, channel_id=channel.id, scope="mine", events=["slow"])
+    run = _run("EchoSession", 30, end=dt.datetime(2026, 12, 1), user=ada)
+    db.session.commit()
+    details = {"event": "slow", "run": {"id": run.id, "session": "EchoSession", "user": "ada",
+                                        "origin": "web", "created_at": "2026-12-01T11:59:30Z",
+                                        "finished_at": "2026-12-01T12:00:00Z",
+                                        "duration_seconds": 30.0, "url": "http://x/runs/1"},
+               "counts": {"success": 1}, "objects": 1, "failures": [],
+               "usual_duration": {"runs": 5, "mean": 10.0, "stdev": 1.0, "limit": 12.0}}
+    assert "Usually 10s (± 1s, last 5 runs); the limit was 12s." in lines(details)
+    hook.statuses = [302]
+    assert deliver(channel.id, row.id, run.id, "slow", 1, details) == "retrying"
+    assert len(hook.requests) == 1 and deliveries()[0].status_code == 302
+    subs.unsubscribe(ada, row.id)
+    db.session.commit()
+    assert deliver(channel.id, row.id, run.id, "slow", 2, details) == "gone"
+    assert len(hook.requests) == 1
+
+
+def test_a_scheduled_run_is_compared_with_its_schedules_runs(app, make_user):
+    owner = make_user("carl")
+    nightly = Schedule(name="nightly", session_name="EchoSession", interval=60,
+                       owner_id=owner.id)
+    db.session.add(nightly)
+    db.session.flush()
+    end = dt.datetime(2026, 12, 1)
+    for seconds in (100, 101, 99):  # the same session by hand, on many more objects
+        _run("EchoSession", seconds, end=end)
+    for seconds in (10, 11, 9):
+        _run("EchoSession", seconds, end=end, schedule_id=nightly.id)
+    scheduled = _run("EchoSession", 30, end=end, schedule_id=nightly.id)
+    assert usual_duration(scheduled)["mean"] == 10
+    assert finished_events(scheduled, stopped=False)[0] == ["succeeded", "slow"]

@@ -215,3 +215,20 @@ def test_the_page_offers_the_users_schedules_and_subscribes_to_one(client, ada, 
                                                    "events": ["failed"]}, token_from=PAGE)
     assert answer.status_code == 302
     assert "runs of schedule #" in client.get(PAGE).get_data(as_text=True)
+
+
+def test_a_webhook_gets_a_new_signing_key_from_its_page(client, ada):
+    from webapp.notifications.channels import open_secret
+    from webapp.notifications.subscriptions import create_channel
+
+    channel, first = create_channel(ada, "webhook", "ci", "https://ci.example.org/h")
+    db.session.commit()
+    login(client, "ada")
+    url = f"{PAGE}channels/{channel.id}"
+    answer = post(client, url + "/secret", token_from=url)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "shown only this once" in page
+    db.session.rollback()
+    second = open_secret(db.session.get(NotificationChannel, channel.id).sealed_secret)
+    assert second != first and second in page
+    assert second not in client.get(url).get_data(as_text=True)

@@ -75,12 +75,23 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not followed: urllib would repeat a POST as a GET without
+    its body (and its signature would go to another address)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "minke-notifications", **headers})
     timeout = float(current_app.config["MINKE_NOTIFY_TIMEOUT"])
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # http(s) only: checked when made
+        with _OPENER.open(request, timeout=timeout) as response:  # http(s) only: checked when made
             return Answer(response.status, response.read(ANSWER_CHARS).decode(errors="replace"))
     except urllib.error.HTTPError as exc:
         text = exc.read(ANSWER_CHARS).decode(errors="replace")

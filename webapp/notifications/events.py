@@ -48,16 +48,19 @@ def duration(run: Run) -> float | None:
 
 
 def usual_duration(run: Run) -> dict[str, float] | None:
-    """The previous finished runs of the run's session: how many (the last
+    """The previous finished runs like this one — of its session, and of its schedule when
+    a schedule started it (the same objects each time): how many (the last
     ``MINKE_NOTIFY_SLOW_RUNS``), their mean and standard deviation in seconds, and the
     limit (mean + ``MINKE_NOTIFY_SLOW_FACTOR`` deviations, at least one second more than
     the mean); ``None`` with fewer than three of them."""
     config = current_app.config
+    query = (sa.select(Run.created_at, Run.finished_at)
+             .where(Run.session_name == run.session_name, Run.id < run.id,
+                    Run.finished_at.is_not(None)))
+    if run.schedule_id is not None:
+        query = query.where(Run.schedule_id == run.schedule_id)
     rows = db.session.execute(
-        sa.select(Run.created_at, Run.finished_at)
-        .where(Run.session_name == run.session_name, Run.id < run.id,
-               Run.finished_at.is_not(None))
-        .order_by(Run.id.desc()).limit(int(config["MINKE_NOTIFY_SLOW_RUNS"]))).all()
+        query.order_by(Run.id.desc()).limit(int(config["MINKE_NOTIFY_SLOW_RUNS"]))).all()
     if len(rows) < 3:
         return None
     seconds = [(end - start).total_seconds() for start, end in rows if end is not None]

@@ -96,8 +96,9 @@ def deliver(channel_id: int, subscription_id: int | None, run_id: int | None, ev
     :returns: the attempt's status (``sent``, ``retrying`` or ``failed``).
     """
     channel = db.session.get(NotificationChannel, channel_id)
-    if channel is None:  # deleted since: nothing to deliver to
-        db.session.rollback()
+    if channel is None or (subscription_id is not None
+                           and db.session.get(Subscription, subscription_id) is None):
+        db.session.rollback()  # deleted since (a retry after an unsubscribe): not wanted
         return "gone"
     key = f"{run_id}-{event}-{subscription_id or 0}-{channel_id}"  # the same for each attempt
     row = Delivery(channel_id=channel_id, subscription_id=subscription_id, run_id=run_id,
