@@ -33,3 +33,10 @@ def downgrade():
         batch.drop_column("change")
     with op.batch_alter_table("command_result") as batch:
         batch.drop_column("stdout_sha256")
+    if op.get_bind().dialect.name == "sqlite":
+        # dropping a column rebuilt minke_session and its trigger with it: the trigger of
+        # migration 4c8e1f2a7b90 again (adding the column, above, rebuilds nothing)
+        op.execute("CREATE TRIGGER IF NOT EXISTS tr_latest_session_status AFTER UPDATE OF "
+                   "proc_status, session_status ON minke_session BEGIN "
+                   "UPDATE latest_session SET proc_status = NEW.proc_status, "
+                   "session_status = NEW.session_status WHERE session_id = NEW.id; END")
