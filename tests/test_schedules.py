@@ -355,3 +355,98 @@ def app_state():
     from flask import current_app
 
     return current_app.extensions["minke"]
+
+
+# the API, the CLI and where runs show their origin ------------------------------------------
+
+def api_token(user) -> dict[str, str]:
+    from webapp.api.tokens import create_token
+
+    _row, token = create_token(user, "test")
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+API_SCHEDULE = {"name": "nightly", "session": "EchoSession", "objects": {"groups": ["web"]},
+                "data": {"message": "hi"}, "interval": 600}
+
+
+def test_the_api_makes_changes_pauses_and_fires_schedules(client, owner):
+    headers = api_token(owner)
+
+    made = client.post("/api/v1/schedules", json=API_SCHEDULE, headers=headers)
+    schedule_id = made.get_json()["id"]
+    changed = client.put(f"/api/v1/schedules/{schedule_id}", headers=headers,
+                         json={**API_SCHEDULE, "cron": "30 2 * * *", "interval": None})
+    fired = client.post(f"/api/v1/schedules/{schedule_id}/run-now", headers=headers)
+    paused = client.post(f"/api/v1/schedules/{schedule_id}/pause", headers=headers)
+
+    assert made.status_code == 201 and len(made.get_json()["next"]) == 5
+    assert changed.get_json()["cron"] == "30 2 * * *"
+    assert all(t.endswith("T02:30:00Z") for t in changed.get_json()["next"])
+    run_id = fired.get_json()["run"]
+    assert fired.get_json()["outcome"] == "started" and run_id
+    assert paused.get_json()["enabled"] is False and paused.get_json()["next"] == []
+    run = client.get(f"/api/v1/runs/{run_id}", headers=headers).get_json()
+    assert (run["origin"], run["schedule"]) == ("schedule", "nightly")
+    one = client.get(f"/api/v1/schedules/{schedule_id}", headers=headers).get_json()
+    assert one["firings"][0]["run"] == run_id
+
+
+@pytest.mark.parametrize(("body", "status", "complaint"), [
+    ({**API_SCHEDULE, "session": "SudoSession"}, 400, "asks for secrets"),
+    ({**API_SCHEDULE, "colour": "red"}, 400, "unknown key colour"),
+    ({**API_SCHEDULE, "interval": True}, 400, "expected a whole number"),
+    ({**API_SCHEDULE, "objects": {"groups": [1]}}, 400, "a list of text"),
+    ({**API_SCHEDULE, "data": {"message": {"x": 1}}}, 400, "message"),
+    ({**API_SCHEDULE, "session": "FailingSession"}, 403, "olga may not run FailingSession"),
+], ids=["secrets", "unknown-key", "bool-interval", "bad-objects", "bad-data", "no-right"])
+def test_the_api_refuses_bad_schedules_with_the_reason(client, owner, body, status, complaint):
+    answer = client.post("/api/v1/schedules", json=body, headers=api_token(owner))
+
+    assert answer.status_code == status and complaint in answer.get_json()["error"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Schedule)) == 0
+
+
+def test_the_api_needs_the_schedule_permission(client, make_user):
+    user = make_user("vic", "minke.view_hosts")
+
+    answer = client.get("/api/v1/schedules", headers=api_token(user))
+
+    assert answer.status_code == 403 and "minke.schedule" in answer.get_json()["error"]
+
+
+def test_the_cli_adds_lists_pauses_resumes_and_deletes(runner, owner):
+    added = runner.invoke(args=["minke", "schedule", "add", "nightly", "EchoSession",
+                                "--owner", "olga", "--group", "web", "--data", "message=hi",
+                                "--cron", "0 3 * * *", "--tz", "Europe/Berlin"])
+    listed = runner.invoke(args=["minke", "schedule", "list"])
+    paused = runner.invoke(args=["minke", "schedule", "pause", "nightly"])
+    resumed = runner.invoke(args=["minke", "schedule", "resume", "nightly"])
+    shown = runner.invoke(args=["minke", "schedule", "show", "nightly"])
+    refused = runner.invoke(args=["minke", "schedule", "add", "s", "SudoSession", "--owner",
+                                  "olga", "--host", "web1", "--every", "60"])
+    deleted = runner.invoke(args=["minke", "schedule", "delete", "nightly"])
+
+    assert added.exit_code == 0, added.output
+    assert re.search(r"nightly +EchoSession +cron 0 3 \* \* \* \(Europe/Berlin\) +olga +enabled",
+                     listed.output), listed.output
+    assert paused.exit_code == resumed.exit_code == 0
+    assert shown.output.count("  next: ") == 5
+    assert refused.exit_code == 2 and "asks for secrets (sudo_password)" in refused.output
+    assert deleted.exit_code == 0 and db.session.scalar(sa.select(Schedule)) is None
+
+
+def test_scheduled_runs_say_so_in_the_cli_history_and_the_run_page(app, client, runner, owner):
+    schedule = make_schedule(owner)
+    run_id = runner.invoke(args=["minke", "schedule", "run-now", "nightly"]).output.split()[-1]
+    login(client, "olga")
+
+    runs = runner.invoke(args=["minke", "runs"]).output
+    show = runner.invoke(args=["minke", "show", run_id]).output
+    history = client.get("/history/").get_data(as_text=True)
+    page = client.get(f"/runs/{run_id}").get_data(as_text=True)
+
+    assert "schedule nightly" in runs and "schedule nightly" in show
+    assert "schedule nightly" in history and "schedule nightly" in page
+    assert firings(schedule.id)[0].note == "run now, asked by the command line"

@@ -8,7 +8,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from ..extensions import csrf
-    from . import notifications  # noqa: F401  # its routes join the blueprint
+    from . import (  # noqa: F401  # their routes join the blueprint
+        notifications,
+        schedules,
+    )
     from .views import bp
 
     csrf.exempt(bp)  # no cookie authenticates the API: nothing for a forged request to ride on

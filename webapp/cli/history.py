@@ -44,11 +44,13 @@ def runs_command(user_name, session, status, object_text, since, until, limit, a
                              object=object_text or "", since=_date(since), until=_date(until))
         rows = run_page(None, filters, size=limit).rows
         runs = [{"id": row.run.id, "session": row.run.session_name, "user": row.run.user_name,
-                 "origin": row.run.origin, "objects": row.total,
+                 "origin": row.run.origin,
+                 "schedule": row.run.schedule.name if row.run.schedule else None,
+                 "objects": row.total,
                  "created_at": utc_iso(row.run.created_at),
                  "finished_at": utc_iso(row.run.finished_at),
                  "outcomes": dict(sorted(row.counts.items()))} for row in rows]
-        shown = [[row.run.id, row.run.session_name, row.run.user_name,
+        shown = [[row.run.id, row.run.session_name, _started_by(row.run),
                   f"{row.run.created_at:%Y-%m-%d %H:%M:%S}",
                   f"{row.run.finished_at:%Y-%m-%d %H:%M:%S}" if row.run.finished_at
                   else "running",
@@ -60,6 +62,11 @@ def runs_command(user_name, session, status, object_text, since, until, limit, a
         click.echo("No runs.")
         return
     echo_table(["RUN", "SESSION", "USER", "STARTED", "FINISHED", "OUTCOMES"], shown)
+
+
+def _started_by(run: Run) -> str:
+    """The run's user, and its schedule when one started it: ``olga (schedule nightly)``."""
+    return run.user_name + (f" ({run.origin_label})" if run.origin == "schedule" else "")
 
 
 def _date(value: dt.datetime | None) -> dt.date | None:
@@ -88,7 +95,7 @@ def show_command(run_id: int, as_json: bool, changed: bool, with_diff: bool) -> 
                     report["diff"] = session_diff(session).as_document()
             click.echo(json.dumps(reports, indent=2))
             return
-        click.echo(f"run #{run.id}: {run.session_name} by {run.user_name}, "
+        click.echo(f"run #{run.id}: {run.session_name} by {_started_by(run)}, "
                    f"started {run.created_at:%Y-%m-%d %H:%M:%S}")
         for session in sessions:
             shown = badge_key(session.proc_status, session.session_status)

@@ -16,11 +16,6 @@ MISSED_POLICIES = {"run_once": "run once now", "skip": "skip them"}
 OVERLAP_POLICIES = {"skip": "skip the firing, with a note", "queue": "start it anyway (it queues)"}
 """What a firing does while the schedule's previous run is still going."""
 
-FIRING_OUTCOMES = ("started", "skipped", "missed", "refused", "failed")
-"""``started``: a run began; ``skipped``: the previous run was still going; ``missed``:
-no scheduler ran at the time; ``refused``: the owner may not run it (the schedule was
-paused); ``failed``: the run could not start (no objects, Redis down)."""
-
 
 class Schedule(Base):
     """A session, its objects (names or a filter, resolved at each firing) and its form
@@ -81,6 +76,9 @@ class ScheduleFiring(Base):
     due_at: Mapped[dt.datetime] = mapped_column()
     fired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(sa.String(10))
+    """``started``: a run began; ``skipped``: the previous run was still going; ``missed``:
+    no scheduler ran at the time; ``refused``: the owner may not run it (the schedule was
+    paused); ``failed``: the run could not start (no objects, bad form data)."""
     note: Mapped[str] = mapped_column(sa.String(300), default="")
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("run.id", ondelete="SET NULL"))
 

@@ -165,14 +165,19 @@ def check_spec(spec: ScheduleSpec, owner: User) -> tuple[type[Session], Timing, 
         objects = resolve_target(target, session_cls)
     except SelectionError as exc:
         raise ScheduleError(str(exc), {"target": [str(exc)]}) from None
+    models: set[Any] = {type(obj) for obj in objects} or set(session_cls.work_on_names())
+    reason = schedule_refusal(owner, session_cls, models)
+    if reason is not None:
+        raise ScheduleRefused(f"cannot schedule {spec.session}: {reason}")
+    plain = (str, int, float, bool)
+    wrong = sorted(str(k) for k, v in spec.data.items() if not isinstance(v, plain))
+    if wrong:
+        raise ScheduleError(f"data {', '.join(wrong)}: a value is text, a number or true/false",
+                            {"data": ["text, numbers or true/false"]})
     try:
         data = validate_data(session_cls, spec.data)
     except DispatchError as exc:
         raise ScheduleError(str(exc), {"data": [str(exc)]}) from None
-    models = {type(obj) for obj in objects} or set(session_cls.work_on_names())
-    reason = schedule_refusal(owner, session_cls, models)
-    if reason is not None:
-        raise ScheduleRefused(f"cannot schedule {spec.session}: {reason}")
     return session_cls, timing, target, data
 
 
