@@ -23,6 +23,13 @@ for message timestamps: one machine, one clock.
    Target: opens < 1 s.
 5. big output: a session that printed 100 MB; its output view shows the tail.
    Target: < 500 ms.
+6. live (issue 22): a run of 2,000 objects whose sessions change at 1,000 events/s in all
+   (each starts, adds three messages, ends: stored and published as the worker's writer
+   does, from this process) on the open run page, while the bench clicks the page every
+   250 ms. Measured in Chromium: input delay of those clicks (Event Timing:
+   processingStart − startTime), long tasks (frames blocked), the counts at the end against
+   what was published, the time from the last event until the page counts every object.
+   Targets: input delay < 100 ms, no task > 200 ms, nothing lost.
 
     .venv/bin/python bench/web.py [--smoke] [--rounds N]
 """
@@ -49,7 +56,7 @@ common.SUBNETS.setdefault("web", 6)  # this bench's loopback /24: 127.0.6.x
 from tests.web_services import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
 
 PASSWORD = "bench-password"
-PARTS = ("click", "storm", "output", "fanout", "page")
+PARTS = ("click", "storm", "output", "fanout", "page", "live")
 FINAL = ("completed", "stopped", "canceled", "failed")
 # runs in every page before its own scripts: notes when every row of a run page is final
 # (observing data-proc, not polling every frame: that would take CPU the worker and sshd
@@ -242,6 +249,104 @@ def big_run(bench: Bench, n: int, proc_status: str) -> int:
     return run_id
 
 
+LIVE_OBSERVERS = """() => { window.__live = { long: [], input: [] };
+    new PerformanceObserver((list) => { for (const e of list.getEntries())
+        window.__live.long.push(e.duration); }).observe({ type: "longtask" });
+    new PerformanceObserver((list) => { for (const e of list.getEntries())
+        if (e.name === "click" || e.name === "pointerdown")
+            window.__live.input.push(e.processingStart - e.startTime); })
+        .observe({ type: "event", durationThreshold: 16 });
+    new PerformanceObserver((list) => { for (const e of list.getEntries())
+        window.__live.input.push(e.processingStart - e.startTime); })
+        .observe({ type: "first-input", buffered: true }); }"""
+
+
+def live_page(bench: Bench, page, n: int, rate: int) -> dict:
+    """Open the run page of ``n`` queued objects, then start, message and end every session
+    at ``rate`` events/s (stored, then published, in batches every 50 ms) while clicking
+    the page; see the module's docstring (part 6)."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from webapp.engine import events as ev
+    from webapp.extensions import db
+    from webapp.models import Message, MinkeSession, utcnow
+
+    run_id = big_run(bench, n, "initialized")
+    ids = list(db.session.scalars(sa.select(MinkeSession.id).where(MinkeSession.run_id == run_id)
+                                  .order_by(MinkeSession.id)))
+    db.session.rollback()
+    page.goto(f"/runs/{run_id}")
+    page.wait_for_function("() => minkeRunPage.stats.answered >= 1", timeout=60_000)
+    page.evaluate(LIVE_OBSERVERS)
+    steps = [(sid, step) for sid in ids for step in range(5)]  # start, 3 messages, end
+    tick = 0.05
+    per_tick = max(1, int(rate * tick))
+    done = threading.Event()
+    published: dict = {}
+
+    def drive() -> None:
+        # its own app context: the bench's is the main thread's
+        with bench.app.app_context():
+            t0 = time.perf_counter()
+            for start in range(0, len(steps), per_tick):
+                batch, out = steps[start:start + per_tick], []
+                now = utcnow()
+                for sid, step in batch:
+                    if step == 0:
+                        db.session.execute(sa.update(MinkeSession).where(MinkeSession.id == sid)
+                                           .values(proc_status="running", start_time=now))
+                        out.append(ev.status_event(sid, 1, "running", None, start_time=now))
+                    elif step < 4:
+                        payload = {"text": f"line {step} of {sid}"}
+                        db.session.execute(sa.insert(Message).values(
+                            session_id=sid, seq=step + 1, level="info", kind="text",
+                            payload=payload))
+                        out.append(ev.message_event(sid, step + 1, "info", "text", payload))
+                    else:
+                        outcome = "error" if sid % 100 == 7 else "success"
+                        db.session.execute(sa.update(MinkeSession).where(MinkeSession.id == sid)
+                                           .values(proc_status="completed",
+                                                   session_status=outcome, end_time=now))
+                        out.append(ev.status_event(sid, 5, "completed", outcome, end_time=now))
+                db.session.commit()
+                bench.state.publisher.publish_many(run_id, out)
+                wait = t0 + (start // per_tick + 1) * tick - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            published["seconds"] = time.perf_counter() - t0
+            published["events"] = len(steps)
+            published["end"] = time.time() * 1000
+        done.set()
+
+    driver = threading.Thread(target=drive, name="bench-live-driver")
+    driver.start()
+    clicks = 0
+    while not done.is_set():
+        page.mouse.click(5, 300)  # the page's margin: an input, nothing it acts on
+        clicks += 1
+        page.wait_for_timeout(250)
+    driver.join()
+    page.wait_for_function(f"() => document.getElementById('count-done').textContent.trim()"
+                           f" === '{n}'", timeout=60_000)
+    counted = page.evaluate("() => Date.now()") - published["end"]
+    shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+        '#run-counts [data-count]')].filter(e => !e.hidden).map(e => [e.dataset.count,
+        parseInt(e.textContent)]))""")
+    rows = page.evaluate("""() => [...document.querySelectorAll('#results tbody tr')]
+        .map(r => r.dataset.proc)""")
+    live = page.evaluate("() => window.__live")
+    stats = page.evaluate("() => minkeRunPage.stats")
+    errors = sum(1 for sid in ids if sid % 100 == 7)
+    return {"n": n, "rate_sent": published["events"] / published["seconds"],
+            "events": published["events"], "clicks": clicks, "input": sorted(live["input"]),
+            "long": sorted(live["long"]), "counted_ms": counted, "shown": shown,
+            "expected": {"success": n - errors, "error": errors},
+            "rows": len(rows), "rows_final": sum(1 for r in rows if r == "completed"),
+            "catch_ups": stats["catchUps"], "batches": stats["batches"]}
+
+
 def open_page(page, url: str, ready: str | None = None) -> dict:
     page.goto(url)
     if ready:
@@ -372,6 +477,8 @@ def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
         results["big_queued"] = [open_page(page, f"/runs/{queued}",
                                            "() => minkeRunPage.stats.answered >= 1")
                                  for _ in range(2)]
+    if "live" in parts:
+        results["live"] = live_page(bench, page, 200 if bench.args.smoke else 2000, rate)
     return results
 
 
@@ -427,6 +534,24 @@ def report(r: dict, *, smoke: bool, fan_n: int, rate: int, seconds: int, page_n:
         tail = median([x["load"] for x in r["output"]])
         rows.append([f"output view of {big_lines * 100 / 1e6:g} MB: load event (tail shown)",
                      tail, "< 500", verdict(tail < 500, smoke)])
+    if "live" in r:
+        lv = r["live"]
+        delay = lv["input"][-1] if lv["input"] else 0.0
+        longest = lv["long"][-1] if lv["long"] else 0.0
+        lost = lv["shown"] != lv["expected"]
+        rows += [[f"live: {lv['n']} objects, {lv['events']} events at "
+                  f"{lv['rate_sent']:.0f}/s: input delay, worst of {lv['clicks']} clicks",
+                  delay, "< 100", verdict(delay < 100, smoke)],
+                 ["  longest task (frame blocked)", longest, "< 200",
+                  verdict(longest < 200, smoke)],
+                 ["  counts at the end = published", "yes" if not lost else f"no: {lv['shown']}",
+                  "yes", verdict(not lost, smoke)],
+                 ["  last event → page counts every object", lv["counted_ms"], "", ""]]
+        notes.append(f"live: {len(lv['long'])} long tasks (> 50 ms): "
+                     + ", ".join(f"{x:.0f}" for x in lv["long"][-10:]) + f"; clicks measured "
+                     f"{len(lv['input'])} (Event Timing keeps those over 16 ms); rows in view "
+                     f"{lv['rows']}, final {lv['rows_final']}; {lv['batches']} Socket.IO "
+                     f"batches, {lv['catch_ups']} catch-ups")
     table("through the browser (ms; medians of the rounds)",
           ["measurement", "value", "target", "verdict"], rows, notes=notes)
     timings = [(f"run page, {page_n} finished objects", "big_page"),
