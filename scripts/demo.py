@@ -244,6 +244,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
 
     web = spawn("web", web_command(f"127.0.0.1:{port}"))
     worker = spawn("worker", [*WORKER_COMMAND])
+    spawn("scheduler", [WORKER_COMMAND[0], "scheduler"])  # fires the schedules (more: failover)
     url = f"http://127.0.0.1:{port}"
     for name, wait in (("web", lambda: wait_for_web(web, url + "/login")),
                        ("worker", lambda: wait_registered(worker, redis_url))):
@@ -267,7 +268,7 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
           f"MINKE_MIGRATION_DIRS={env['MINKE_MIGRATION_DIRS']}")
     print("  .venv/bin/minke run UptimeSession --group demo")
     print("  .venv/bin/minke run SiteSize --objects Site --where host=demo1\n")
-    print(f"Logs: {logs}/web.log, {logs}/worker.log. Stop with Ctrl-C.")
+    print(f"Logs: {logs}/web.log, {logs}/worker.log, {logs}/scheduler.log. Stop with Ctrl-C.")
     while True:
         for name, (proc, path) in processes.items():
             if proc.poll() is not None:

@@ -45,10 +45,6 @@ class Config:
     # how late a firing may be before it counts as missed (the schedule's policy then)
     MINKE_SCHEDULER_TICK = 1.0
     MINKE_SCHEDULE_GRACE = 60
-    # schedules (webapp/schedules): seconds between a scheduler's looks at the due ones, and
-    # how late a firing may be before it counts as missed (the schedule's policy then)
-    MINKE_SCHEDULER_TICK = 1.0
-    MINKE_SCHEDULE_GRACE = 60
     # connections: layered under host groups, hosts and the session's invoke_config
     MINKE_FABRIC_CONFIG: dict[str, Any] = {}
     MINKE_CONNECT_TIMEOUT = 10  # seconds for TCP, the SSH banner and authentication each
