@@ -42,6 +42,7 @@ _.toggled, _.hidden_fields, host_name
 updated_at, changed_at, _.changed_at
 # the pool's counters and idle count, read by tests/test_pool.py and the benchmarks
 reused, discarded, in_use, _.reused, _.discarded, _.in_use, _.idle_count
+expired, turned_away, _.expired, _.turned_away
 # generates static/css/ansi-256.css (tests/test_run_page.py checks the file is its output)
 palette_css
 # the final badges, read by bench/team.py
@@ -49,3 +50,5 @@ FINAL
 # rq calls the notification jobs by name (webapp/engine/notify.py); Flask the API's
 # DELETE routes (@bp.delete, not among scripts/test's decorators)
 run_event, deliver, remove_channel, remove_subscription
+# urllib's redirect handler calls it by name (webapp/notifications/channels.py)
+_.redirect_request

@@ -133,8 +133,13 @@ def print_diff(diff: SessionDiff) -> None:
 
 
 def print_summary(run: Run) -> None:
-    """``run #N finished: 3 success, 1 failed`` (or ``… running:`` while it runs), then
-    ``since the previous run: 1 changed, 2 unchanged`` once sessions have marks."""
+    """``since the previous run: 1 changed, 2 unchanged`` once some object has a previous
+    run to compare with, then the verdict, always the last line: ``run #N finished: 3 success,
+    1 failed`` (or ``… running:`` while it runs)."""
+    changes = run_change_counts(run.id)
+    if changes.get("changed") or changes.get("unchanged"):
+        click.echo("since the previous run: "
+                   + ", ".join(f"{n} {key}" for key, n in changes.items() if n))
     counts: dict[str, int] = {}
     for session in run.sessions:
         key = badge_key(session.proc_status, session.session_status)
@@ -142,7 +147,3 @@ def print_summary(run: Run) -> None:
     parts = [click.style(f"{n} {k}", fg=TERMINAL_COLOURS.get(k)) for k, n in sorted(counts.items())]
     state = "finished" if run.finished_at else "running"
     click.echo(f"run #{run.id} {state}: " + ", ".join(parts))
-    changes = run_change_counts(run.id)
-    if any(changes.values()):
-        click.echo("since the previous run: "
-                   + ", ".join(f"{n} {key}" for key, n in changes.items() if n))
