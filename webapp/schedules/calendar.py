@@ -25,7 +25,12 @@ MAX_COUNT = 1000
 
 
 class TimingError(ValueError):
-    """A cron expression, interval or time zone that cannot be used; the message says why."""
+    """A cron expression, interval or time zone that cannot be used; the message says why,
+    ``field`` which of the three (``cron``, ``interval``, ``timezone``) it is about."""
+
+    def __init__(self, message: str, field: str = "cron") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def zone(name: str) -> ZoneInfo:
@@ -35,11 +40,11 @@ def zone(name: str) -> ZoneInfo:
     """
     if not name or name not in available_timezones() and name != "UTC":
         raise TimingError(f"unknown time zone {name!r}: use a name such as UTC or "
-                          "Europe/Berlin")
+                          "Europe/Berlin", "timezone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise TimingError(f"unknown time zone {name!r}") from exc
+        raise TimingError(f"unknown time zone {name!r}", "timezone") from exc
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,11 @@ class Timing:
         try:
             seconds = int(interval)  # type: ignore[arg-type]  # checked: str or int
         except (TypeError, ValueError):
-            raise TimingError(f"interval {interval!r}: a whole number of seconds") from None
+            raise TimingError(f"interval {interval!r}: a whole number of seconds",
+                              "interval") from None
         if not 1 <= seconds <= MAX_INTERVAL:
-            raise TimingError(f"interval {seconds}: between 1 and {MAX_INTERVAL} seconds")
+            raise TimingError(f"interval {seconds}: between 1 and {MAX_INTERVAL} seconds",
+                              "interval")
         return cls(None, seconds, tz)
 
     def following(self, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
