@@ -176,6 +176,18 @@ def test_the_command_line_manages_channels_and_subscriptions(runner, ada):
     listed = runner.invoke(args=["minke", "notify", "subscriptions", "ada"]).output
     assert "runs of EchoSession" in listed and "failed,slow" in listed and "yes" in listed
     assert "CI" in runner.invoke(args=["minke", "notify", "channels", "ada"]).output
+    from webapp.models import Schedule
+    db.session.add(Schedule(name="nightly", session_name="EchoSession", interval=3600,
+                            owner_id=ada.id))
+    db.session.commit()
+    result = runner.invoke(args=["minke", "notify", "subscribe", "ada", "--channel",
+                                 str(channel_id), "--schedule", "nightly", "--on", "failed"])
+    assert result.exit_code == 0, result.output  # by its name, as minke schedule list shows it
+    listed = runner.invoke(args=["minke", "notify", "subscriptions", "ada"]).output
+    assert "runs of schedule nightly" in listed
+    bad = runner.invoke(args=["minke", "notify", "subscribe", "ada", "--channel",
+                              str(channel_id), "--schedule", "weekly", "--on", "failed"])
+    assert bad.exit_code == 2 and "unknown schedule: weekly" in bad.output
     bad = runner.invoke(args=["minke", "notify", "subscribe", "ada", "--channel",
                               str(channel_id), "--mine", "--session", "EchoSession",
                               "--on", "failed"])
@@ -184,9 +196,9 @@ def test_the_command_line_manages_channels_and_subscriptions(runner, ada):
     assert bad.exit_code == 2 and "enter an email address" in bad.output
     bad = runner.invoke(args=["minke", "notify", "channels", "nobody"])
     assert bad.exit_code == 2 and "unknown user" in bad.output
-    row_id = db.session.scalar(sa.select(Subscription.id))
-    assert runner.invoke(args=["minke", "notify", "unsubscribe", "ada",
-                               str(row_id)]).exit_code == 0
+    for row_id in db.session.scalars(sa.select(Subscription.id)).all():
+        assert runner.invoke(args=["minke", "notify", "unsubscribe", "ada",
+                                   str(row_id)]).exit_code == 0
     assert runner.invoke(args=["minke", "notify", "remove-channel", "ada",
                                str(channel_id)]).exit_code == 0
     assert count(Subscription) == count(NotificationChannel) == 0
@@ -214,7 +226,7 @@ def test_the_page_offers_the_users_schedules_and_subscribes_to_one(client, ada, 
                                                    "schedule": str(mine.id),
                                                    "events": ["failed"]}, token_from=PAGE)
     assert answer.status_code == 302
-    assert "runs of schedule #" in client.get(PAGE).get_data(as_text=True)
+    assert "runs of schedule nightly" in client.get(PAGE).get_data(as_text=True)
 
 
 def test_a_webhook_gets_a_new_signing_key_from_its_page(client, ada):

@@ -103,23 +103,30 @@ def list_subscriptions(user_name: str) -> None:
 @click.option("--channel", "channel_id", type=click.IntRange(1, 2**31 - 1), required=True,
               help="One of USER's channels (minke notify channels USER).")
 @click.option("--session", help="Runs of this session.")
-@click.option("--schedule", "schedule_id", type=click.IntRange(1, 2**31 - 1),
-              help="Runs this schedule started.")
+@click.option("--schedule", "schedule_name", metavar="NAME",
+              help="Runs this schedule started (its name, as minke schedule list shows it).")
 @click.option("--mine", is_flag=True, help="USER's own runs.")
 @click.option("--on", "events", type=click.Choice(EVENT_CHOICES), multiple=True,
               required=True, help="An event to hear of (repeat for more).")
 @click.option("--only-changed", is_flag=True,
               help="Only when some object's output changed since its previous run.")
 def subscribe_command(user_name: str, channel_id: int, session: str | None,
-                      schedule_id: int | None, mine: bool, events: tuple[str, ...],
+                      schedule_name: str | None, mine: bool, events: tuple[str, ...],
                       only_changed: bool) -> None:
     """Subscribe USER to some runs' events: exactly one of --session, --schedule, --mine."""
     from webapp.notifications.subscriptions import subscribe
+    from webapp.schedules.queries import schedule_named
 
-    scopes = [name for name, given in (("session", session), ("schedule", schedule_id),
+    scopes = [name for name, given in (("session", session), ("schedule", schedule_name),
                                        ("mine", mine)) if given]
     if len(scopes) != 1:
         fail_usage("give exactly one of --session, --schedule, --mine")
+    schedule_id = None
+    if schedule_name is not None:
+        schedule = schedule_named(schedule_name)
+        if schedule is None:
+            fail_usage(f"unknown schedule: {schedule_name}")
+        schedule_id = schedule.id
     with _errors():
         row = subscribe(_user(user_name), channel_id=channel_id, scope=scopes[0],
                         events=list(events), session=session, schedule_id=schedule_id,

@@ -31,6 +31,7 @@ from ..schedules.operations import (
     resume_schedule,
     timing_of,
 )
+from ..schedules.queries import schedule_named
 from ..schedules.ticker import run_scheduler
 from .common import echo_table, fail_usage
 
@@ -45,7 +46,7 @@ def _schedule_errors() -> Iterator[None]:
 
 
 def _schedule(name: str) -> Schedule:
-    schedule = db.session.scalar(sa.select(Schedule).where(Schedule.name == name))
+    schedule = schedule_named(name)
     if schedule is None:
         fail_usage(f"unknown schedule: {name}")
     return schedule

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .auth import User
 from .base import Base, utcnow
+from .schedules import Schedule
 
 
 class NotificationChannel(Base):
@@ -59,6 +60,7 @@ class Subscription(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     channel: Mapped[NotificationChannel] = relationship(lazy="joined")
+    schedule: Mapped[Schedule | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<Subscription {self.id} {self.scope} {self.events}>"

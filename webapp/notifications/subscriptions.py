@@ -196,11 +196,11 @@ def visible_schedules(user: User) -> list[Schedule]:
 
 
 def describe(row: Subscription) -> str:
-    """``runs of Uptime``, ``runs of schedule #3``, ``my own runs``."""
+    """``runs of Uptime``, ``runs of schedule nightly``, ``my own runs``."""
     if row.scope == "session":
         return f"runs of {row.session_name}"
     if row.scope == "schedule":
-        return f"runs of schedule #{row.schedule_id}"
+        return f"runs of schedule {row.schedule.name if row.schedule else row.schedule_id}"
     return SCOPES["mine"]
 
 

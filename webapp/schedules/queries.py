@@ -30,6 +30,11 @@ def visible_schedule(user: User, schedule_id: int) -> Schedule | None:
     return schedule
 
 
+def schedule_named(name: str) -> Schedule | None:
+    """The schedule called ``name`` (names are unique), as the command line names them."""
+    return db.session.scalar(sa.select(Schedule).where(Schedule.name == name))
+
+
 def recent_firings(schedule_id: int, limit: int = RECENT_FIRINGS) -> list[ScheduleFiring]:
     return list(db.session.scalars(
         sa.select(ScheduleFiring).where(ScheduleFiring.schedule_id == schedule_id)
