@@ -53,8 +53,9 @@ def make_schedule(owner, *, name="nightly", interval=60, **fields) -> Schedule:
 
 
 def due_now(schedule: Schedule, *, ago: float = 0.0) -> dt.datetime:
-    """Make ``schedule`` due ``ago`` seconds ago; return now."""
-    now = utcnow()
+    """Make ``schedule`` due ``ago`` seconds ago; return now (whole seconds, as every due
+    time the calendar gives)."""
+    now = utcnow().replace(microsecond=0)
     schedule.next_due_at = now - dt.timedelta(seconds=ago)
     db.session.commit()
     return now
@@ -189,9 +190,10 @@ def test_a_firing_while_the_previous_run_goes_on_follows_the_overlap_policy(
         app, owner, policy, runs, outcome):
     schedule = make_schedule(owner, overlap=policy)
     state = app.extensions["minke"]
-    fire_due(state, now=due_now(schedule))  # no worker: the run stays queued
+    first = due_now(schedule)
+    fire_due(state, now=first)  # no worker: the run stays queued
 
-    [fired] = fire_due(state, now=due_now(schedule))
+    [fired] = fire_due(state, now=first + dt.timedelta(seconds=60))  # its next due time
 
     assert len(runs_of(schedule.id)) == runs
     assert fired.outcome == outcome

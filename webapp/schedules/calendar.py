@@ -89,7 +89,8 @@ class Timing:
         """The ``count`` firing times strictly after ``after`` (naive UTC, both)."""
         if self.interval is not None:
             step = dt.timedelta(seconds=self.interval)
-            return [after + step * (n + 1) for n in range(count)]
+            start = after.replace(microsecond=0)  # whole seconds, still after ``after``
+            return [start + step * (n + 1) for n in range(count)]
         assert self.cron is not None  # parse() gives one of them
         local = after.replace(tzinfo=dt.UTC).astimezone(zone(self.timezone))
         try:
