@@ -3,7 +3,9 @@
 State lives in ``var/``: the SQLite database, the secret key, the admin
 password, sshd keys and logs. Redis is the one at ``$REDIS_URL`` (default
 ``redis://127.0.0.1:6379/0``) or a private redis-server started for the
-demo. Four demo hosts are real sshd servers on 127.0.0.201-204.
+demo. Four demo hosts are real sshd servers on 127.0.0.201-204. Unless
+``$MINKE_SMTP_HOST`` names a mail server, email notifications go to a local
+mailbox (aiosmtpd) that prints each mail to ``var/log/mail.log``.
 ``--check`` starts everything in a throw-away state directory, fetches the
 login page, prints OK and shuts down.
 
@@ -224,6 +226,9 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     env["MINKE_MIGRATION_DIRS"] = ",".join(dict.fromkeys([*dirs, DEMO_MIGRATIONS]))
     if args.check:  # a queue of its own: a running demo's jobs are not ours to take
         env["MINKE_QUEUE"] = f'"minke-check-{os.getpid()}"'
+    mailbox = not env.get("MINKE_SMTP_HOST")  # notifications by email go to a local mailbox
+    if mailbox:
+        env["MINKE_SMTP_HOST"], env["MINKE_SMTP_PORT"] = "127.0.0.1", str(free_port())
     os.environ.update(env)
 
     sshd = LoopbackSSHD(DEMO_HOSTS, state / "sshd", first_address=DEMO_FIRST_ADDRESS)
@@ -242,6 +247,9 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
         stack.callback(stop_process, proc, 15)
         return proc
 
+    if mailbox:  # aiosmtpd's debugging server: prints every mail it gets to mail.log
+        spawn("mail", [sys.executable, "-m", "aiosmtpd", "-n", "-l",
+                       f"127.0.0.1:{env['MINKE_SMTP_PORT']}"])
     web = spawn("web", web_command(f"127.0.0.1:{port}"))
     worker = spawn("worker", [*WORKER_COMMAND])
     spawn("scheduler", [WORKER_COMMAND[0], "scheduler"])  # fires the schedules (more: failover)
@@ -269,6 +277,8 @@ def run(args: argparse.Namespace, port: int, state: Path, logs: Path,
     print("  .venv/bin/minke run UptimeSession --group demo")
     print("  .venv/bin/minke run SiteSize --objects Site --where host=demo1\n")
     print(f"Logs: {logs}/web.log, {logs}/worker.log, {logs}/scheduler.log. Stop with Ctrl-C.")
+    if mailbox:
+        print(f"Email notifications land in {logs}/mail.log (MINKE_SMTP_HOST: a real server).")
     while True:
         for name, (proc, path) in processes.items():
             if proc.poll() is not None:
