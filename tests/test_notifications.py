@@ -17,8 +17,9 @@ from webapp.engine.notify import notify_queue, release_due_retries
 from webapp.extensions import db
 from webapp.models import Delivery, Run, Schedule, Subscription
 from webapp.notifications import subscriptions as subs
-from webapp.notifications.events import finished_events, outcome, usual_duration
+from webapp.notifications.events import facts, finished_events, outcome, usual_duration
 from webapp.notifications.jobs import subscribers
+from webapp.notifications.messages import lines
 from webapp.permissions import VIEW_ALL_RUNS
 
 
@@ -324,6 +325,10 @@ def test_a_scheduled_run_is_compared_with_its_schedules_runs(app, make_user):
         _run("EchoSession", seconds, end=end)
     for seconds in (10, 11, 9):
         _run("EchoSession", seconds, end=end, schedule_id=nightly.id)
-    scheduled = _run("EchoSession", 30, end=end, schedule_id=nightly.id)
+    scheduled = _run("EchoSession", 30, end=end, schedule_id=nightly.id, origin="schedule",
+                     user=owner)
     assert usual_duration(scheduled)["mean"] == 10
     assert finished_events(scheduled, stopped=False)[0] == ["succeeded", "slow"]
+    told = facts(scheduled, "slow", usual_duration(scheduled))
+    assert told["run"]["schedule_name"] == "nightly"
+    assert lines(told)[0].startswith("Started by carl (schedule nightly) at ")

@@ -106,6 +106,7 @@ def facts(run: Run, event: str, usual: dict[str, float] | None = None) -> dict[s
         "run": {"id": run.id, "session": run.session_name, "user": run.user_name,
                 "origin": run.origin, "object_type": run.object_type,
                 "schedule": run.schedule_id,
+                "schedule_name": run.schedule.name if run.schedule is not None else None,
                 "created_at": utc_iso(run.created_at), "finished_at": utc_iso(run.finished_at),
                 "duration_seconds": duration(run), "url": run_url(run.id)},
         "counts": counts,

@@ -37,7 +37,8 @@ def counts_line(counts: dict[str, int]) -> str:
 def lines(facts: dict[str, Any]) -> list[str]:
     """The body, line by line, as plain text."""
     run = facts["run"]
-    body = [f"Started by {run['user']} ({run['origin']}) at {run['created_at']}."]
+    origin = " ".join(filter(None, [run["origin"], run.get("schedule_name")]))
+    body = [f"Started by {run['user']} ({origin}) at {run['created_at']}."]
     if run["finished_at"]:
         body.append(f"Finished at {run['finished_at']}, after "
                     f"{_seconds(run['duration_seconds'])}.")
