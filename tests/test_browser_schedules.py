@@ -30,6 +30,7 @@ def test_a_schedule_is_made_with_the_live_preview_then_paused_and_resumed(
     page.get_by_label("Host groups").fill("web")
     page.get_by_label("Form data").fill("message=good night")
     times = page.locator("#preview-times li")
+    expect(page.locator("#preview-empty")).to_contain_text("Type a cron expression")
     page.get_by_label("Cron expression").fill("every night")
     expect(page.get_by_role("alert")).to_contain_text("is no cron expression")
     expect(times).to_have_count(0)
@@ -38,6 +39,7 @@ def test_a_schedule_is_made_with_the_live_preview_then_paused_and_resumed(
     expect(times).to_have_count(5)
     expect(times.first).to_contain_text(re.compile(r"02:30:00 CES?T"))
     expect(page.locator("#preview-error")).to_be_hidden()
+    expect(page.locator("#preview-empty")).to_be_hidden()
     page.get_by_role("button", name="Make schedule").click()
 
     expect(page.get_by_role("heading", name="Schedule nightly echo")).to_be_visible()

@@ -12,6 +12,7 @@
     var timezone = document.getElementById("timezone");
     var list = document.getElementById("preview-times");
     var error = document.getElementById("preview-error");
+    var empty = document.getElementById("preview-empty");
     var timer = null;
     var asked = 0;
 
@@ -23,12 +24,16 @@
         time.setAttribute("datetime", when.utc);
         time.textContent = when.utc.replace("T", " ").replace("Z", " UTC");
         item.appendChild(time);
-        var local = document.createElement("span");
-        local.className = "muted";
-        local.textContent = " (" + when.local + ")";
-        item.appendChild(local);
+        var zone = timezone.value.trim();
+        if (zone && zone !== "UTC") { // the time in the schedule's own zone beside it
+          var local = document.createElement("span");
+          local.className = "muted";
+          local.textContent = " (" + when.local + ")";
+          item.appendChild(local);
+        }
         list.appendChild(item);
       });
+      empty.hidden = Boolean(message) || Boolean(times && times.length);
       error.hidden = !message;
       error.textContent = message || "";
     }
