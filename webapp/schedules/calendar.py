@@ -28,7 +28,7 @@ class TimingError(ValueError):
     """A cron expression, interval or time zone that cannot be used; the message says why,
     ``field`` which of the three (``cron``, ``interval``, ``timezone``) it is about."""
 
-    def __init__(self, message: str, field: str = "cron") -> None:
+    def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
 
@@ -68,12 +68,13 @@ class Timing:
         if interval in ("", None):
             interval = None
         if (cron is None) == (interval is None):
-            raise TimingError("give either a cron expression or an interval in seconds")
+            raise TimingError("give either a cron expression or an interval in seconds",
+                              "cron" if cron is not None else "interval")
         if cron is not None:
             if len(cron) > 120 or not croniter.is_valid(cron):
                 raise TimingError(f"{cron!r} is no cron expression: five fields (minute hour "
                                   "day month weekday, e.g. */15 * * * *), a sixth for seconds, "
-                                  "or @hourly, @daily, @weekly…")
+                                  "or @hourly, @daily, @weekly…", "cron")
             return cls(cron, None, tz)
         try:
             seconds = int(interval)  # type: ignore[arg-type]  # checked: str or int
@@ -98,7 +99,7 @@ class Timing:
             return [times.get_next(dt.datetime).astimezone(dt.UTC).replace(tzinfo=None)
                     for _ in range(count)]
         except (CroniterBadCronError, CroniterBadDateError) as exc:  # e.g. 30 February
-            raise TimingError(f"{self.cron!r} never fires: {exc}") from exc
+            raise TimingError(f"{self.cron!r} never fires: {exc}", "cron") from exc
 
     def next_after(self, after: dt.datetime) -> dt.datetime:
         """The first firing time strictly after ``after``."""

@@ -156,7 +156,7 @@ def check_spec(spec: ScheduleSpec, owner: User) -> tuple[type[Session], Timing, 
     try:
         timing = Timing.parse(cron=spec.cron, interval=spec.interval, timezone=spec.timezone)
     except TimingError as exc:
-        errors[exc.field if exc.field != "cron" or spec.cron else "interval"] = [str(exc)]
+        errors[exc.field] = [str(exc)]
     if errors:
         raise ScheduleError("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors)
     session_cls = schedulable_session(spec.session)
