@@ -35,8 +35,8 @@ def count(engine: sa.Engine) -> int:
         return connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one()
 
 
-def writes_soon(engine: sa.Engine, seconds: float = 2.0) -> bool:
-    """Whether another thread can commit a write within ``seconds``."""
+def start_write(engine: sa.Engine) -> threading.Event:
+    """Another thread's write; the event is set once it has committed."""
     done = threading.Event()
 
     def write() -> None:
@@ -45,7 +45,12 @@ def writes_soon(engine: sa.Engine, seconds: float = 2.0) -> bool:
         done.set()
 
     threading.Thread(target=write, daemon=True).start()
-    return done.wait(seconds)
+    return done
+
+
+def writes_soon(engine: sa.Engine, seconds: float = 2.0) -> bool:
+    """Whether another thread can commit a write within ``seconds``."""
+    return start_write(engine).wait(seconds)
 
 
 def test_twenty_threads_writing_at_once_all_commit(engine):
@@ -71,9 +76,11 @@ def test_twenty_threads_writing_at_once_all_commit(engine):
 def test_a_session_closed_in_the_middle_of_a_write_lets_the_others_write(engine):
     session = Session(engine)
     session.execute(sa.text("INSERT INTO t (who) VALUES ('left open')"))
-    assert not writes_soon(engine, 0.5)  # it holds the write transaction: the others wait
+    waiting = start_write(engine)
+    assert not waiting.wait(0.5)  # it holds the write transaction: the others wait
     session.close()  # no commit: rolled back, the connection back in the pool
     assert writes_soon(engine)
+    assert waiting.wait(10)  # the gate is not first come, first served: either may go first
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT who FROM t").scalars().all() == [
             "other", "other"]  # the waiting thread's and the last one's
