@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,12 +53,16 @@ TARGET_VS_ANSIBLE = 4.5
 
 # -- the three clients ------------------------------------------------------------------
 
-def run_minke(bench: Bench, n: int, concurrency: int, host_ids: list[int] | None = None) -> dict:
-    """One Minke run of the fan-out session on the first ``n`` hosts (or ``host_ids``)."""
+def run_minke(bench: Bench, n: int, concurrency: int, host_ids: list[int] | None = None,
+              on_dispatched: Callable[[int], object] | None = None) -> dict:
+    """One Minke run of the fan-out session on the first ``n`` hosts (or ``host_ids``);
+    ``on_dispatched(run_id)`` is called once the run is queued (a page watching it)."""
     host_ids = bench.host_ids[:n] if host_ids is None else host_ids
     n = len(host_ids)
     dispatched = bench.dispatch("FanoutSession", host_ids, concurrency=concurrency,
                                 threads=concurrency)
+    if on_dispatched is not None:
+        on_dispatched(dispatched.run_id)
     finished = bench.wait_finished(dispatched.run_id, timeout=120 + n)
     seconds = finished.t_finished - dispatched.t_start
     rows = bench.check_fanout(dispatched.run_id, n)
