@@ -174,7 +174,11 @@ def test_the_whole_flow_with_the_keyboard_only(worker, make_user, make_hosts, br
     make_hosts(3)
     page = browser_page
     page.goto("/login")
-    page.keyboard.type("kai")  # the user name field has the focus
+    # the user name field has the focus (autofocus lands once the page has rendered: a
+    # loaded machine may take longer than typing does to begin)
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'name'",
+                           timeout=5000)
+    page.keyboard.type("kai")
     page.keyboard.press("Tab")
     page.keyboard.type("pw")
     page.keyboard.press("Enter")

@@ -169,7 +169,8 @@ def fail_lost_jobs(state: EngineClients) -> int:
                    for i in range(run.job_count)):
             lost += [row for row in rows if row.run_id == run_id]
     if lost:
-        fail_sessions(lost, "its queued job was lost (Redis was emptied or restarted)", state)
+        fail_sessions(lost, "its job is not in Redis: the process starting the run stopped "
+                            "before queueing it, or Redis was emptied or restarted", state)
     else:
         db.session.rollback()
     return len(lost)
