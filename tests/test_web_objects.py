@@ -162,6 +162,23 @@ def test_the_latest_status_filter_follows_each_change_whoever_makes_it(
     assert (listed("error"), listed("none"), listed("success")) == (["h00"], ["h01"], [])
 
 
+def test_a_run_after_a_cleanup_never_takes_a_deleted_runs_numbers(
+        make_hosts, execute_run, admin, runner):
+    """Audit entries, notifications and bookmarks name runs, sessions and outputs by id:
+    after a cleanup deleted the newest run, the next one gets new numbers (SQLite would give
+    the highest id again without AUTOINCREMENT)."""
+    hosts = make_hosts(1)
+    old = execute_run("EchoSession", hosts, data={"message": "old"}, user=admin)
+    old_ids = (old.id, old.sessions[0].id, old.sessions[0].commands[0].id)
+    result = runner.invoke(args=["minke", "cleanup", "--older-than", "0"])
+    assert "1 run(s) older than 0 day(s) deleted" in result.output, result.output
+    assert db.session.get(Run, old_ids[0]) is None
+
+    new = execute_run("EchoSession", hosts, data={"message": "new"}, user=admin)
+    new_ids = (new.id, new.sessions[0].id, new.sessions[0].commands[0].id)
+    assert all(n > o for n, o in zip(new_ids, old_ids, strict=True)), (old_ids, new_ids)
+
+
 def test_search_filters_and_sorting(ada, app):
     hosts = fake_hosts(30, group="db", history=2)
     hosts[5].comment = "primary database"

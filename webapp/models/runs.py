@@ -23,6 +23,9 @@ class Run(Base):
     """One dispatch of a session class over a set of objects."""
 
     __tablename__ = "run"
+    # ids are never used again (SQLite would reuse the highest after a cleanup deleted it):
+    # audit entries, notifications, bookmarks and the run's Redis keys name runs by id
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
@@ -69,6 +72,7 @@ class MinkeSession(Base):
         sa.Index("ix_minke_session_object", "object_type", "object_id"),
         # each user's latest session of an object: the statuses own-runs users see
         sa.Index("ix_minke_session_user_object", "user_id", "object_type", "object_id", "id"),
+        {"sqlite_autoincrement": True},  # ids never used again, as a run's (events name them)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +147,7 @@ class StoredResult(Base):
     """
 
     __tablename__ = "command_result"
+    __table_args__ = {"sqlite_autoincrement": True}  # never used again: output links name it
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(
