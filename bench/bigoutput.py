@@ -21,8 +21,15 @@ whole) to compare with what was stored. Measured:
 
 The checks below the memory table (bytes, tail, live events) are of the last in-process run.
 
+Many at once, and what the database keeps (issue 22, point 5): a fresh worker runs
+``BigOutputSession`` on ``--parallel`` hosts at once, each printing ``--out-lines`` lines
+(default 20 × 100 MB); its RSS growth, the database's growth against the bytes printed
+(SQLite after a checkpoint; ``pg_database_size``), then ``minke cleanup --older-than 0`` as a
+user runs it, the space it left free, and the same run again: the space a cleanup frees is
+what the next runs write into.
+
     .venv/bin/python bench/bigoutput.py [--smoke] [--rounds 3] [--steady-runs 2]
-        [--out-lines 1000000] [--err-lines 10000]
+        [--out-lines 1000000] [--err-lines 10000] [--parallel 20]
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from .common import (
     Bench,
     BenchError,
     banner,
+    database_bytes,
     fabric_connection,
     host_name,
     median,
@@ -343,7 +351,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="stderr lines of 100 bytes (default 10,000 = 1 MB)")
     p.add_argument("--steady-runs", type=int, default=None,
                    help="big runs in-process after the first one, per fresh worker (default 2)")
+    p.add_argument("--parallel", type=int, default=20,
+                   help="sessions printing --out-lines each in one run at once (default 20; "
+                        "0: not measured)")
     args = p.parse_args(argv)
+    parallel = min(args.parallel, 3) if args.smoke else args.parallel
     out_lines = 20_000 if args.smoke else args.out_lines
     err_lines = 1_000 if args.smoke else args.err_lines
     timeout = 120 if args.smoke else 1800
@@ -358,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     steady_runs = max(1, args.steady_runs if args.steady_runs is not None
                       else (1 if args.smoke else 2))
     memory: list[tuple[int, dict]] = []
-    with Bench("bigoutput", args, 1) as bench:
+    with Bench("bigoutput", args, max(1, parallel)) as bench:
         for r in range(rounds):
             runs, res = memory_round(bench, out_lines, err_lines, steady_runs, timeout)
             memory += [(r + 1, run) for run in runs]
@@ -377,10 +389,106 @@ def main(argv: list[str] | None = None) -> int:
               f"{ref_size:,} B", flush=True)
         flush_interval = bench.app.config["MINKE_OUTPUT_FLUSH_INTERVAL"]
         chunk_size = bench.app.config["MINKE_OUTPUT_CHUNK_SIZE"]
+        many = (many_at_once(bench, parallel, out_lines, err_lines, timeout)
+                if parallel else None)
     report_memory(args, memory, want)
     report(args, want, res["before"], res, rows, checks, (ref_seconds, ref_size),
            flush_interval, chunk_size)
+    if many is not None:
+        report_many(args, many, parallel, want)
     return 0
+
+
+# -- many at once, and the database -------------------------------------------------------
+
+def free_bytes(bench: Bench) -> int | None:
+    """Space inside the database file that new rows reuse (SQLite's free pages); None on
+    PostgreSQL, where VACUUM (autovacuum) marks dead rows' space for reuse."""
+    if not bench.database_url.startswith("sqlite"):
+        return None
+    from webapp.extensions import db
+
+    with db.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+        size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+    return int(pages) * int(size)
+
+
+def parallel_run(bench: Bench, worker, n: int, out_lines: int, err_lines: int,
+                 timeout: float) -> dict:
+    """One run of BigOutputSession on ``n`` hosts at once; RSS sampled, database measured."""
+    from webapp.engine import events as ev
+
+    db_before = database_bytes(bench)
+    hwm_reset = reset_peak_memory(worker.pid)
+    before = proc_memory(worker.pid)
+    d = bench.dispatch("BigOutputSession", bench.host_ids[:n], concurrency=n, threads=n,
+                       data={"out_lines": str(out_lines), "err_lines": str(err_lines)})
+    with RssSampler(worker.pid) as sampler:
+        finished = bench.wait_finished(d.run_id, timeout=timeout)
+    res = {"run_id": d.run_id, "seconds": finished.t_finished - d.t_start, "before": before,
+           "hwm_reset": hwm_reset, "rss_sampled_peak": sampler.peak,
+           "rss_samples": sampler.samples, "memory_after": proc_memory(worker.pid),
+           "db_before": db_before, "db_after": database_bytes(bench),
+           "events": sum(1 for e in finished.events if e["event"] == ev.SESSION_OUTPUT)}
+    complete = sum(1 for sid in d.session_ids
+                   if stored(bench, sid)["stdout_bytes"] == out_lines * LINE_BYTES)
+    if complete != n:
+        raise BenchError(f"run {d.run_id}: {complete} of {n} sessions stored all their output")
+    return res
+
+
+def many_at_once(bench: Bench, n: int, out_lines: int, err_lines: int, timeout: float) -> dict:
+    """The parallel run, a cleanup of every finished run as a user runs it, the run again."""
+    worker = bench.start_worker(worker_threads=n, concurrency=n)
+    try:
+        first = parallel_run(bench, worker, n, out_lines, err_lines, timeout)
+        grew = first["db_after"] - first["db_before"]
+        print(f"   {n} sessions at once: {first['seconds']:.1f} s, worker RSS growth "
+              f"{growth(first) / MIB:.1f} MiB, database +{grew / MB:.1f} MB", flush=True)
+        t0 = time.perf_counter()
+        cleanup = bench.cli("cleanup", "--older-than", "0").check("cleanup")
+        cleaned = {"seconds": time.perf_counter() - t0, "text": cleanup.stdout.strip(),
+                   "db": database_bytes(bench), "free": free_bytes(bench)}
+        again = parallel_run(bench, worker, n, out_lines, err_lines, timeout)
+    finally:
+        bench.stop_worker(worker)
+    return {"first": first, "cleanup": cleaned, "again": again}
+
+
+def report_many(args, many: dict, n: int, want: dict[str, Expected]) -> None:
+    smoke = args.smoke
+    first, cleaned, again = many["first"], many["cleanup"], many["again"]
+    printed = n * (want["stdout"].size + want["stderr"].size)
+    grew = first["db_after"] - first["db_before"]
+    regrew = again["db_after"] - again["db_before"]
+    rss = max(growth(first), growth(again))
+    free = cleaned["free"]
+    rows = [
+        ("run: dispatch → run.finished (s), first / after the cleanup",
+         f"{first['seconds']:.1f} / {again['seconds']:.1f}", "", ""),
+        ("throughput, all sessions (MB/s)", f"{printed / MB / first['seconds']:.1f}", "", ""),
+        ("worker RSS growth: peak − before (MiB), worse of the two runs", f"{rss / MIB:.1f}",
+         f"< {TARGET_RSS_GROWTH // MIB}", verdict(rss < TARGET_RSS_GROWTH, smoke)),
+        ("database growth / bytes printed (MB)", f"{grew / MB:.1f} / {printed / MB:.1f} = "
+         f"{grew / printed:.2f}x", "≤ 1.00x", verdict(grew <= printed, smoke)),
+        ("`minke cleanup --older-than 0` (s): what it said", f"{cleaned['seconds']:.1f}: "
+         + cleaned["text"].replace("\n", "; "), "", ""),
+        ("database after the cleanup (MB), of it free for new rows",
+         f"{cleaned['db'] / MB:.1f}, " + (f"{free / MB:.1f}" if free is not None
+                                          else "(PostgreSQL: after VACUUM)"), "", ""),
+        ("the same run again: database growth (MB) / first run's",
+         f"{regrew / MB:.1f} / {grew / MB:.1f} = {regrew / max(grew, 1):.2f}x",
+         "freed space reused", verdict(regrew <= 0.1 * grew, smoke)),
+        ("live session.output events, first run (all sessions)", f"{first['events']}", "", ""),
+    ]
+    table(f"many at once: {n} sessions × {want['stdout'].size / MB:.0f} MB stdout + "
+          f"{want['stderr'].size / MB:.2f} MB stderr in one run, and what the database keeps",
+          ["measure", "value", "target", "verdict"], rows,
+          [f"a fresh worker with MINKE_WORKER_THREADS = MINKE_CONCURRENCY = {n}; the cleanup "
+           "deletes every finished run (this bench's earlier ones too); output chunks are "
+           "stored as text: SQLite keeps them as they are, PostgreSQL compresses large values "
+           "(TOAST)"])
 
 
 def report_memory(args, memory: list[tuple[int, dict]], want: dict[str, Expected]) -> None:

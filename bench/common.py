@@ -23,6 +23,7 @@ import os
 import re
 import shlex
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -209,6 +210,24 @@ def reset_peak_memory(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def database_bytes(bench: Bench) -> int:
+    """The database's size on disk: SQLite's file after a checkpoint has moved the WAL into
+    it (the WAL itself only grows to its checkpoint size), or ``pg_database_size``."""
+    from webapp.extensions import db
+
+    if bench.database_url.startswith("sqlite"):
+        path = Path(bench.database_url.removeprefix("sqlite:///"))
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+        return path.stat().st_size
+    size = db.session.scalar(sa.text("SELECT pg_database_size(current_database())"))
+    db.session.rollback()
+    return int(size)
 
 
 def as_utc_timestamp(value: dt.datetime | None) -> float | None:

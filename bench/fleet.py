@@ -26,7 +26,6 @@ authenticated, nothing run, at concurrency 10, 50 and 200 on the same hosts.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,13 +37,13 @@ if __package__ in (None, ""):
     __package__ = "bench"  # noqa: A001
 
 import socketio
-import sqlalchemy as sa
 
 from . import common
 from .common import (
     Bench,
     BenchError,
     banner,
+    database_bytes,
     fabric_connection,
     parser,
     proc_memory,
@@ -92,24 +91,6 @@ class Watcher:
 
     def close(self) -> None:
         self.client.disconnect()
-
-
-def database_bytes(bench: Bench) -> int:
-    """The database's size on disk: SQLite's file after a checkpoint has moved the WAL into
-    it (the WAL itself only grows to its checkpoint size), or ``pg_database_size``."""
-    from webapp.extensions import db
-
-    if bench.database_url.startswith("sqlite"):
-        path = Path(bench.database_url.removeprefix("sqlite:///"))
-        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-        try:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            connection.close()
-        return path.stat().st_size
-    size = db.session.scalar(sa.text("SELECT pg_database_size(current_database())"))
-    db.session.rollback()
-    return int(size)
 
 
 def redis_bytes(bench: Bench) -> int:
