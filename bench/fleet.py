@@ -52,7 +52,7 @@ from .common import (
     verdict,
 )
 from .fanout import run_minke
-from .team import create_users, http_login, web_pid
+from .team import cpu_seconds, create_users, http_login, web_pid
 from .warm import fabric_cold_warm
 
 common.SUBNETS.setdefault("fleet", 64)  # this bench's loopback addresses: 127.0.64.1 on
@@ -65,6 +65,7 @@ HANDSHAKE_CONCURRENCY = (10, 50, 200)
 TARGET_COLD_VS_FABRIC = 1.05
 TARGET_WARM_VS_COLD = 0.35
 MIB = 1024 * 1024
+IDLE_SECONDS = 5.0
 
 
 class Watcher:
@@ -73,21 +74,30 @@ class Watcher:
 
     def __init__(self, base_url: str, user: str) -> None:
         self.events = 0
+        self.reconnects = 0  # a page reconnects when the server missed its pings
+        self.base_url, self.cookie = base_url, http_login(base_url, user)
         self.client = socketio.Client(reconnection=False)
         self.client.on("events", self._batch)
-        self.client.connect(base_url, headers={"Cookie": http_login(base_url, user)},
+        self._connect()
+
+    def _connect(self) -> None:
+        self.client.connect(self.base_url, headers={"Cookie": self.cookie},
                             transports=["websocket"], wait_timeout=20)
 
     def _batch(self, batch: list[dict[str, Any]]) -> None:
         self.events += len(batch)
 
     def join(self, run_id: int) -> None:
+        if not self.client.connected:
+            self.reconnects += 1
+            self._connect()
         answer = self.client.call("join", {"run": run_id}, timeout=20)
         if not answer or not answer.get("ok"):
             raise BenchError(f"the watcher could not join run {run_id}: {answer}")
 
     def leave(self, run_id: int) -> None:
-        self.client.call("leave", {"run": run_id}, timeout=20)
+        if self.client.connected:
+            self.client.call("leave", {"run": run_id}, timeout=20)
 
     def close(self) -> None:
         self.client.disconnect()
@@ -154,13 +164,23 @@ def measure_size(bench: Bench, watcher: Watcher, web: int, n: int,
         run_minke(bench, 1, concurrency, spare)  # first-job costs, not the pool's
         cold = minke_run(bench, watcher, hosts, concurrency, worker.pid, web)
         warm = minke_run(bench, watcher, hosts, concurrency, worker.pid, web)
+        idle_cpu = idle_load(worker.pid)
     finally:
         bench.stop_worker(worker)
     f_cold, f_warm = fabric_cold_warm(bench, n, concurrency)
     print(f"   N={n}: minke cold {cold['seconds']:.2f} s, warm {warm['seconds']:.2f} s "
           f"(held {cold['held']} connections between); fabric cold {f_cold:.2f} s, warm "
           f"{f_warm:.2f} s", flush=True)
-    return {"n": n, "cold": cold, "warm": warm, "f_cold": f_cold, "f_warm": f_warm}
+    return {"n": n, "cold": cold, "warm": warm, "f_cold": f_cold, "f_warm": f_warm,
+            "idle_cpu": idle_cpu}
+
+
+def idle_load(pid: int, seconds: float = IDLE_SECONDS) -> float:
+    """The worker's CPU (share of one core) while it only holds its pooled connections."""
+    time.sleep(1.0)  # the last run's threads settle
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(measure_size(bench, watcher, web, n, args.concurrency))
             finally:
                 watcher.close()
+            if watcher.reconnects:
+                print(f"   the watcher had to reconnect {watcher.reconnects} time(s)")
             limit_hosts = bench.addresses[:min(max(sizes), 1000)]
             limits = [(c, handshakes(bench, limit_hosts, c)) for c in HANDSHAKE_CONCURRENCY]
         finally:
@@ -228,6 +250,7 @@ def report(results: list[dict[str, Any]], limits: list[tuple[int, float]], limit
             n, f"{warm['after']['worker'] / MIB:.0f}",
             f"{(warm['after']['worker'] - cold['before']['worker']) / 1024 / n:.0f}",
             f"{warm['after']['threads']}", f"{warm['after']['fds']}",
+            f"{r['idle_cpu'] * 100:.1f}",
             f"{warm['after']['web'] / MIB:.0f}",
             f"{(warm['after']['web'] - cold['before']['web']) / 1024 / n:.1f}",
             f"{warm['after']['db'] / MIB:.1f}",
@@ -238,11 +261,14 @@ def report(results: list[dict[str, Any]], limits: list[tuple[int, float]], limit
     table("what the two runs cost, by fleet size (after the warm run; per host: growth over the "
           "two runs, or over one run for the database, / N)",
           ["N", "worker RSS MiB", "worker KiB/host", "worker threads", "worker fds",
+           "worker CPU idle %",
            "web RSS MiB", "web KiB/host", "DB MiB", "DB KiB/host cold", "DB KiB/host warm",
            "Redis MiB", "Redis KiB/host", "events watched"], cost_rows,
           ["worker: held connections are kept for the warm run (a thread and a descriptor "
-           "each); web: one python-socketio client in each run's room; database: all runs so "
-           "far (the sizes accumulate); Redis: the runs' event streams kept for catch-up"])
+           f"each); its CPU idle: share of one core over {IDLE_SECONDS:.0f} s after the warm "
+           "run, while it only holds them; web: one python-socketio client in each run's "
+           "room; database: all runs so far (the sizes accumulate); Redis: the runs' event "
+           "streams kept for catch-up"])
     table(f"the machine's handshake limit: plain fabric connect + authenticate, {limit_n} hosts",
           ["concurrency", "handshakes/s"], [(c, f"{rate:.0f}") for c, rate in limits],
           [f"cores: {os.cpu_count()}; sshd and the clients share them"])
