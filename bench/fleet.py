@@ -14,7 +14,10 @@ a run page would. For each size N, smallest first:
   database's size (SQLite file with its WAL, or ``pg_database_size``) and Redis's
   ``used_memory``; the figures per host are the growth during the run over N.
 - Plain fabric, after the worker stopped (so that sshd holds one set of connections at a
-  time): one new connection per host (cold), then the same connections again (warm).
+  time): one new connection per host, closed after its command (cold, as bench/fanout.py);
+  then connections opened and kept by a first pass, and a second pass on them (warm).
+  paramiko's transport threads wake every 0.1 s: thousands of open connections cost plain
+  fabric CPU that Minke's pool saves (bench/RESULTS.md, section 14).
 
 Beside it, the machine's handshake limit: plain fabric connections opened and
 authenticated, nothing run, at concurrency 10, 50 and 200 on the same hosts.
@@ -51,7 +54,7 @@ from .common import (
     table,
     verdict,
 )
-from .fanout import run_minke
+from .fanout import run_fabric, run_minke
 from .team import cpu_seconds, create_users, http_login, web_pid
 from .warm import fabric_cold_warm
 
@@ -167,7 +170,8 @@ def measure_size(bench: Bench, watcher: Watcher, web: int, n: int,
         idle_cpu = idle_load(worker.pid)
     finally:
         bench.stop_worker(worker)
-    f_cold, f_warm = fabric_cold_warm(bench, n, concurrency)
+    f_cold = run_fabric(bench, n, concurrency)["seconds"]  # as fanout.py: closed after each
+    _f_opening, f_warm = fabric_cold_warm(bench, n, concurrency)
     print(f"   N={n}: minke cold {cold['seconds']:.2f} s, warm {warm['seconds']:.2f} s "
           f"(held {cold['held']} connections between); fabric cold {f_cold:.2f} s, warm "
           f"{f_warm:.2f} s", flush=True)
