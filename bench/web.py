@@ -31,7 +31,7 @@ for message timestamps: one machine, one clock.
    what was published, the time from the last event until the page counts every object.
    Targets: input delay < 100 ms, no task > 200 ms, nothing lost.
 
-    .venv/bin/python bench/web.py [--smoke] [--rounds N]
+    .venv/bin/python bench/web.py [--smoke] [--rounds N] [--only PARTS] [--output-lines N]
 """
 
 from __future__ import annotations
@@ -377,6 +377,9 @@ def main() -> int:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--only", default=",".join(PARTS),
                    help=f"comma-separated parts to measure (default: all of {','.join(PARTS)})")
+    p.add_argument("--output-lines", type=int, default=1_000_000,
+                   help="lines of 100 bytes the output part's session prints (default "
+                        "1,000,000 = 100 MB; 10,000,000 = 1 GB)")
     args = p.parse_args()
     parts = set(args.only.split(","))
     smoke = args.smoke
@@ -385,7 +388,7 @@ def main() -> int:
     fan_rounds = 1 if smoke else 3
     rate, seconds = (1000, 1) if smoke else (1000, 10)
     page_n = 1000 if smoke else 10_000
-    big_lines = 10_000 if smoke else 1_000_000
+    big_lines = 10_000 if smoke else args.output_lines
     banner("web", args)
     from playwright.sync_api import sync_playwright
 
