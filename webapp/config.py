@@ -50,7 +50,7 @@ class Config:
     MINKE_CONNECT_TIMEOUT = 10  # seconds for TCP, the SSH banner and authentication each
     MINKE_COMMAND_TIMEOUT = None  # seconds any command may run (off); its processes are killed
     MINKE_POOL_IDLE_TTL = 900  # seconds an idle connection is kept; 0 disables the pool
-    MINKE_POOL_MEMORY = 512  # MiB of idle connections a worker keeps at most (~80 KiB each)
+    MINKE_POOL_MEMORY = 512  # MiB of idle connections a worker keeps at most (~92 KiB each)
     MINKE_POOL_KEEPALIVE = 30  # seconds between SSH keep-alives on idle connections; 0: none
     # output
     MINKE_OUTPUT_MEMORY_LIMIT = 1024 * 1024  # bytes of stdout/stderr a result keeps in memory

@@ -42,9 +42,10 @@ import fabric
 
 logger = logging.getLogger(__name__)
 
-# what one idle pooled connection costs the worker, measured with bench/warm.py (which
-# prints it): ~74 KiB of memory, one thread (paramiko's transport) and one file descriptor
-IDLE_CONNECTION_KIB = 80
+# what one idle pooled connection costs the worker, measured with bench/fleet.py (which
+# prints it): 93 KiB of memory per warm host at 1,000 and at 5,000 hosts (102 and 93 KiB,
+# run page and events included), one thread (paramiko's transport) and one descriptor
+IDLE_CONNECTION_KIB = 92
 # descriptors left for everything else: connections in use, the database, Redis, logs
 FD_RESERVE = 512
 # how often an idle connection's transport thread wakes up (paramiko's is 0.1 s)
