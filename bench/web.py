@@ -32,6 +32,7 @@ for message timestamps: one machine, one clock.
    Targets: input delay < 100 ms, no task > 200 ms, nothing lost.
 
     .venv/bin/python bench/web.py [--smoke] [--rounds N] [--only PARTS] [--output-lines N]
+        [--live-objects N]
 """
 
 from __future__ import annotations
@@ -377,6 +378,8 @@ def main() -> int:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--only", default=",".join(PARTS),
                    help=f"comma-separated parts to measure (default: all of {','.join(PARTS)})")
+    p.add_argument("--live-objects", type=int, default=2000,
+                   help="objects of the live part's run (default 2,000; 5 events each)")
     p.add_argument("--output-lines", type=int, default=1_000_000,
                    help="lines of 100 bytes the output part's session prints (default "
                         "1,000,000 = 100 MB; 10,000,000 = 1 GB)")
@@ -481,7 +484,8 @@ def measure(bench: Bench, page, parts: set[str], *, rounds: int, fan_n: int,
                                            "() => minkeRunPage.stats.answered >= 1")
                                  for _ in range(2)]
     if "live" in parts:
-        results["live"] = live_page(bench, page, 200 if bench.args.smoke else 2000, rate)
+        results["live"] = live_page(bench, page, 200 if bench.args.smoke
+                                    else bench.args.live_objects, rate)
     return results
 
 
