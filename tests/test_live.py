@@ -119,6 +119,10 @@ def test_a_join_answers_what_the_page_missed_and_every_sessions_badge(live_serve
         assert change["id"] == session_id and change["status"] == "queued"
         assert answer["statuses"]["ids"] == [session_id]
         assert client.call("join", {"run": ada_run}, timeout=5) == {"ok": True}
+        # a page whose rows are all final rejoins (after a reconnect) asking for none: it
+        # still hears whether the run finished meanwhile
+        assert client.call("join", {"run": ada_run, "after": {}}, timeout=5) == {
+            "ok": True, "sessions": [], "finished": False}
         bad = client.call("join", {"run": ada_run, "after": {"x": "y"}}, timeout=5)
         assert bad["ok"] is False
     finally:

@@ -239,7 +239,7 @@ function showCommand(s, e) {
 function applyAnswer(request, data) {
   stats.answered++;
   if (data.statuses) run.applySnapshot(data.statuses, request);
-  for (const change of data.sessions) {
+  for (const change of data.sessions ?? []) {
     const s = session(change.id);
     if (s === null) continue;
     if ((run.received.get(s.id) ?? -1) < request) { // no newer status arrived live since

@@ -42,10 +42,10 @@ def _run_id(data: Any) -> int | None:
 def join(data: Any = None) -> dict[str, Any]:
     """Join the room of run ``data["run"]`` when the user may see the run.
 
-    With ``after`` (session id → the sequence number the page shows) the answer also
-    holds what the page missed before it joined (:func:`fragments.catch_up`), read
-    after joining: everything stored later arrives as events. ``statuses``: every
-    session's badge too.
+    With ``after`` (session id → the sequence number the page shows; empty when every
+    row it shows is final) the answer also holds what the page missed before it joined
+    (:func:`fragments.catch_up`) and whether the run finished, read after joining:
+    everything stored later arrives as events. ``statuses``: every session's badge too.
     """
     run_id = _run_id(data)
     begin_snapshot()  # never the write lock (SQLite) for a lookup
@@ -59,7 +59,7 @@ def join(data: Any = None) -> dict[str, Any]:
     if not watch(request.sid, run.id):  # type: ignore[attr-defined]  # set by Flask-SocketIO
         return {"ok": False, "error": "this connection watches too many runs already"}
     join_room(current_app.extensions["minke"].keys.run_room(run.id))
-    if not after and not data.get("statuses"):
+    if "after" not in data and not data.get("statuses"):
         return {"ok": True}
     begin_snapshot()  # a snapshot taken after joining: what it lacks arrives as events
     run = db.session.get(Run, run.id)
