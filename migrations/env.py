@@ -51,17 +51,21 @@ def run_migrations_online():
 def _sqlite_foreign_keys_off(connection):
     """SQLite: foreign keys off while migrating, checked after. A batch operation rebuilds
     a table (copy, drop, rename); with foreign keys on, dropping a parent table deletes its
-    children's rows (ON DELETE CASCADE). The pragma works only outside a transaction."""
+    children's rows (ON DELETE CASCADE). The pragma works only outside a transaction.
+    Rows that had lost their parent before (a database once written with foreign keys off)
+    are no reason to stop: only rows the migration left without one are."""
     if connection.dialect.name != "sqlite":
         yield
         return
     raw = connection.connection.driver_connection  # autocommit (webapp/database.py)
+    before = set(raw.execute("PRAGMA foreign_key_check").fetchall())
     raw.execute("PRAGMA foreign_keys=OFF")
     try:
         yield
-        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        broken = set(raw.execute("PRAGMA foreign_key_check").fetchall()) - before
         if broken:
-            raise RuntimeError(f"the migration left rows whose parent is gone: {broken[:5]}")
+            raise RuntimeError("the migration left rows whose parent is gone "
+                               f"(table, rowid, parent, key): {sorted(broken)[:5]}")
     finally:
         raw.execute("PRAGMA foreign_keys=ON")
 

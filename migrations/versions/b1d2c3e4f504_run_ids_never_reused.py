@@ -38,7 +38,7 @@ def _rebuild(autoincrement: bool) -> None:
                                   table_kwargs={"sqlite_autoincrement": autoincrement}):
             pass
     op.execute(TRIGGER)
-    # the rows copied set sqlite_sequence to the highest id kept: ids go on after it
+    # upgrading, the rows copied set sqlite_sequence to the highest id kept: ids go on after it
 
 
 def upgrade():

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 IDLE_CONNECTION_KIB = 92
 # descriptors left for everything else: connections in use, the database, Redis, logs
 FD_RESERVE = 512
-# how often an idle connection's transport thread wakes up (paramiko's is 0.1 s)
+# how often an idle connection's transport thread wakes up (in use: MinkeTransport's 1 s)
 IDLE_WAKE_SECONDS = 10.0
 
 
