@@ -11,7 +11,7 @@ a run page would. For each size N, smallest first:
   dispatch (as the CLI dispatches) to the run's ``run.finished`` event.
 - Minke warm: the same again at once, on the pool's connections.
 - After each: the worker's RSS, threads and descriptors, the web process's RSS, the
-  database's size (SQLite file with its WAL, or ``pg_database_size``) and Redis's
+  database's size (SQLite's file after a WAL checkpoint, or ``pg_database_size``) and Redis's
   ``used_memory``; the figures per host are the growth during the run over N.
 - Plain fabric, after the worker stopped (so that sshd holds one set of connections at a
   time): one new connection per host, closed after its command (cold, as bench/fanout.py);
@@ -23,7 +23,7 @@ Beside it, the machine's handshake limit: plain fabric connections opened and
 authenticated, nothing run, at concurrency 10, 50 and 200 on the same hosts.
 
     .venv/bin/python bench/fleet.py [--smoke] [--sizes 50,200,1000,5000] [--concurrency 50]
-        [--database-url URL]
+        [--fabric-warm-max 1000] [--database-url URL]
 """
 
 from __future__ import annotations
